@@ -1,0 +1,179 @@
+//! The Raft log on RocksDB, with group commit.
+//!
+//! `append` writes entries (readable at once) and hands the IO callback to a
+//! flusher thread. The flusher takes every callback that queued up while the
+//! previous sync ran, syncs the WAL once, and completes them all: concurrent
+//! proposals share one fsync, and none is acknowledged before it is durable.
+
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+use std::sync::mpsc;
+
+use bucketdb_storage::{RaftLogCf, Store};
+use openraft::entry::RaftEntry;
+use openraft::storage::{IOFlushed, RaftLogStorage};
+use openraft::type_config::alias::{EntryOf, LogIdOf, VoteOf};
+use openraft::{LogState, OptionalSend, RaftLogReader};
+
+use crate::codec;
+use crate::types::TypeConfig;
+
+const META_VOTE: &str = "vote";
+const META_COMMITTED: &str = "committed";
+const META_PURGED: &str = "last_purged";
+
+#[derive(Clone)]
+pub struct LogStore {
+    log: RaftLogCf,
+    flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+}
+
+impl LogStore {
+    pub fn new(store: Store) -> LogStore {
+        let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
+        let syncer = store.clone();
+        std::thread::Builder::new()
+            .name("raft-log-sync".into())
+            .spawn(move || group_commit_loop(syncer, rx))
+            .expect("spawn log sync thread");
+        LogStore {
+            log: RaftLogCf::new(store),
+            flusher: tx,
+        }
+    }
+
+    fn meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, io::Error> {
+        match self.log.get_meta(key)? {
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), io::Error> {
+        self.log.put_meta(key, &codec::encode(value)?)?;
+        Ok(())
+    }
+}
+
+/// Ends when every `LogStore` (and so every sender) is gone.
+fn group_commit_loop(store: Store, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
+    while let Ok(first) = rx.recv() {
+        let mut waiting = vec![first];
+        waiting.extend(rx.try_iter());
+        let result = store.sync_wal().map_err(|e| e.to_string());
+        for cb in waiting {
+            cb.io_completed(result.clone().map_err(io::Error::other));
+        }
+    }
+}
+
+fn start_of(range: &impl RangeBounds<u64>) -> u64 {
+    match range.start_bound() {
+        Bound::Included(x) => *x,
+        Bound::Excluded(x) => x.saturating_add(1),
+        Bound::Unbounded => 0,
+    }
+}
+
+fn end_of(range: &impl RangeBounds<u64>) -> u64 {
+    match range.end_bound() {
+        Bound::Included(x) => x.saturating_add(1),
+        Bound::Excluded(x) => *x,
+        Bound::Unbounded => u64::MAX,
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<EntryOf<TypeConfig>>, io::Error> {
+        self.log
+            .range(start_of(&range), end_of(&range))?
+            .into_iter()
+            .map(|(_, bytes)| codec::decode(&bytes))
+            .collect()
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<VoteOf<TypeConfig>>, io::Error> {
+        self.meta(META_VOTE)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let last_purged_log_id: Option<LogIdOf<TypeConfig>> = self.meta(META_PURGED)?;
+        let last_log_id = match self.log.last()? {
+            Some((_, bytes)) => Some(codec::decode::<EntryOf<TypeConfig>>(&bytes)?.log_id()),
+            None => last_purged_log_id.clone(),
+        };
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &VoteOf<TypeConfig>) -> Result<(), io::Error> {
+        self.put_meta(META_VOTE, vote)?;
+        // A vote must be durable before it is acted upon.
+        self.log.store().sync_wal()?;
+        Ok(())
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogIdOf<TypeConfig>>,
+    ) -> Result<(), io::Error> {
+        // Not synced: it only lets a restart re-apply sooner; losing it is safe.
+        self.put_meta(META_COMMITTED, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogIdOf<TypeConfig>>, io::Error> {
+        Ok(self
+            .meta::<Option<LogIdOf<TypeConfig>>>(META_COMMITTED)?
+            .flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = EntryOf<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let encoded = entries
+            .into_iter()
+            .map(|e| Ok((e.index(), codec::encode(&e)?)))
+            .collect::<Result<Vec<_>, io::Error>>()?;
+        self.log.append(encoded)?;
+        self.flusher
+            .send(callback)
+            .map_err(|_| io::Error::other("log sync thread has stopped"))
+    }
+
+    async fn truncate_after(
+        &mut self,
+        last_log_id: Option<LogIdOf<TypeConfig>>,
+    ) -> Result<(), io::Error> {
+        let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
+        self.log.delete_range(from, u64::MAX)?;
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogIdOf<TypeConfig>) -> Result<(), io::Error> {
+        // Record the purge point first: entries at or before it are ignored
+        // from then on, so a crash between the two writes is harmless.
+        self.put_meta(META_PURGED, &log_id)?;
+        self.log.delete_range(0, log_id.index() + 1)?;
+        Ok(())
+    }
+}

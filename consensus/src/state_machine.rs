@@ -1,0 +1,238 @@
+//! The replicated state machine: applies KV batches to `storage`, keeping the
+//! last-applied log id and the membership in the same RocksDB write as the
+//! data, and keeps snapshots as files.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bucketdb_storage::Store;
+use futures::{Stream, TryStreamExt};
+use openraft::entry::RaftEntry;
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+
+use crate::codec;
+use crate::types::{Command, CommandResponse, TypeConfig};
+
+const LAST_APPLIED: &str = "last_applied";
+const MEMBERSHIP: &str = "membership";
+
+/// A snapshot's rows, as a file on local disk (format: `bucketdb_storage`'s
+/// snapshot files). The node transport streams it in chunks.
+#[derive(Debug)]
+pub struct SnapshotFile {
+    pub path: PathBuf,
+}
+
+#[derive(Clone)]
+pub struct StateMachine {
+    store: Store,
+    snapshot_dir: PathBuf,
+}
+
+impl StateMachine {
+    pub fn new(store: Store, snapshot_dir: PathBuf) -> Result<StateMachine, io::Error> {
+        std::fs::create_dir_all(&snapshot_dir)?;
+        Ok(StateMachine {
+            store,
+            snapshot_dir,
+        })
+    }
+
+    fn applied(
+        &self,
+    ) -> Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>), io::Error> {
+        let applied: Option<LogIdOf<TypeConfig>> = match self.store.sm_meta(LAST_APPLIED)? {
+            Some(b) => codec::decode(&b)?,
+            None => None,
+        };
+        let membership = match self.store.sm_meta(MEMBERSHIP)? {
+            Some(b) => codec::decode(&b)?,
+            None => StoredMembershipOf::<TypeConfig>::default(),
+        };
+        Ok((applied, membership))
+    }
+
+    fn data_path(&self, index: u64) -> PathBuf {
+        self.snapshot_dir.join(format!("snapshot-{index:020}.data"))
+    }
+
+    fn meta_path(&self, index: u64) -> PathBuf {
+        self.snapshot_dir.join(format!("snapshot-{index:020}.meta"))
+    }
+
+    /// Indexes of the complete snapshots on disk (a snapshot is complete
+    /// once its `.meta` file exists: it is written last).
+    fn snapshot_indexes(&self) -> Result<Vec<u64>, io::Error> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.snapshot_dir)? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(idx) = name
+                .strip_prefix("snapshot-")
+                .and_then(|s| s.strip_suffix(".meta"))
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                out.push(idx);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// Makes `data` the snapshot for `meta`: moves it in place, writes the
+    /// meta file last, and removes older snapshots.
+    fn keep_snapshot(
+        &self,
+        meta: &SnapshotMetaOf<TypeConfig>,
+        data: &Path,
+    ) -> Result<PathBuf, io::Error> {
+        let index = meta.last_log_id.as_ref().map(|l| l.index()).unwrap_or(0);
+        let data_path = self.data_path(index);
+        if data != data_path {
+            std::fs::rename(data, &data_path)?;
+        }
+        write_synced(&self.meta_path(index), &codec::encode(meta)?)?;
+        for old in self.snapshot_indexes()? {
+            if old < index {
+                let _ = std::fs::remove_file(self.meta_path(old));
+                let _ = std::fs::remove_file(self.data_path(old));
+            }
+        }
+        Ok(data_path)
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotFile;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotFile>, io::Error> {
+        let building = self.snapshot_dir.join(format!(
+            "building-{}.data",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        let store = self.store.clone();
+        let path = building.clone();
+        let meta_values = tokio::task::spawn_blocking(move || {
+            store.export_snapshot(&path, &[LAST_APPLIED, MEMBERSHIP])
+        })
+        .await
+        .map_err(io::Error::other)??;
+        let last_log_id: Option<LogIdOf<TypeConfig>> = match &meta_values[0] {
+            Some(b) => codec::decode(b)?,
+            None => None,
+        };
+        let last_membership = match &meta_values[1] {
+            Some(b) => codec::decode(b)?,
+            None => StoredMembershipOf::<TypeConfig>::default(),
+        };
+        let meta = SnapshotMetaOf::<TypeConfig> {
+            last_log_id,
+            last_membership,
+        };
+        let path = self.keep_snapshot(&meta, &building)?;
+        Ok(SnapshotOf::<TypeConfig, SnapshotFile> {
+            meta,
+            snapshot: SnapshotFile { path },
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotFile;
+    type SnapshotBuilder = StateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogIdOf<TypeConfig>>, StoredMembershipOf<TypeConfig>), io::Error> {
+        self.applied()
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        while let Some((entry, responder)) = entries.try_next().await? {
+            let log_id = entry.log_id();
+            let mut meta = vec![(LAST_APPLIED, codec::encode(&Some(log_id.clone()))?)];
+            let response = match &entry.payload {
+                EntryPayload::Blank => {
+                    self.store.apply_meta(&meta)?;
+                    CommandResponse::Done
+                }
+                EntryPayload::Membership(m) => {
+                    let stored =
+                        StoredMembershipOf::<TypeConfig>::new(Some(log_id.clone()), m.clone());
+                    meta.push((MEMBERSHIP, codec::encode(&stored)?));
+                    self.store.apply_meta(&meta)?;
+                    CommandResponse::Done
+                }
+                EntryPayload::Normal(Command::Write(batch)) => {
+                    CommandResponse::Write(self.store.apply_batch(batch, log_id.index(), &meta)?)
+                }
+            };
+            if let Some(r) = responder {
+                r.send(response);
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMetaOf<TypeConfig>,
+        snapshot: SnapshotFile,
+    ) -> Result<(), io::Error> {
+        let (applied, _) = self.applied()?;
+        if applied.is_some() && applied >= meta.last_log_id {
+            // Never go back: this state is already at or past the snapshot.
+            return Ok(());
+        }
+        let values = vec![
+            (LAST_APPLIED, codec::encode(&meta.last_log_id)?),
+            (MEMBERSHIP, codec::encode(&meta.last_membership)?),
+        ];
+        let store = self.store.clone();
+        let path = snapshot.path.clone();
+        tokio::task::spawn_blocking(move || store.import_snapshot(&path, &values))
+            .await
+            .map_err(io::Error::other)??;
+        self.keep_snapshot(meta, &snapshot.path)?;
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<TypeConfig, SnapshotFile>>, io::Error> {
+        let Some(&index) = self.snapshot_indexes()?.last() else {
+            return Ok(None);
+        };
+        let meta: SnapshotMetaOf<TypeConfig> =
+            codec::decode(&std::fs::read(self.meta_path(index))?)?;
+        Ok(Some(SnapshotOf::<TypeConfig, SnapshotFile> {
+            meta,
+            snapshot: SnapshotFile {
+                path: self.data_path(index),
+            },
+        }))
+    }
+}

@@ -1,0 +1,79 @@
+//! The `bucketdb` binary: one node, serving SQL over the PostgreSQL wire
+//! protocol and an HTTP endpoint, writing through Raft onto RocksDB.
+
+mod config;
+mod http;
+mod metrics;
+mod pg;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bucketdb_consensus::{NodeConfig, NodeInfo, RaftNode};
+use bucketdb_sql::Engine;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::{Args, Config};
+use crate::metrics::Metrics;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::load(Args::parse())?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log))
+                .context("invalid --log filter")?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    // Bind first, so the addresses recorded in the membership are real.
+    let sql_listener = TcpListener::bind(config.sql_addr)
+        .await
+        .with_context(|| format!("binding SQL address {}", config.sql_addr))?;
+    let http_listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP address {}", config.http_addr))?;
+    let sql_addr = sql_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let node = RaftNode::start(NodeConfig {
+        node_id: config.node_id,
+        data_dir: config.data_dir.clone(),
+        info: NodeInfo {
+            raft_addr: config.raft_addr.to_string(),
+            sql_addr: sql_addr.to_string(),
+        },
+        init_single: true,
+        snapshot_every: config.snapshot_every,
+        timeout: Duration::from_secs(config.timeout_secs),
+    })
+    .await
+    .with_context(|| format!("starting node in {}", config.data_dir.display()))?;
+    let leader = node.wait_for_leader().await?;
+    tracing::info!(node_id = config.node_id, leader, data_dir = %config.data_dir.display(), "raft node up");
+
+    let metrics = Arc::new(Metrics::new());
+    let engine = Arc::new(Engine::new(node.clone()));
+    tokio::spawn(http::serve(http_listener, node.clone(), metrics.clone()));
+    let server = tokio::spawn(pg::serve(sql_listener, engine, metrics));
+
+    tracing::info!(%sql_addr, %http_addr, "listening");
+    // Tests and scripts read this line to learn the (possibly ephemeral) ports.
+    println!("bucketdb ready sql={sql_addr} http={http_addr}");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    server.abort();
+    node.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! The PostgreSQL wire-protocol front end (pgwire): one handler set per
+//! connection, holding that connection's [`Session`].
+
+mod encode;
+mod startup;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bucketdb_sql::{Engine, Output, Prepared, Session, SqlError};
+use futures::Sink;
+use pgwire::api::portal::Format;
+use pgwire::api::portal::Portal;
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{
+    DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
+};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+
+use crate::metrics::Metrics;
+
+/// Accepts connections until the task is aborted.
+pub async fn serve(listener: TcpListener, engine: Arc<Engine>, metrics: Arc<Metrics>) {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = socket.set_nodelay(true);
+        let conn = Arc::new(Connection::new(engine.clone(), metrics.clone()));
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            metrics.connection_opened();
+            if let Err(e) = pgwire::tokio::process_socket(socket, None, Handlers(conn)).await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+            metrics.connection_closed();
+        });
+    }
+}
+
+/// One client connection's state.
+pub struct Connection {
+    engine: Arc<Engine>,
+    metrics: Arc<Metrics>,
+    session: Mutex<Session>,
+    parser: Arc<StatementParser>,
+}
+
+impl Connection {
+    fn new(engine: Arc<Engine>, metrics: Arc<Metrics>) -> Connection {
+        Connection {
+            parser: Arc::new(StatementParser {
+                engine: engine.clone(),
+            }),
+            engine,
+            metrics,
+            session: Mutex::new(Session::new("bucketdb", "bucketdb")),
+        }
+    }
+
+    /// Runs one prepared statement, recording metrics.
+    async fn run(
+        &self,
+        prepared: &Prepared,
+        params: Vec<bucketdb_sql::Value>,
+    ) -> Result<Output, SqlError> {
+        let started = Instant::now();
+        let result = {
+            let mut session = self.session.lock().await;
+            self.engine.execute(&mut session, prepared, params).await
+        };
+        self.metrics.statement(
+            prepared.kind(),
+            started.elapsed().as_secs_f64(),
+            result.as_ref().err().map(|e| e.code),
+        );
+        result
+    }
+}
+
+/// The handler set pgwire asks for; all of them are the connection.
+struct Handlers(Arc<Connection>);
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.0.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.0.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        self.0.clone()
+    }
+}
+
+pub fn error_info(e: &SqlError) -> ErrorInfo {
+    ErrorInfo::new("ERROR".to_owned(), e.code.to_owned(), e.message.clone())
+}
+
+fn user_error(e: &SqlError) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(e)))
+}
+
+/// Turns a statement's output into a pgwire response.
+fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
+    match output {
+        Output::Command(tag) if tag.is_empty() => Ok(Response::EmptyQuery),
+        Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
+        Output::Rows {
+            columns,
+            rows,
+            command,
+        } => {
+            let schema = Arc::new(encode::fields(&columns, formats));
+            let encoded = encode::rows(schema.clone(), &columns, rows);
+            let mut resp = QueryResponse::new(schema, futures::stream::iter(encoded));
+            resp.set_command_tag(&command);
+            Ok(Response::Query(resp))
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Connection {
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statements = match self.engine.parse(query) {
+            Ok(s) => s,
+            Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&e)))]),
+        };
+        let mut out = Vec::with_capacity(statements.len());
+        // Like PostgreSQL, stop at the first failing statement.
+        for stmt in &statements {
+            let result = match self.engine.prepare(stmt, &[]) {
+                Ok(p) => self.run(&p, vec![]).await,
+                Err(e) => Err(e),
+            };
+            match result.and_then(|o| {
+                respond(o, &Format::UnifiedText).map_err(|e| SqlError::internal(e.to_string()))
+            }) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    out.push(Response::Error(Box::new(error_info(&e))));
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Parses and plans statements of the extended protocol.
+pub struct StatementParser {
+    engine: Arc<Engine>,
+}
+
+#[async_trait]
+impl QueryParser for StatementParser {
+    type Statement = Arc<Prepared>;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let statements = self.engine.parse(sql).map_err(|e| user_error(&e))?;
+        let stmt = match statements.as_slice() {
+            [] => return Ok(None),
+            [one] => one,
+            _ => {
+                return Err(user_error(&SqlError::syntax(
+                    "cannot insert multiple commands into a prepared statement",
+                )))
+            }
+        };
+        let given: Vec<_> = types
+            .iter()
+            .map(|t| t.as_ref().and_then(encode::sql_type))
+            .collect();
+        let prepared = self
+            .engine
+            .prepare(stmt, &given)
+            .map_err(|e| user_error(&e))?;
+        Ok(Some(Arc::new(prepared)))
+    }
+
+    fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        Ok(stmt
+            .param_types
+            .iter()
+            .map(|t| encode::pg_type(*t))
+            .collect())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Self::Statement,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(encode::fields(
+            &stmt.columns,
+            format.unwrap_or(&Format::UnifiedText),
+        ))
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Connection {
+    type Statement = Arc<Prepared>;
+    type QueryParser = StatementParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        let params = match encode::params(portal, prepared) {
+            Ok(p) => p,
+            Err(e) => return Ok(Response::Error(Box::new(error_info(&e)))),
+        };
+        match self.run(prepared, params).await {
+            Ok(output) => respond(output, &portal.result_column_format),
+            Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
+        }
+    }
+
+    async fn do_describe_statement<C>(
+        &self,
+        _client: &mut C,
+        target: &StoredStatement<Self::Statement>,
+    ) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let p = &target.statement;
+        // A type the client declared stands; the statement decides the rest.
+        let params = p
+            .param_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                target
+                    .parameter_types
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .filter(|t| *t != Type::UNKNOWN)
+                    .unwrap_or_else(|| encode::pg_type(*t))
+            })
+            .collect();
+        Ok(DescribeStatementResponse::new(
+            params,
+            encode::fields(&p.columns, &Format::UnifiedText),
+        ))
+    }
+
+    async fn do_describe_portal<C>(
+        &self,
+        _client: &mut C,
+        target: &Portal<Self::Statement>,
+    ) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        Ok(DescribePortalResponse::new(encode::fields(
+            &target.statement.statement.columns,
+            &target.result_column_format,
+        )))
+    }
+}

@@ -1,0 +1,324 @@
+//! Access paths: which keys a statement must look at, derived from the
+//! conjuncts of its WHERE clause on the primary key. The full condition is
+//! still applied to every row found, so an access path only has to cover
+//! every matching row; it makes point lookups and key-range scans (bucket =,
+//! key IN, key LIKE 'prefix%', key ranges) touch only their keys.
+
+use std::ops::ControlFlow;
+
+use bucketdb_storage::{keys, ReadView, StoredRow};
+
+use crate::catalog::{Table, TableId};
+use crate::error::{SqlError, SqlResult};
+use crate::expr::{like_prefix, CmpOp, EvalEnv, Expr};
+use crate::value::Value;
+
+/// Bounds on one text key column.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bounds {
+    pub lower: Option<(Expr, bool)>,
+    pub upper: Option<(Expr, bool)>,
+    /// A LIKE pattern whose literal prefix bounds the column.
+    pub like: Option<Expr>,
+}
+
+impl Bounds {
+    pub fn is_empty(&self) -> bool {
+        self.lower.is_none() && self.upper.is_none() && self.like.is_none()
+    }
+}
+
+/// How to find a table's candidate rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Access {
+    /// Values of the first key column (`=` or `IN`).
+    pub first: Option<Vec<Expr>>,
+    /// Values of the second key column, for `objects` with `first` set.
+    pub second: Option<Vec<Expr>>,
+    /// Bounds on the first key column without `first` (buckets), or on the
+    /// second with `first` (objects).
+    pub bounds: Bounds,
+}
+
+fn row_independent(e: &Expr) -> bool {
+    match e {
+        Expr::Const(_) | Expr::Param(_) => true,
+        Expr::Cast(x, _) => row_independent(x),
+        _ => false,
+    }
+}
+
+fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    if let Expr::And(a, b) = e {
+        conjuncts(a, out);
+        conjuncts(b, out);
+    } else {
+        out.push(e);
+    }
+}
+
+fn flip(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::LtEq => CmpOp::GtEq,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::GtEq => CmpOp::LtEq,
+        o => o,
+    }
+}
+
+impl Access {
+    /// Derives the access path of `table` from a bound filter.
+    pub fn derive(table: &Table, filter: Option<&Expr>) -> Access {
+        let mut access = Access::default();
+        let Some(filter) = filter else {
+            return access;
+        };
+        let mut parts = vec![];
+        conjuncts(filter, &mut parts);
+        let (k0, k1) = (table.key[0], table.key.get(1).copied());
+        let mut eq: [Option<Vec<Expr>>; 2] = [None, None];
+        let mut bounds: [Bounds; 2] = [Bounds::default(), Bounds::default()];
+        for p in parts {
+            let (col, kind) = match p {
+                Expr::Cmp(op, a, b) => match (&**a, &**b) {
+                    (Expr::Column(c), v) if row_independent(v) => {
+                        (*c, (Some(*op), vec![v.clone()]))
+                    }
+                    (v, Expr::Column(c)) if row_independent(v) => {
+                        (*c, (Some(flip(*op)), vec![v.clone()]))
+                    }
+                    _ => continue,
+                },
+                Expr::InList {
+                    expr,
+                    list,
+                    negated: false,
+                } => match &**expr {
+                    Expr::Column(c) if list.iter().all(row_independent) => {
+                        (*c, (Some(CmpOp::Eq), list.clone()))
+                    }
+                    _ => continue,
+                },
+                Expr::Like {
+                    expr,
+                    pattern,
+                    negated: false,
+                    case_insensitive: false,
+                } => match &**expr {
+                    Expr::Column(c) if row_independent(pattern) => {
+                        (*c, (None, vec![(**pattern).clone()]))
+                    }
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let slot = if col == k0 {
+                0
+            } else if Some(col) == k1 {
+                1
+            } else {
+                continue;
+            };
+            let (op, mut vals) = kind;
+            match op {
+                Some(CmpOp::Eq) => {
+                    if eq[slot].is_none() {
+                        eq[slot] = Some(vals);
+                    }
+                }
+                Some(CmpOp::Gt) | Some(CmpOp::GtEq) => {
+                    bounds[slot]
+                        .lower
+                        .get_or_insert((vals.remove(0), op == Some(CmpOp::GtEq)));
+                }
+                Some(CmpOp::Lt) | Some(CmpOp::LtEq) => {
+                    bounds[slot]
+                        .upper
+                        .get_or_insert((vals.remove(0), op == Some(CmpOp::LtEq)));
+                }
+                Some(CmpOp::NotEq) => {}
+                None => {
+                    bounds[slot].like.get_or_insert(vals.remove(0));
+                }
+            }
+        }
+        let [eq0, eq1] = eq;
+        let [b0, b1] = bounds;
+        match table.id {
+            TableId::Buckets => {
+                access.first = eq0;
+                if access.first.is_none() {
+                    access.bounds = b0;
+                }
+            }
+            TableId::Objects => {
+                access.first = eq0;
+                if access.first.is_some() {
+                    access.second = eq1;
+                    if access.second.is_none() {
+                        access.bounds = b1;
+                    }
+                }
+            }
+        }
+        access
+    }
+
+    /// Whether the path reads single keys only.
+    pub fn is_point(&self, table: &Table) -> bool {
+        match table.id {
+            TableId::Buckets => self.first.is_some(),
+            TableId::Objects => self.first.is_some() && self.second.is_some(),
+        }
+    }
+
+    /// Visits candidate rows in key order until `visit` breaks.
+    pub fn scan(
+        &self,
+        table: &Table,
+        view: &ReadView,
+        env: &EvalEnv,
+        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+    ) -> SqlResult<()> {
+        let texts = |list: &[Expr]| -> SqlResult<Vec<String>> {
+            let mut out = vec![];
+            for e in list {
+                if let Value::Text(s) = e.eval(&[], &[], env)? {
+                    out.push(s);
+                }
+            }
+            out.sort();
+            out.dedup();
+            Ok(out)
+        };
+        match (table.id, &self.first, &self.second) {
+            (TableId::Buckets, Some(names), _) => {
+                for n in texts(names)? {
+                    if let Some(row) = view.get(&keys::bucket(&n))? {
+                        if visit(row)?.is_break() {
+                            break;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            (TableId::Buckets, None, _) => {
+                self.scan_range(&keys::buckets_start(), view, env, visit)
+            }
+            (TableId::Objects, Some(buckets), Some(objkeys)) => {
+                let objkeys = texts(objkeys)?;
+                for b in texts(buckets)? {
+                    for k in &objkeys {
+                        if let Some(row) = view.get(&keys::object(&b, k))? {
+                            if visit(row)?.is_break() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+            (TableId::Objects, Some(buckets), None) => {
+                let mut stopped = false;
+                for b in texts(buckets)? {
+                    let mut inner = |row: StoredRow| {
+                        let flow = visit(row)?;
+                        stopped = flow.is_break();
+                        Ok(flow)
+                    };
+                    self.scan_range(&keys::objects_prefix(&b), view, env, &mut inner)?;
+                    if stopped {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            (TableId::Objects, None, _) => {
+                let start = keys::objects_start();
+                scan_keys(view, start.clone(), keys::prefix_end(&start), visit)
+            }
+        }
+    }
+
+    /// Scans keys `prefix ++ x` where `x` satisfies the bounds.
+    fn scan_range(
+        &self,
+        prefix: &[u8],
+        view: &ReadView,
+        env: &EvalEnv,
+        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+    ) -> SqlResult<()> {
+        let with = |s: &str| {
+            let mut k = prefix.to_vec();
+            k.extend_from_slice(s.as_bytes());
+            k
+        };
+        let mut start = prefix.to_vec();
+        let mut end = keys::prefix_end(prefix);
+        let text = |e: &Expr| -> SqlResult<Option<String>> {
+            match e.eval(&[], &[], env)? {
+                Value::Text(s) => Ok(Some(s)),
+                Value::Null => Ok(None),
+                other => Err(SqlError::datatype_mismatch(format!(
+                    "key bound {other} is not text"
+                ))),
+            }
+        };
+        let narrow_end = |end: &mut Option<Vec<u8>>, candidate: Vec<u8>| {
+            if end.as_ref().is_none_or(|e| candidate < *e) {
+                *end = Some(candidate);
+            }
+        };
+        if let Some((e, _)) = &self.bounds.lower {
+            match text(e)? {
+                Some(s) => start = start.max(with(&s)),
+                None => return Ok(()),
+            }
+        }
+        if let Some((e, inclusive)) = &self.bounds.upper {
+            match text(e)? {
+                Some(s) => {
+                    let mut k = with(&s);
+                    if *inclusive {
+                        k.push(0);
+                    }
+                    narrow_end(&mut end, k);
+                }
+                None => return Ok(()),
+            }
+        }
+        if let Some(p) = &self.bounds.like {
+            match text(p)? {
+                Some(pattern) => {
+                    let (lit, _) = like_prefix(&pattern);
+                    let k = with(&lit);
+                    if let Some(e) = keys::prefix_end(&k) {
+                        narrow_end(&mut end, e);
+                    }
+                    start = start.max(k);
+                }
+                None => return Ok(()),
+            }
+        }
+        scan_keys(view, start, end, visit)
+    }
+}
+
+fn scan_keys(
+    view: &ReadView,
+    start: Vec<u8>,
+    end: Option<Vec<u8>>,
+    visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+) -> SqlResult<()> {
+    if end.as_ref().is_some_and(|e| *e <= start) {
+        return Ok(());
+    }
+    for item in view.scan(&start, end) {
+        let (_, row) = item?;
+        if visit(row)?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}

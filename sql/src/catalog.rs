@@ -1,0 +1,275 @@
+//! The fixed catalog: the built-in tables, their columns, keys and defaults.
+
+use bucketdb_storage::{keys, rules};
+
+use crate::error::{SqlError, SqlResult};
+use crate::value::{SqlType, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableId {
+    Buckets,
+    Objects,
+}
+
+/// What a column holds when an INSERT does not name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Default {
+    Null,
+    Text(&'static str),
+    Int(i64),
+    /// The statement's timestamp, fixed by the planner on the leader.
+    Now,
+}
+
+/// Extra rule a column's value must follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    None,
+    NotNull,
+    Json,
+    NonNegative,
+    OneOf(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: SqlType,
+    pub default: Default,
+    pub check: Check,
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub id: TableId,
+    pub name: &'static str,
+    pub columns: Vec<Column>,
+    /// Positions of the primary-key columns, in key order.
+    pub key: Vec<usize>,
+}
+
+const fn col(name: &'static str, ty: SqlType, default: Default, check: Check) -> Column {
+    Column {
+        name,
+        ty,
+        default,
+        check,
+    }
+}
+
+pub const VERSIONING: &[&str] = &["disabled", "enabled", "suspended"];
+
+fn buckets() -> Table {
+    use SqlType::*;
+    Table {
+        id: TableId::Buckets,
+        name: "buckets",
+        columns: vec![
+            col("name", Text, Default::Null, Check::NotNull),
+            col("owner", Text, Default::Null, Check::None),
+            col("region", Text, Default::Text("default"), Check::NotNull),
+            col(
+                "versioning",
+                Text,
+                Default::Text("disabled"),
+                Check::OneOf(VERSIONING),
+            ),
+            col("created_at", Timestamptz, Default::Now, Check::NotNull),
+            col("tags", Text, Default::Null, Check::Json),
+        ],
+        key: vec![0],
+    }
+}
+
+fn objects() -> Table {
+    use SqlType::*;
+    Table {
+        id: TableId::Objects,
+        name: "objects",
+        columns: vec![
+            col("bucket", Text, Default::Null, Check::NotNull),
+            col("key", Text, Default::Null, Check::NotNull),
+            col("version_id", Text, Default::Text("null"), Check::NotNull),
+            col("size", Int8, Default::Int(0), Check::NonNegative),
+            col("etag", Text, Default::Null, Check::None),
+            col("content_type", Text, Default::Null, Check::None),
+            col(
+                "storage_class",
+                Text,
+                Default::Text("STANDARD"),
+                Check::NotNull,
+            ),
+            col("last_modified", Timestamptz, Default::Now, Check::NotNull),
+            col("user_metadata", Text, Default::Null, Check::Json),
+            col("tags", Text, Default::Null, Check::Json),
+        ],
+        key: vec![0, 1],
+    }
+}
+
+/// All built-in tables, built once.
+pub struct Catalog {
+    pub buckets: Table,
+    pub objects: Table,
+}
+
+impl Catalog {
+    pub fn new() -> Catalog {
+        Catalog {
+            buckets: buckets(),
+            objects: objects(),
+        }
+    }
+
+    pub fn table(&self, name: &str) -> SqlResult<&Table> {
+        match name {
+            "buckets" => Ok(&self.buckets),
+            "objects" => Ok(&self.objects),
+            other => Err(SqlError::undefined_table(format!(
+                "relation \"{other}\" does not exist"
+            ))),
+        }
+    }
+
+    pub fn get(&self, id: TableId) -> &Table {
+        match id {
+            TableId::Buckets => &self.buckets,
+            TableId::Objects => &self.objects,
+        }
+    }
+}
+
+impl std::default::Default for Catalog {
+    fn default() -> Self {
+        Catalog::new()
+    }
+}
+
+impl Table {
+    pub fn column_index(&self, name: &str) -> SqlResult<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| {
+                SqlError::undefined_column(format!(
+                    "column \"{name}\" of relation \"{}\" does not exist",
+                    self.name
+                ))
+            })
+    }
+
+    pub fn is_key_column(&self, idx: usize) -> bool {
+        self.key.contains(&idx)
+    }
+
+    /// The storage key of a complete row.
+    pub fn row_key(&self, row: &[Value]) -> SqlResult<Vec<u8>> {
+        let text = |i: usize| match &row[i] {
+            Value::Text(s) => Ok(s.as_str()),
+            _ => Err(SqlError::not_null_violation(format!(
+                "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                self.columns[i].name, self.name
+            ))),
+        };
+        Ok(match self.id {
+            TableId::Buckets => keys::bucket(text(0)?),
+            TableId::Objects => keys::object(text(0)?, text(1)?),
+        })
+    }
+
+    /// Checks a complete row against the column rules and S3 naming rules.
+    /// The state machine re-checks the naming rules when it applies.
+    pub fn check_row(&self, row: &[Value]) -> SqlResult<()> {
+        for (c, v) in self.columns.iter().zip(row) {
+            match (c.check, v) {
+                (Check::NotNull, Value::Null) => {
+                    return Err(SqlError::not_null_violation(format!(
+                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                        c.name, self.name
+                    )))
+                }
+                (Check::Json, Value::Text(s)) => {
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(s) {
+                        return Err(SqlError::invalid_text_representation(format!(
+                            "invalid input syntax for type json in column \"{}\": {e}",
+                            c.name
+                        )));
+                    }
+                }
+                (Check::NonNegative, Value::Int(i)) if *i < 0 => {
+                    return Err(SqlError::check_violation(format!(
+                        "column \"{}\" of relation \"{}\" must not be negative",
+                        c.name, self.name
+                    )))
+                }
+                (Check::OneOf(allowed), Value::Text(s)) if !allowed.contains(&s.as_str()) => {
+                    return Err(SqlError::check_violation(format!(
+                        "invalid value \"{s}\" for column \"{}\": expected one of {}",
+                        c.name,
+                        allowed.join(", ")
+                    )))
+                }
+                (Check::OneOf(_), Value::Null) => {
+                    return Err(SqlError::not_null_violation(format!(
+                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                        c.name, self.name
+                    )))
+                }
+                _ => {}
+            }
+        }
+        let name_rule = |r: Result<(), String>| r.map_err(SqlError::check_violation);
+        match self.id {
+            TableId::Buckets => {
+                if let Value::Text(n) = &row[0] {
+                    name_rule(rules::check_bucket_name(n.as_bytes()))?;
+                }
+            }
+            TableId::Objects => {
+                if let Value::Text(k) = &row[1] {
+                    name_rule(rules::check_object_key(k.as_bytes()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket_row(name: &str, tags: Value) -> Vec<Value> {
+        vec![
+            Value::Text(name.into()),
+            Value::Null,
+            Value::Text("default".into()),
+            Value::Text("disabled".into()),
+            Value::Timestamp(0),
+            tags,
+        ]
+    }
+
+    #[test]
+    fn rows_are_checked() {
+        let c = Catalog::new();
+        assert!(c
+            .buckets
+            .check_row(&bucket_row("good-name", Value::Null))
+            .is_ok());
+        let e = c
+            .buckets
+            .check_row(&bucket_row("Bad", Value::Null))
+            .unwrap_err();
+        assert_eq!(e.code, "23514");
+        let e = c
+            .buckets
+            .check_row(&bucket_row("good", Value::Text("{oops".into())))
+            .unwrap_err();
+        assert_eq!(e.code, "22P02");
+        let mut r = bucket_row("good", Value::Null);
+        r[3] = Value::Text("sometimes".into());
+        assert_eq!(c.buckets.check_row(&r).unwrap_err().code, "23514");
+        assert_eq!(c.table("nope").unwrap_err().code, "42P01");
+    }
+}

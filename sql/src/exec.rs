@@ -1,0 +1,580 @@
+//! Execution: reads run on one read view after the session's read barrier;
+//! writes are planned into a KV batch on the current state and proposed
+//! through Raft, re-planned when a precondition reports a conflict.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use bucketdb_consensus::RaftNode;
+use bucketdb_storage::{
+    keys, ApplyOutcome, Expect, KvBatch, KvOp, Precondition, ReadView, Rejection, StoredRow,
+    Violation,
+};
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::aggregate::AggState;
+use crate::catalog::{Catalog, Table};
+use crate::error::{SqlError, SqlResult};
+use crate::expr::{truthy, EvalEnv, Expr};
+use crate::plan::{
+    self, DeletePlan, InsertPlan, OnConflict, Plan, Prepared, Projection, SelectPlan, SortSource,
+    UpdatePlan,
+};
+use crate::session::Session;
+use crate::value::{SqlType, Value};
+
+/// How long an autocommit write keeps re-planning after conflicts before it
+/// gives up with 40001.
+const CONFLICT_RETRY_BUDGET: Duration = Duration::from_secs(5);
+
+/// A pause before re-planning after the `attempt`-th conflict: exponential
+/// with jitter, so that writers contending on one row stop colliding in
+/// lockstep.
+fn conflict_backoff(attempt: u32) -> Duration {
+    let cap_us = 200u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    Duration::from_micros(nanos % cap_us)
+}
+
+/// The result of one statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Rows, and the command word(s) the tag starts with (`SELECT`,
+    /// `INSERT 0`, `UPDATE`, `DELETE`, `SHOW`); the row count completes it.
+    Rows {
+        columns: Vec<plan::OutColumn>,
+        rows: Vec<Vec<Value>>,
+        command: String,
+    },
+    /// A complete command tag (`INSERT 0 3`, `SET`).
+    Command(String),
+}
+
+/// The SQL engine of a node.
+pub struct Engine {
+    node: RaftNode,
+    catalog: Catalog,
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn row_values(table: &Table, row: &StoredRow) -> Vec<Value> {
+    let mut v: Vec<Value> = row.columns.iter().map(Value::from_datum).collect();
+    v.resize(table.columns.len(), Value::Null);
+    v
+}
+
+fn project(p: &Projection, row: &[Value], aggs: &[Value], env: &EvalEnv) -> SqlResult<Vec<Value>> {
+    p.items.iter().map(|e| e.eval(row, aggs, env)).collect()
+}
+
+fn passes(filter: &Option<Expr>, row: &[Value], env: &EvalEnv) -> SqlResult<bool> {
+    match filter {
+        Some(f) => truthy(&f.eval(row, &[], env)?),
+        None => Ok(true),
+    }
+}
+
+fn count_arg(e: &Option<Expr>, env: &EvalEnv, what: &str) -> SqlResult<Option<usize>> {
+    match e {
+        None => Ok(None),
+        Some(e) => match e.eval(&[], &[], env)? {
+            Value::Null => Ok(None),
+            Value::Int(i) if i >= 0 => Ok(Some(i as usize)),
+            _ => Err(SqlError {
+                code: "2201W",
+                message: format!("{what} must not be negative"),
+            }),
+        },
+    }
+}
+
+impl Engine {
+    pub fn new(node: RaftNode) -> Engine {
+        Engine {
+            node,
+            catalog: Catalog::new(),
+        }
+    }
+
+    pub fn node(&self) -> &RaftNode {
+        &self.node
+    }
+
+    /// Parses a query string into statements.
+    pub fn parse(&self, sql: &str) -> SqlResult<Vec<Statement>> {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| SqlError::syntax(e.to_string()))
+    }
+
+    pub fn prepare(&self, stmt: &Statement, given: &[Option<SqlType>]) -> SqlResult<Prepared> {
+        plan::plan(&self.catalog, stmt, given)
+    }
+
+    /// Runs a prepared statement with parameter values (already decoded).
+    pub async fn execute(
+        &self,
+        session: &mut Session,
+        p: &Prepared,
+        params: Vec<Value>,
+    ) -> SqlResult<Output> {
+        if params.len() < p.param_types.len() {
+            return Err(SqlError::protocol_violation(format!(
+                "statement needs {} parameters, {} given",
+                p.param_types.len(),
+                params.len()
+            )));
+        }
+        let params = params
+            .into_iter()
+            .zip(
+                p.param_types
+                    .iter()
+                    .chain(std::iter::repeat(&SqlType::Text)),
+            )
+            .map(|(v, t)| v.coerce(*t))
+            .collect::<SqlResult<Vec<_>>>()?;
+        match &p.plan {
+            Plan::Empty => Ok(Output::Command(String::new())),
+            Plan::Set { name, value } => {
+                match value {
+                    Some(v) => session.set(name, v)?,
+                    None => session.reset(name)?,
+                }
+                Ok(Output::Command("SET".into()))
+            }
+            Plan::ResetAll => {
+                session.reset_all();
+                Ok(Output::Command("RESET".into()))
+            }
+            Plan::Show { name } => {
+                let value = session.show(name)?;
+                Ok(Output::Rows {
+                    columns: p.columns.clone(),
+                    rows: vec![vec![Value::Text(value)]],
+                    command: "SHOW".into(),
+                })
+            }
+            Plan::Select(s) => {
+                let env = EvalEnv {
+                    params: &params,
+                    now: now_micros(),
+                    session,
+                };
+                let rows = match s.table {
+                    Some(_) => {
+                        self.node.read_barrier(session.consistency()).await?;
+                        let view = self.node.store().read_view();
+                        self.select(s, Some(&view), &env)?
+                    }
+                    None => self.select(s, None, &env)?,
+                };
+                Ok(Output::Rows {
+                    columns: p.columns.clone(),
+                    command: "SELECT".into(),
+                    rows,
+                })
+            }
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
+                self.write(session, p, &params).await
+            }
+        }
+    }
+
+    fn select(
+        &self,
+        s: &SelectPlan,
+        view: Option<&ReadView>,
+        env: &EvalEnv,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let limit = count_arg(&s.limit, env, "LIMIT")?;
+        let offset = count_arg(&s.offset, env, "OFFSET")?.unwrap_or(0);
+        let stop_after = match (s.order.is_empty() && s.aggs.is_empty(), limit) {
+            (true, Some(l)) => Some(l.saturating_add(offset)),
+            _ => None,
+        };
+        let mut aggs: Vec<AggState> = s.aggs.iter().map(AggState::new).collect();
+        let mut out: Vec<(Vec<Value>, Vec<Value>)> = vec![];
+        let mut visit = |row: Vec<Value>| -> SqlResult<ControlFlow<()>> {
+            if stop_after.is_some_and(|n| out.len() >= n) {
+                return Ok(ControlFlow::Break(()));
+            }
+            if !passes(&s.filter, &row, env)? {
+                return Ok(ControlFlow::Continue(()));
+            }
+            if !aggs.is_empty() {
+                for (state, call) in aggs.iter_mut().zip(&s.aggs) {
+                    state.update(call, &row, env)?;
+                }
+                return Ok(ControlFlow::Continue(()));
+            }
+            let values = project(&s.projection, &row, &[], env)?;
+            let keys = s
+                .order
+                .iter()
+                .map(|k| match &k.source {
+                    SortSource::Output(i) => Ok(values[*i].clone()),
+                    SortSource::Input(e) => e.eval(&row, &[], env),
+                })
+                .collect::<SqlResult<Vec<_>>>()?;
+            out.push((keys, values));
+            Ok(ControlFlow::Continue(()))
+        };
+        match (s.table, view) {
+            (Some(id), Some(view)) => {
+                let table = self.catalog.get(id);
+                s.access.scan(table, view, env, &mut |stored| {
+                    visit(row_values(table, &stored))
+                })?;
+            }
+            _ => {
+                let _ = visit(vec![])?;
+            }
+        }
+        if !s.aggs.is_empty() {
+            let results: Vec<Value> = aggs.into_iter().map(AggState::finish).collect();
+            return Ok(vec![project(&s.projection, &[], &results, env)?]);
+        }
+        if !s.order.is_empty() {
+            out.sort_by(|(a, _), (b, _)| {
+                for (k, (x, y)) in s.order.iter().zip(a.iter().zip(b)) {
+                    let o = match (x.is_null(), y.is_null()) {
+                        (true, false) if k.nulls_first => std::cmp::Ordering::Less,
+                        (false, true) if k.nulls_first => std::cmp::Ordering::Greater,
+                        _ if k.desc && x.is_null() == y.is_null() => y.sort_cmp(x),
+                        _ => x.sort_cmp(y),
+                    };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+        }
+        let rows = out.into_iter().map(|(_, v)| v).skip(offset);
+        Ok(match limit {
+            Some(l) => rows.take(l).collect(),
+            None => rows.collect(),
+        })
+    }
+
+    async fn write(&self, session: &Session, p: &Prepared, params: &[Value]) -> SqlResult<Output> {
+        let started = Instant::now();
+        for attempt in 0u32.. {
+            if attempt > 0 {
+                if started.elapsed() > CONFLICT_RETRY_BUDGET {
+                    break;
+                }
+                tokio::time::sleep(conflict_backoff(attempt)).await;
+            }
+            // Fixed here, before the entry enters the log: replicas never
+            // read the clock.
+            let env = EvalEnv {
+                params,
+                now: now_micros(),
+                session,
+            };
+            let (batch, returned, count, command, table) = {
+                let view = self.node.store().read_view();
+                match &p.plan {
+                    Plan::Insert(ins) => {
+                        let (b, r, n) = self.plan_insert(ins, &view, &env)?;
+                        (b, r, n, "INSERT 0", ins.table)
+                    }
+                    Plan::Update(up) => {
+                        let (b, r, n) = self.plan_update(up, &view, &env)?;
+                        (b, r, n, "UPDATE", up.table)
+                    }
+                    Plan::Delete(del) => {
+                        let (b, r, n) = self.plan_delete(del, &view, &env)?;
+                        (b, r, n, "DELETE", del.table)
+                    }
+                    _ => return Err(SqlError::internal("not a write")),
+                }
+            };
+            if !batch.is_empty() {
+                match self.node.propose(batch).await? {
+                    ApplyOutcome::Applied { .. } => {}
+                    ApplyOutcome::Rejected(r) if r.violation == Violation::Conflict => continue,
+                    ApplyOutcome::Rejected(r) => {
+                        return Err(rejection_error(self.catalog.get(table), &r))
+                    }
+                }
+            }
+            return Ok(if p.columns.is_empty() {
+                Output::Command(format!("{command} {count}"))
+            } else {
+                Output::Rows {
+                    columns: p.columns.clone(),
+                    rows: returned,
+                    command: command.into(),
+                }
+            });
+        }
+        Err(SqlError::serialization_failure(
+            "could not serialize access due to concurrent update",
+        ))
+    }
+
+    fn returning(
+        &self,
+        r: &Option<Projection>,
+        row: &[Value],
+        env: &EvalEnv,
+        out: &mut Vec<Vec<Value>>,
+    ) -> SqlResult<()> {
+        if let Some(p) = r {
+            out.push(project(p, row, &[], env)?);
+        }
+        Ok(())
+    }
+
+    fn plan_insert(
+        &self,
+        ins: &InsertPlan,
+        view: &ReadView,
+        env: &EvalEnv,
+    ) -> SqlResult<(KvBatch, Vec<Vec<Value>>, u64)> {
+        let table = self.catalog.get(ins.table);
+        let mut batch = KvBatch::default();
+        let mut returned = vec![];
+        let mut seen = HashSet::new();
+        let mut n = 0;
+        for template in &ins.rows {
+            let mut row = Vec::with_capacity(template.len());
+            for (i, e) in template.iter().enumerate() {
+                let v = match e {
+                    Some(e) => e.eval(&[], &[], env)?,
+                    None => plan::default_expr(table, i).eval(&[], &[], env)?,
+                };
+                row.push(v.coerce(table.columns[i].ty)?);
+            }
+            table.check_row(&row)?;
+            let key = table.row_key(&row)?;
+            if !seen.insert(key.clone()) {
+                match &ins.on_conflict {
+                    OnConflict::Nothing => continue,
+                    OnConflict::Update { .. } => {
+                        return Err(SqlError::cardinality_violation(
+                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                        ))
+                    }
+                    OnConflict::Error => return Err(duplicate_key(table, &key)),
+                }
+            }
+            match (view.get(&key)?, &ins.on_conflict) {
+                (None, on_conflict) => {
+                    batch.preconditions.push(Precondition {
+                        key: key.clone(),
+                        expect: Expect::Absent,
+                        violation: match on_conflict {
+                            OnConflict::Error => Violation::UniqueViolation,
+                            // Someone inserted it meanwhile: re-plan, which
+                            // takes the conflict path.
+                            _ => Violation::Conflict,
+                        },
+                    });
+                    self.returning(&ins.returning, &row, env, &mut returned)?;
+                    batch.ops.push(put(key, &row));
+                    n += 1;
+                }
+                (Some(_), OnConflict::Error) => return Err(duplicate_key(table, &key)),
+                (Some(_), OnConflict::Nothing) => {}
+                (
+                    Some(existing),
+                    OnConflict::Update {
+                        assignments,
+                        filter,
+                    },
+                ) => {
+                    let old = row_values(table, &existing);
+                    let mut both = old.clone();
+                    both.extend(row.iter().cloned());
+                    if !passes(filter, &both, env)? {
+                        continue;
+                    }
+                    let mut new = old;
+                    for (col, e) in assignments {
+                        if table.is_key_column(*col) {
+                            return Err(SqlError::feature_not_supported(
+                                "ON CONFLICT DO UPDATE cannot change key columns",
+                            ));
+                        }
+                        new[*col] = e.eval(&both, &[], env)?;
+                    }
+                    table.check_row(&new)?;
+                    batch.preconditions.push(Precondition {
+                        key: key.clone(),
+                        expect: Expect::Revision(existing.revision),
+                        violation: Violation::Conflict,
+                    });
+                    self.returning(&ins.returning, &new, env, &mut returned)?;
+                    batch.ops.push(put(key, &new));
+                    n += 1;
+                }
+            }
+        }
+        Ok((batch, returned, n))
+    }
+
+    /// Rows matching a plan's access path and filter.
+    fn matching(
+        &self,
+        table: &Table,
+        access: &crate::access::Access,
+        filter: &Option<Expr>,
+        view: &ReadView,
+        env: &EvalEnv,
+    ) -> SqlResult<Vec<(StoredRow, Vec<Value>)>> {
+        let mut out = vec![];
+        access.scan(table, view, env, &mut |stored| {
+            let row = row_values(table, &stored);
+            if passes(filter, &row, env)? {
+                out.push((stored, row));
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(out)
+    }
+
+    fn plan_update(
+        &self,
+        up: &UpdatePlan,
+        view: &ReadView,
+        env: &EvalEnv,
+    ) -> SqlResult<(KvBatch, Vec<Vec<Value>>, u64)> {
+        let table = self.catalog.get(up.table);
+        let mut batch = KvBatch::default();
+        let mut returned = vec![];
+        let mut written = HashSet::new();
+        let matches = self.matching(table, &up.access, &up.filter, view, env)?;
+        let n = matches.len() as u64;
+        let old_keys: HashSet<Vec<u8>> = matches
+            .iter()
+            .map(|(_, row)| table.row_key(row))
+            .collect::<SqlResult<_>>()?;
+        for (stored, old) in matches {
+            let mut new = old.clone();
+            for (col, e) in &up.assignments {
+                new[*col] = e.eval(&old, &[], env)?;
+            }
+            table.check_row(&new)?;
+            let old_key = table.row_key(&old)?;
+            let new_key = table.row_key(&new)?;
+            batch.preconditions.push(Precondition {
+                key: old_key.clone(),
+                expect: Expect::Revision(stored.revision),
+                violation: Violation::Conflict,
+            });
+            if new_key != old_key {
+                if !old_keys.contains(&new_key) {
+                    batch.preconditions.push(Precondition {
+                        key: new_key.clone(),
+                        expect: Expect::Absent,
+                        violation: Violation::UniqueViolation,
+                    });
+                }
+                if !written.contains(&old_key) {
+                    batch.ops.push(KvOp::Delete { key: old_key });
+                }
+            }
+            if !written.insert(new_key.clone()) {
+                return Err(duplicate_key(table, &new_key));
+            }
+            self.returning(&up.returning, &new, env, &mut returned)?;
+            batch.ops.push(put(new_key, &new));
+        }
+        // Deletes of moved rows must not undo puts of rows moved onto them.
+        let mut last: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        for (i, op) in batch.ops.iter().enumerate() {
+            last.insert(op.key().to_vec(), i);
+        }
+        let ops = std::mem::take(&mut batch.ops);
+        batch.ops = ops
+            .into_iter()
+            .enumerate()
+            .filter(|(i, op)| matches!(op, KvOp::Put { .. }) || last.get(op.key()) == Some(i))
+            .map(|(_, op)| op)
+            .collect();
+        Ok((batch, returned, n))
+    }
+
+    fn plan_delete(
+        &self,
+        del: &DeletePlan,
+        view: &ReadView,
+        env: &EvalEnv,
+    ) -> SqlResult<(KvBatch, Vec<Vec<Value>>, u64)> {
+        let table = self.catalog.get(del.table);
+        let mut batch = KvBatch::default();
+        let mut returned = vec![];
+        let matches = self.matching(table, &del.access, &del.filter, view, env)?;
+        let n = matches.len() as u64;
+        for (stored, row) in matches {
+            let key = table.row_key(&row)?;
+            batch.preconditions.push(Precondition {
+                key: key.clone(),
+                expect: Expect::Revision(stored.revision),
+                violation: Violation::Conflict,
+            });
+            self.returning(&del.returning, &row, env, &mut returned)?;
+            batch.ops.push(KvOp::Delete { key });
+        }
+        Ok((batch, returned, n))
+    }
+}
+
+fn put(key: Vec<u8>, row: &[Value]) -> KvOp {
+    KvOp::Put {
+        key,
+        columns: row.iter().map(Value::to_datum).collect(),
+    }
+}
+
+fn describe_key(key: &[u8]) -> String {
+    match keys::decode(key) {
+        Some(keys::DecodedKey::Bucket { name }) => {
+            format!("(name)=({})", String::from_utf8_lossy(name))
+        }
+        Some(keys::DecodedKey::Object { bucket, key }) => format!(
+            "(bucket, key)=({}, {})",
+            String::from_utf8_lossy(bucket),
+            String::from_utf8_lossy(key)
+        ),
+        None => "(?)".into(),
+    }
+}
+
+fn duplicate_key(table: &Table, key: &[u8]) -> SqlError {
+    SqlError::unique_violation(format!(
+        "duplicate key value violates unique constraint \"{}_pkey\": Key {} already exists.",
+        table.name,
+        describe_key(key)
+    ))
+}
+
+/// Maps the state machine's refusal to the SQL error a client expects.
+fn rejection_error(table: &Table, r: &Rejection) -> SqlError {
+    match r.violation {
+        Violation::UniqueViolation => duplicate_key(table, &r.key),
+        Violation::MissingParent => SqlError::foreign_key_violation(format!(
+            "insert or update on table \"objects\" violates foreign key constraint \"objects_bucket_fkey\": {}",
+            r.detail
+        )),
+        Violation::HasChildren => SqlError::foreign_key_violation(format!(
+            "update or delete on table \"buckets\" violates foreign key constraint \"objects_bucket_fkey\": {}",
+            r.detail
+        )),
+        Violation::InvalidValue => SqlError::check_violation(r.detail.clone()),
+        Violation::Conflict => SqlError::serialization_failure(
+            "could not serialize access due to concurrent update",
+        ),
+    }
+}

@@ -1,0 +1,20 @@
+//! bucketdb SQL layer: the fixed catalog of built-in tables, parsing
+//! (sqlparser, PostgreSQL dialect), binding, write planning into KV batches,
+//! reads with key-range access paths, and session settings.
+
+mod access;
+mod aggregate;
+mod bind;
+mod catalog;
+mod error;
+mod exec;
+mod expr;
+mod plan;
+mod session;
+mod value;
+
+pub use error::{SqlError, SqlResult};
+pub use exec::{Engine, Output};
+pub use plan::{OutColumn, Prepared};
+pub use session::{version_string, Session, SERVER_VERSION};
+pub use value::{format_timestamp, parse_timestamp, SqlType, Value};

@@ -1,0 +1,723 @@
+//! Planning: a parsed statement becomes a [`Prepared`] plan with its
+//! parameter types and result columns, ready to run many times.
+
+use sqlparser::ast::{self, AssignmentTarget, SelectItem, SetExpr, Statement, TableFactor};
+
+use crate::access::Access;
+use crate::bind::{column_name, object_name, table_name, AggCall, Binder, Ctx, Scope};
+use crate::catalog::{Catalog, Default as ColDefault, Table, TableId};
+use crate::error::{SqlError, SqlResult};
+use crate::expr::Expr;
+use crate::value::{SqlType, Value};
+
+/// A result column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutColumn {
+    pub name: String,
+    pub ty: SqlType,
+}
+
+/// Result expressions over an input row.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub items: Vec<Expr>,
+    pub columns: Vec<OutColumn>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SortSource {
+    /// A result column.
+    Output(usize),
+    /// An expression over the input row.
+    Input(Expr),
+}
+
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub source: SortSource,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SelectPlan {
+    pub table: Option<TableId>,
+    pub access: Access,
+    pub filter: Option<Expr>,
+    pub projection: Projection,
+    pub aggs: Vec<AggCall>,
+    pub order: Vec<SortKey>,
+    pub limit: Option<Expr>,
+    pub offset: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OnConflict {
+    Error,
+    Nothing,
+    /// Assignments and filter over the existing row followed by EXCLUDED.
+    Update {
+        assignments: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct InsertPlan {
+    pub table: TableId,
+    /// One entry per table column and row: the given value, or the default.
+    pub rows: Vec<Vec<Option<Expr>>>,
+    pub on_conflict: OnConflict,
+    pub returning: Option<Projection>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdatePlan {
+    pub table: TableId,
+    pub access: Access,
+    pub filter: Option<Expr>,
+    pub assignments: Vec<(usize, Expr)>,
+    pub returning: Option<Projection>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeletePlan {
+    pub table: TableId,
+    pub access: Access,
+    pub filter: Option<Expr>,
+    pub returning: Option<Projection>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Plan {
+    Empty,
+    Select(SelectPlan),
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+    /// `SET name = value`; `None` resets to the default.
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    /// `RESET ALL`.
+    ResetAll,
+    Show {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub plan: Plan,
+    pub param_types: Vec<SqlType>,
+    pub columns: Vec<OutColumn>,
+}
+
+impl Prepared {
+    /// A short name of the statement's kind, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self.plan {
+            Plan::Empty => "empty",
+            Plan::Select(_) => "select",
+            Plan::Insert(_) => "insert",
+            Plan::Update(_) => "update",
+            Plan::Delete(_) => "delete",
+            Plan::Set { .. } | Plan::ResetAll => "set",
+            Plan::Show { .. } => "show",
+        }
+    }
+}
+
+fn table_scope(table: &Table, qualifier: &str) -> Scope {
+    let mut s = Scope::default();
+    for c in &table.columns {
+        s.push(qualifier, c.name, c.ty, false);
+    }
+    s
+}
+
+/// Plans one statement. `given` holds parameter types the client declared
+/// (`None`: let the statement decide).
+pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> SqlResult<Prepared> {
+    let mut b = Binder {
+        params: given.to_vec(),
+        aggs: vec![],
+    };
+    let plan =
+        match stmt {
+            Statement::Query(q) => Plan::Select(plan_query(catalog, q, &mut b)?),
+            Statement::Insert(ins) => Plan::Insert(plan_insert(catalog, ins, &mut b)?),
+            Statement::Update(up) => Plan::Update(plan_update(catalog, up, &mut b)?),
+            Statement::Delete(del) => Plan::Delete(plan_delete(catalog, del, &mut b)?),
+            Statement::Set(set) => plan_set(set)?,
+            Statement::Reset(r) => match &r.reset {
+                ast::Reset::ALL => Plan::ResetAll,
+                ast::Reset::ConfigurationParameter(name) => Plan::Set {
+                    name: object_name(name)?,
+                    value: None,
+                },
+            },
+            Statement::ShowVariable { variable } => Plan::Show {
+                name: variable
+                    .iter()
+                    .map(|i| i.value.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            },
+            Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. } => return Err(SqlError::feature_not_supported(
+                "explicit transactions are not supported yet; every statement commits on its own",
+            )),
+            other => {
+                return Err(SqlError::feature_not_supported(format!(
+                    "statement not supported: {}",
+                    first_words(&other.to_string())
+                )))
+            }
+        };
+    let columns = match &plan {
+        Plan::Select(s) => s.projection.columns.clone(),
+        Plan::Insert(InsertPlan { returning, .. })
+        | Plan::Update(UpdatePlan { returning, .. })
+        | Plan::Delete(DeletePlan { returning, .. }) => returning
+            .as_ref()
+            .map(|p| p.columns.clone())
+            .unwrap_or_default(),
+        Plan::Show { name } => vec![OutColumn {
+            name: name.clone(),
+            ty: SqlType::Text,
+        }],
+        Plan::Set { .. } | Plan::ResetAll | Plan::Empty => vec![],
+    };
+    Ok(Prepared {
+        plan,
+        param_types: b.param_types(),
+        columns,
+    })
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn plan_set(set: &ast::Set) -> SqlResult<Plan> {
+    match set {
+        ast::Set::SingleAssignment {
+            variable, values, ..
+        } => {
+            let name = object_name(variable)?;
+            let value = match values.as_slice() {
+                [ast::Expr::Value(v)] => match &v.value {
+                    ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                        Some(s.clone())
+                    }
+                    ast::Value::Number(n, _) => Some(n.clone()),
+                    ast::Value::Boolean(b) => Some(if *b { "on" } else { "off" }.into()),
+                    other => Some(other.to_string()),
+                },
+                [ast::Expr::Identifier(i)] if i.value.eq_ignore_ascii_case("default") => None,
+                [ast::Expr::Identifier(i)] => Some(i.value.clone()),
+                vals => Some(
+                    vals.iter()
+                        .map(|v| v.to_string().trim_matches('\'').to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            };
+            Ok(Plan::Set { name, value })
+        }
+        ast::Set::SetTimeZone { value, .. } => Ok(Plan::Set {
+            name: "timezone".into(),
+            value: Some(value.to_string().trim_matches('\'').to_string()),
+        }),
+        ast::Set::SetNames { charset_name, .. } => Ok(Plan::Set {
+            name: "client_encoding".into(),
+            value: Some(charset_name.to_string().trim_matches('\'').to_string()),
+        }),
+        other => Err(SqlError::feature_not_supported(format!(
+            "{other} is not supported"
+        ))),
+    }
+}
+
+/// Resolves a FROM item to a built-in table and the name it goes by.
+fn from_table<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(&'c Table, String)> {
+    match relation {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => {
+            let table = catalog.table(&table_name(name)?)?;
+            let qualifier = alias
+                .as_ref()
+                .map(|a| a.name.value.to_lowercase())
+                .unwrap_or_else(|| table.name.to_string());
+            Ok((table, qualifier))
+        }
+        TableFactor::Table { name, .. } => Err(SqlError::feature_not_supported(format!(
+            "table function {name} is not supported yet"
+        ))),
+        other => Err(SqlError::feature_not_supported(format!(
+            "FROM {other} is not supported yet"
+        ))),
+    }
+}
+
+fn literal_count(b: &mut Binder, e: &ast::Expr, scope: &Scope) -> SqlResult<Expr> {
+    Ok(b.bind(e, scope, Ctx::want(SqlType::Int8))?.0)
+}
+
+fn projection(
+    items: &[SelectItem],
+    b: &mut Binder,
+    scope: &Scope,
+    allow_agg: bool,
+) -> SqlResult<Projection> {
+    let mut p = Projection::default();
+    let ctx = Ctx {
+        expected: None,
+        allow_agg,
+    };
+    for item in items {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                if scope.columns.is_empty() {
+                    return Err(SqlError::syntax(
+                        "SELECT * with no tables specified is not valid",
+                    ));
+                }
+                for (i, c) in scope
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| !c.qualified_only)
+                {
+                    p.items.push(Expr::Column(i));
+                    p.columns.push(OutColumn {
+                        name: c.name.clone(),
+                        ty: c.ty,
+                    });
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let (x, ty) = b.bind(e, scope, ctx)?;
+                p.items.push(x);
+                p.columns.push(OutColumn {
+                    name: column_name(e),
+                    ty,
+                });
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                let (x, ty) = b.bind(expr, scope, ctx)?;
+                p.items.push(x);
+                p.columns.push(OutColumn {
+                    name: alias.value.clone(),
+                    ty,
+                });
+            }
+            other => {
+                return Err(SqlError::feature_not_supported(format!(
+                    "{other} is not supported"
+                )))
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn uses_columns(e: &Expr) -> bool {
+    match e {
+        Expr::Column(_) => true,
+        Expr::Const(_) | Expr::Param(_) | Expr::Agg(_) => false,
+        Expr::Not(x) | Expr::Neg(x) | Expr::IsNull(x, _) | Expr::Cast(x, _) => uses_columns(x),
+        Expr::And(a, b)
+        | Expr::Or(a, b)
+        | Expr::Cmp(_, a, b)
+        | Expr::Arith(_, a, b)
+        | Expr::Concat(a, b) => uses_columns(a) || uses_columns(b),
+        Expr::Like { expr, pattern, .. } => uses_columns(expr) || uses_columns(pattern),
+        Expr::InList { expr, list, .. } => uses_columns(expr) || list.iter().any(uses_columns),
+        Expr::Func(_, args) => args.iter().any(uses_columns),
+    }
+}
+
+fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<SelectPlan> {
+    if q.with.is_some() || q.fetch.is_some() || !q.locks.is_empty() {
+        return Err(SqlError::feature_not_supported(
+            "WITH, FETCH and FOR UPDATE are not supported yet",
+        ));
+    }
+    let select = match &*q.body {
+        SetExpr::Select(s) => s,
+        _ => {
+            return Err(SqlError::feature_not_supported(
+                "only simple SELECT queries are supported yet",
+            ))
+        }
+    };
+    if select.distinct.is_some() || select.having.is_some() {
+        return Err(SqlError::feature_not_supported(
+            "DISTINCT and HAVING are not supported yet",
+        ));
+    }
+    match &select.group_by {
+        ast::GroupByExpr::Expressions(e, _) if e.is_empty() => {}
+        _ => {
+            return Err(SqlError::feature_not_supported(
+                "GROUP BY is not supported yet",
+            ))
+        }
+    }
+    let (table, scope) = match select.from.as_slice() {
+        [] => (None, Scope::default()),
+        [twj] if twj.joins.is_empty() => {
+            let (t, q) = from_table(catalog, &twj.relation)?;
+            (Some(t), table_scope(t, &q))
+        }
+        _ => {
+            return Err(SqlError::feature_not_supported(
+                "joins are not supported yet",
+            ))
+        }
+    };
+    let filter = match &select.selection {
+        Some(e) => Some(b.bind(e, &scope, Ctx::want(SqlType::Bool))?.0),
+        None => None,
+    };
+    let proj = projection(&select.projection, b, &scope, true)?;
+    if !b.aggs.is_empty() && proj.items.iter().any(uses_columns) {
+        return Err(SqlError::grouping_error(
+            "column must appear in the GROUP BY clause or be used in an aggregate function",
+        ));
+    }
+    let mut order = vec![];
+    if let Some(ob) = &q.order_by {
+        let exprs = match &ob.kind {
+            ast::OrderByKind::Expressions(e) => e,
+            ast::OrderByKind::All(_) => {
+                return Err(SqlError::feature_not_supported("ORDER BY ALL"))
+            }
+        };
+        for o in exprs {
+            let source = match &o.expr {
+                ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+                    let n: usize = v.value.to_string().parse().unwrap_or(0);
+                    if n == 0 || n > proj.columns.len() {
+                        return Err(SqlError::invalid_parameter_value(format!(
+                            "ORDER BY position {n} is not in select list"
+                        )));
+                    }
+                    SortSource::Output(n - 1)
+                }
+                ast::Expr::Identifier(i)
+                    if proj
+                        .columns
+                        .iter()
+                        .any(|c| c.name == i.value.to_lowercase()) =>
+                {
+                    let name = i.value.to_lowercase();
+                    SortSource::Output(
+                        proj.columns
+                            .iter()
+                            .position(|c| c.name == name)
+                            .unwrap_or(0),
+                    )
+                }
+                e => SortSource::Input(b.bind(e, &scope, Ctx::PLAIN)?.0),
+            };
+            let desc = o.options.asc == Some(false);
+            order.push(SortKey {
+                source,
+                desc,
+                nulls_first: o.options.nulls_first.unwrap_or(desc),
+            });
+        }
+    }
+    let (limit, offset) = match &q.limit_clause {
+        None => (None, None),
+        Some(ast::LimitClause::LimitOffset {
+            limit,
+            offset,
+            limit_by,
+        }) if limit_by.is_empty() => (
+            limit
+                .as_ref()
+                .map(|l| literal_count(b, l, &scope))
+                .transpose()?,
+            offset
+                .as_ref()
+                .map(|o| literal_count(b, &o.value, &scope))
+                .transpose()?,
+        ),
+        Some(_) => {
+            return Err(SqlError::feature_not_supported(
+                "this LIMIT form is not supported",
+            ))
+        }
+    };
+    let access = table
+        .map(|t| Access::derive(t, filter.as_ref()))
+        .unwrap_or_default();
+    Ok(SelectPlan {
+        table: table.map(|t| t.id),
+        access,
+        filter,
+        projection: proj,
+        aggs: std::mem::take(&mut b.aggs),
+        order,
+        limit,
+        offset,
+    })
+}
+
+fn returning(
+    items: &Option<Vec<SelectItem>>,
+    b: &mut Binder,
+    scope: &Scope,
+) -> SqlResult<Option<Projection>> {
+    items
+        .as_ref()
+        .map(|i| projection(i, b, scope, false))
+        .transpose()
+}
+
+fn assignment_column(table: &Table, a: &ast::Assignment) -> SqlResult<usize> {
+    match &a.target {
+        AssignmentTarget::ColumnName(n) => table.column_index(&object_name(n)?),
+        AssignmentTarget::Tuple(_) => Err(SqlError::feature_not_supported(
+            "tuple assignment is not supported",
+        )),
+    }
+}
+
+fn plan_insert(catalog: &Catalog, ins: &ast::Insert, b: &mut Binder) -> SqlResult<InsertPlan> {
+    let name = match &ins.table {
+        ast::TableObject::TableName(n) => table_name(n)?,
+        other => {
+            return Err(SqlError::feature_not_supported(format!(
+                "INSERT INTO {other}"
+            )))
+        }
+    };
+    let table = catalog.table(&name)?;
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..table.columns.len()).collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| table.column_index(&object_name(c)?))
+            .collect::<SqlResult<_>>()?
+    };
+    for (i, t) in targets.iter().enumerate() {
+        if targets[..i].contains(t) {
+            return Err(SqlError::syntax(format!(
+                "column \"{}\" specified more than once",
+                table.columns[*t].name
+            )));
+        }
+    }
+    let source = ins
+        .source
+        .as_ref()
+        .ok_or_else(|| SqlError::syntax("INSERT needs VALUES"))?;
+    let values = match &*source.body {
+        SetExpr::Values(v) => v,
+        _ => {
+            return Err(SqlError::feature_not_supported(
+                "INSERT ... SELECT is not supported yet",
+            ))
+        }
+    };
+    let empty = Scope::default();
+    let mut rows = vec![];
+    for row in &values.rows {
+        let row = &row.content;
+        if row.len() > targets.len() {
+            return Err(SqlError::syntax(
+                "INSERT has more expressions than target columns",
+            ));
+        }
+        if row.len() < targets.len() {
+            return Err(SqlError::syntax(
+                "INSERT has more target columns than expressions",
+            ));
+        }
+        let mut full: Vec<Option<Expr>> = vec![None; table.columns.len()];
+        for (e, &t) in row.iter().zip(&targets) {
+            if matches!(e, ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default")) {
+                continue;
+            }
+            let ty = table.columns[t].ty;
+            let (x, _) = b.bind(e, &empty, Ctx::want(ty))?;
+            full[t] = Some(Expr::Cast(Box::new(x), ty));
+        }
+        rows.push(full);
+    }
+    let on_conflict = match &ins.on {
+        None => OnConflict::Error,
+        Some(ast::OnInsert::OnConflict(oc)) => {
+            if let Some(target) = &oc.conflict_target {
+                let cols = match target {
+                    ast::ConflictTarget::Columns(c) => c,
+                    ast::ConflictTarget::OnConstraint(_) => {
+                        return Err(SqlError::feature_not_supported("ON CONFLICT ON CONSTRAINT"))
+                    }
+                };
+                let mut idx = cols
+                    .iter()
+                    .map(|c| table.column_index(&c.value.to_lowercase()))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                idx.sort_unstable();
+                if idx != table.key {
+                    return Err(SqlError {
+                        code: "42P10",
+                        message: "there is no unique or exclusion constraint matching the ON CONFLICT specification".into(),
+                    });
+                }
+            }
+            match &oc.action {
+                ast::OnConflictAction::DoNothing => OnConflict::Nothing,
+                ast::OnConflictAction::DoUpdate(du) => {
+                    if oc.conflict_target.is_none() {
+                        return Err(SqlError::syntax(
+                            "ON CONFLICT DO UPDATE requires a conflict target",
+                        ));
+                    }
+                    let mut scope = table_scope(table, table.name);
+                    for c in &table.columns {
+                        scope.push("excluded", c.name, c.ty, true);
+                    }
+                    let assignments = update_assignments(table, &du.assignments, b, &scope)?;
+                    let filter = du
+                        .selection
+                        .as_ref()
+                        .map(|e| b.bind(e, &scope, Ctx::want(SqlType::Bool)).map(|x| x.0))
+                        .transpose()?;
+                    OnConflict::Update {
+                        assignments,
+                        filter,
+                    }
+                }
+            }
+        }
+        Some(_) => return Err(SqlError::feature_not_supported("ON DUPLICATE KEY")),
+    };
+    let returning = returning(&ins.returning, b, &table_scope(table, table.name))?;
+    Ok(InsertPlan {
+        table: table.id,
+        rows,
+        on_conflict,
+        returning,
+    })
+}
+
+fn update_assignments(
+    table: &Table,
+    assignments: &[ast::Assignment],
+    b: &mut Binder,
+    scope: &Scope,
+) -> SqlResult<Vec<(usize, Expr)>> {
+    let mut out: Vec<(usize, Expr)> = vec![];
+    for a in assignments {
+        let col = assignment_column(table, a)?;
+        if out.iter().any(|(c, _)| *c == col) {
+            return Err(SqlError::syntax(format!(
+                "multiple assignments to same column \"{}\"",
+                table.columns[col].name
+            )));
+        }
+        let ty = table.columns[col].ty;
+        let value = if matches!(&a.value, ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default"))
+        {
+            default_expr(table, col)
+        } else {
+            b.bind(&a.value, scope, Ctx::want(ty))?.0
+        };
+        out.push((col, Expr::Cast(Box::new(value), ty)));
+    }
+    Ok(out)
+}
+
+/// The expression a column's default stands for.
+pub fn default_expr(table: &Table, col: usize) -> Expr {
+    match table.columns[col].default {
+        ColDefault::Null => Expr::Const(Value::Null),
+        ColDefault::Text(t) => Expr::Const(Value::Text(t.to_string())),
+        ColDefault::Int(i) => Expr::Const(Value::Int(i)),
+        ColDefault::Now => Expr::Func(crate::expr::Func::Now, vec![]),
+    }
+}
+
+fn single_table<'c>(
+    catalog: &'c Catalog,
+    twj: &ast::TableWithJoins,
+) -> SqlResult<(&'c Table, String)> {
+    if !twj.joins.is_empty() {
+        return Err(SqlError::feature_not_supported(
+            "joins are not supported yet",
+        ));
+    }
+    from_table(catalog, &twj.relation)
+}
+
+fn plan_update(catalog: &Catalog, up: &ast::Update, b: &mut Binder) -> SqlResult<UpdatePlan> {
+    if up.from.is_some() || up.limit.is_some() || !up.order_by.is_empty() {
+        return Err(SqlError::feature_not_supported(
+            "UPDATE ... FROM/ORDER BY/LIMIT",
+        ));
+    }
+    let (table, q) = single_table(catalog, &up.table)?;
+    let scope = table_scope(table, &q);
+    let assignments = update_assignments(table, &up.assignments, b, &scope)?;
+    let filter = up
+        .selection
+        .as_ref()
+        .map(|e| b.bind(e, &scope, Ctx::want(SqlType::Bool)).map(|x| x.0))
+        .transpose()?;
+    let returning = returning(&up.returning, b, &scope)?;
+    Ok(UpdatePlan {
+        table: table.id,
+        access: Access::derive(table, filter.as_ref()),
+        filter,
+        assignments,
+        returning,
+    })
+}
+
+fn plan_delete(catalog: &Catalog, del: &ast::Delete, b: &mut Binder) -> SqlResult<DeletePlan> {
+    if del.using.is_some()
+        || del.limit.is_some()
+        || !del.order_by.is_empty()
+        || !del.tables.is_empty()
+    {
+        return Err(SqlError::feature_not_supported(
+            "DELETE ... USING/ORDER BY/LIMIT",
+        ));
+    }
+    let from = match &del.from {
+        ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+    };
+    let [twj] = from.as_slice() else {
+        return Err(SqlError::feature_not_supported(
+            "DELETE from several tables",
+        ));
+    };
+    let (table, q) = single_table(catalog, twj)?;
+    let scope = table_scope(table, &q);
+    let filter = del
+        .selection
+        .as_ref()
+        .map(|e| b.bind(e, &scope, Ctx::want(SqlType::Bool)).map(|x| x.0))
+        .transpose()?;
+    let returning = returning(&del.returning, b, &scope)?;
+    Ok(DeletePlan {
+        table: table.id,
+        access: Access::derive(table, filter.as_ref()),
+        filter,
+        returning,
+    })
+}

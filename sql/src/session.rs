@@ -1,0 +1,165 @@
+//! Per-connection session state: settings such as `consistency`, and who is
+//! connected to which database.
+
+use std::collections::BTreeMap;
+
+use bucketdb_consensus::ReadConsistency;
+
+use crate::error::{SqlError, SqlResult};
+
+/// The PostgreSQL version bucketdb answers to (`SHOW server_version`).
+pub const SERVER_VERSION: &str = "16.0";
+
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {SERVER_VERSION} (bucketdb {}) on x86_64-pc-linux-gnu",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Settings every session starts with (name in lowercase → value).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("consistency", "linearizable"),
+    ("datestyle", "ISO, MDY"),
+    ("default_transaction_isolation", "serializable"),
+    ("extra_float_digits", "1"),
+    ("integer_datetimes", "on"),
+    ("intervalstyle", "postgres"),
+    ("is_superuser", "on"),
+    ("search_path", "\"$user\", public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", SERVER_VERSION),
+    ("server_version_num", "160000"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("timezone", "UTC"),
+    ("transaction_isolation", "serializable"),
+];
+
+/// Settings a client may not change.
+const READ_ONLY: &[&str] = &[
+    "server_version",
+    "server_version_num",
+    "server_encoding",
+    "integer_datetimes",
+    "is_superuser",
+];
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    user: String,
+    database: String,
+    settings: BTreeMap<String, String>,
+}
+
+impl Session {
+    pub fn new(user: &str, database: &str) -> Session {
+        Session {
+            user: user.to_string(),
+            database: database.to_string(),
+            settings: DEFAULTS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub fn consistency(&self) -> ReadConsistency {
+        match self.settings.get("consistency").map(String::as_str) {
+            Some("local") => ReadConsistency::Local,
+            _ => ReadConsistency::Linearizable,
+        }
+    }
+
+    /// `SET name = value`. Unknown names are refused unless qualified
+    /// (`myapp.x`), as PostgreSQL does for custom settings.
+    pub fn set(&mut self, name: &str, value: &str) -> SqlResult<()> {
+        let name = name.to_ascii_lowercase();
+        if READ_ONLY.contains(&name.as_str()) {
+            return Err(cant_change(&name));
+        }
+        if !self.settings.contains_key(&name) && !name.contains('.') {
+            return Err(SqlError::undefined_object(format!(
+                "unrecognized configuration parameter \"{name}\""
+            )));
+        }
+        let value = match name.as_str() {
+            "consistency" => match value.to_ascii_lowercase().as_str() {
+                v @ ("linearizable" | "local") => v.to_string(),
+                _ => {
+                    return Err(SqlError::invalid_parameter_value(format!(
+                        "invalid value for parameter \"consistency\": \"{value}\" (expected linearizable or local)"
+                    )))
+                }
+            },
+            _ => value.to_string(),
+        };
+        self.settings.insert(name, value);
+        Ok(())
+    }
+
+    /// `RESET name`.
+    pub fn reset(&mut self, name: &str) -> SqlResult<()> {
+        let name = name.to_ascii_lowercase();
+        match DEFAULTS.iter().find(|(k, _)| *k == name) {
+            Some((_, v)) => self.set(&name, v),
+            None if name.contains('.') => {
+                self.settings.remove(&name);
+                Ok(())
+            }
+            None => Err(SqlError::undefined_object(format!(
+                "unrecognized configuration parameter \"{name}\""
+            ))),
+        }
+    }
+
+    /// `RESET ALL`: every setting back to its default.
+    pub fn reset_all(&mut self) {
+        self.settings = Session::new(&self.user, &self.database).settings;
+    }
+
+    /// `SHOW name` / `current_setting(name)`.
+    pub fn show(&self, name: &str) -> SqlResult<String> {
+        let name = name.to_ascii_lowercase();
+        self.settings.get(&name).cloned().ok_or_else(|| {
+            SqlError::undefined_object(format!("unrecognized configuration parameter \"{name}\""))
+        })
+    }
+}
+
+fn cant_change(name: &str) -> SqlError {
+    SqlError {
+        code: "55P02",
+        message: format!("parameter \"{name}\" cannot be changed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistency_setting() {
+        let mut s = Session::new("u", "d");
+        assert_eq!(s.consistency(), ReadConsistency::Linearizable);
+        s.set("consistency", "LOCAL").unwrap();
+        assert_eq!(s.consistency(), ReadConsistency::Local);
+        assert_eq!(s.set("consistency", "eventual").unwrap_err().code, "22023");
+        assert_eq!(s.show("consistency").unwrap(), "local");
+        s.reset("consistency").unwrap();
+        assert_eq!(s.show("consistency").unwrap(), "linearizable");
+        assert_eq!(s.set("nonsense", "1").unwrap_err().code, "42704");
+        s.set("myapp.trace", "1").unwrap();
+        assert_eq!(s.set("server_version", "1").unwrap_err().code, "55P02");
+    }
+}

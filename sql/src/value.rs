@@ -1,0 +1,303 @@
+//! SQL types and runtime values, and their conversions.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use bucketdb_storage::Datum;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+use crate::error::{SqlError, SqlResult};
+
+/// The types bucketdb's SQL surface uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlType {
+    Bool,
+    Int4,
+    Int8,
+    Float8,
+    Text,
+    Timestamptz,
+}
+
+impl SqlType {
+    pub fn name(self) -> &'static str {
+        match self {
+            SqlType::Bool => "boolean",
+            SqlType::Int4 => "integer",
+            SqlType::Int8 => "bigint",
+            SqlType::Float8 => "double precision",
+            SqlType::Text => "text",
+            SqlType::Timestamptz => "timestamp with time zone",
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(self, SqlType::Int4 | SqlType::Int8 | SqlType::Float8)
+    }
+}
+
+/// A runtime value. Timestamps are microseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Timestamp(i64),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn from_datum(d: &Datum) -> Value {
+        match d {
+            Datum::Null => Value::Null,
+            Datum::Bool(b) => Value::Bool(*b),
+            Datum::Int(i) => Value::Int(*i),
+            Datum::Text(s) => Value::Text(s.clone()),
+            Datum::Timestamp(t) => Value::Timestamp(*t),
+        }
+    }
+
+    /// The stored form of a value already coerced to its column's type.
+    pub fn to_datum(&self) -> Datum {
+        match self {
+            Value::Null => Datum::Null,
+            Value::Bool(b) => Datum::Bool(*b),
+            Value::Int(i) => Datum::Int(*i),
+            // Columns are never float; coercion refuses it before this.
+            Value::Float(f) => Datum::Int(*f as i64),
+            Value::Text(s) => Datum::Text(s.clone()),
+            Value::Timestamp(t) => Datum::Timestamp(*t),
+        }
+    }
+
+    /// Converts to `ty` the way an assignment or an explicit cast does.
+    pub fn coerce(self, ty: SqlType) -> SqlResult<Value> {
+        Ok(match (self, ty) {
+            (Value::Null, _) => Value::Null,
+            (v @ Value::Bool(_), SqlType::Bool) => v,
+            (Value::Int(i), SqlType::Int8) => Value::Int(i),
+            (Value::Int(i), SqlType::Int4) => {
+                if i32::try_from(i).is_err() {
+                    return Err(SqlError::numeric_value_out_of_range("integer out of range"));
+                }
+                Value::Int(i)
+            }
+            (Value::Int(i), SqlType::Float8) => Value::Float(i as f64),
+            (Value::Float(f), SqlType::Float8) => Value::Float(f),
+            (Value::Float(f), SqlType::Int8 | SqlType::Int4) => {
+                if !f.is_finite() || f.abs() > 9.2e18 {
+                    return Err(SqlError::numeric_value_out_of_range("bigint out of range"));
+                }
+                Value::Int(f.round() as i64).coerce(ty)?
+            }
+            (v @ Value::Timestamp(_), SqlType::Timestamptz) => v,
+            (Value::Text(s), SqlType::Text) => Value::Text(s),
+            (Value::Text(s), other) => parse_text(&s, other)?,
+            (v, SqlType::Text) => Value::Text(v.to_text()),
+            (v, ty) => {
+                return Err(SqlError::datatype_mismatch(format!(
+                    "cannot convert {} to {}",
+                    v.type_name(),
+                    ty.name()
+                )))
+            }
+        })
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) => "bigint",
+            Value::Float(_) => "double precision",
+            Value::Text(_) => "text",
+            Value::Timestamp(_) => "timestamp with time zone",
+        }
+    }
+
+    /// PostgreSQL's text output form.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Bool(b) => if *b { "t" } else { "f" }.into(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => format_float(*f),
+            Value::Text(s) => s.clone(),
+            Value::Timestamp(t) => format_timestamp(*t),
+        }
+    }
+
+    /// SQL comparison; `None` when either side is NULL.
+    pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (Value::Null, _) | (_, Value::Null) => None,
+            (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+            (Value::Int(a), Value::Float(b)) => (*a as f64).partial_cmp(b),
+            (Value::Float(a), Value::Int(b)) => a.partial_cmp(&(*b as f64)),
+            (Value::Float(a), Value::Float(b)) => a.partial_cmp(b),
+            (Value::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
+            (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+            (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
+            _ => None,
+        }
+    }
+
+    /// Total order for ORDER BY: NULLs sort last (as in PostgreSQL, ascending).
+    pub fn sort_cmp(&self, other: &Value) -> Ordering {
+        match (self.is_null(), other.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => self.sql_cmp(other).unwrap_or(Ordering::Equal),
+        }
+    }
+}
+
+fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        format!("{f}")
+    }
+}
+
+/// `2026-11-22 09:16:11.123456+00`, as PostgreSQL prints a timestamptz in UTC.
+pub fn format_timestamp(micros: i64) -> String {
+    match Utc.timestamp_micros(micros).single() {
+        Some(dt) => {
+            if micros % 1_000_000 == 0 {
+                dt.format("%Y-%m-%d %H:%M:%S+00").to_string()
+            } else {
+                let s = dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+                format!("{}+00", s.trim_end_matches('0'))
+            }
+        }
+        None => micros.to_string(),
+    }
+}
+
+/// Parses a timestamptz literal: RFC 3339, or PostgreSQL's
+/// `YYYY-MM-DD[ HH:MM:SS[.ffffff]][+TZ]` (no zone means UTC).
+pub fn parse_timestamp(s: &str) -> SqlResult<i64> {
+    let t = s.trim();
+    let bad = || {
+        SqlError::invalid_datetime_format(format!(
+            "invalid input syntax for type timestamp with time zone: \"{s}\""
+        ))
+    };
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_micros());
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(dt) = DateTime::parse_from_str(t, fmt) {
+            return Ok(dt.timestamp_micros());
+        }
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+            return Ok(n.and_utc().timestamp_micros());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(bad)?
+            .and_utc()
+            .timestamp_micros());
+    }
+    Err(bad())
+}
+
+fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
+    let t = s.trim();
+    match ty {
+        SqlType::Int8 | SqlType::Int4 => t
+            .parse::<i64>()
+            .map_err(|_| {
+                SqlError::invalid_text_representation(format!(
+                    "invalid input syntax for type {}: \"{s}\"",
+                    ty.name()
+                ))
+            })
+            .and_then(|i| Value::Int(i).coerce(ty)),
+        SqlType::Float8 => t.parse::<f64>().map(Value::Float).map_err(|_| {
+            SqlError::invalid_text_representation(format!(
+                "invalid input syntax for type double precision: \"{s}\""
+            ))
+        }),
+        SqlType::Bool => match t.to_ascii_lowercase().as_str() {
+            "t" | "true" | "yes" | "on" | "1" | "y" => Ok(Value::Bool(true)),
+            "f" | "false" | "no" | "off" | "0" | "n" => Ok(Value::Bool(false)),
+            _ => Err(SqlError::invalid_text_representation(format!(
+                "invalid input syntax for type boolean: \"{s}\""
+            ))),
+        },
+        SqlType::Timestamptz => parse_timestamp(t).map(Value::Timestamp),
+        SqlType::Text => Ok(Value::Text(s.to_string())),
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_and_print_like_postgres() {
+        let t = parse_timestamp("2026-11-22 09:16:11.5+00").unwrap();
+        assert_eq!(format_timestamp(t), "2026-11-22 09:16:11.5+00");
+        assert_eq!(
+            parse_timestamp("2026-11-22T09:16:11Z").unwrap(),
+            t - 500_000
+        );
+        assert_eq!(parse_timestamp("2026-11-22 11:16:11.5+02").unwrap(), t);
+        assert_eq!(parse_timestamp("2026-11-22 09:16:11.5").unwrap(), t);
+        assert!(parse_timestamp("yesterday-ish").is_err());
+    }
+
+    #[test]
+    fn coercion_follows_postgres() {
+        assert_eq!(
+            Value::Text("42".into()).coerce(SqlType::Int8).unwrap(),
+            Value::Int(42)
+        );
+        assert_eq!(
+            Value::Text("x".into())
+                .coerce(SqlType::Int8)
+                .unwrap_err()
+                .code,
+            "22P02"
+        );
+        assert_eq!(
+            Value::Int(1 << 40).coerce(SqlType::Int4).unwrap_err().code,
+            "22003"
+        );
+        assert_eq!(
+            Value::Int(7).coerce(SqlType::Text).unwrap(),
+            Value::Text("7".into())
+        );
+    }
+
+    #[test]
+    fn nulls_sort_last() {
+        let mut v = vec![Value::Null, Value::Int(2), Value::Int(1)];
+        v.sort_by(|a, b| a.sort_cmp(b));
+        assert_eq!(v, vec![Value::Int(1), Value::Int(2), Value::Null]);
+    }
+}

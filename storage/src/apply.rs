@@ -1,0 +1,351 @@
+//! Applying a KV batch to the state machine: check, then write atomically.
+
+use std::collections::BTreeMap;
+
+use rocksdb::WriteBatch;
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{Expect, KvBatch, KvOp, Violation};
+use crate::error::StorageError;
+use crate::keys::{self, DecodedKey};
+use crate::row::StoredRow;
+use crate::rules;
+use crate::store::{Store, CF_SM_DATA, CF_SM_META};
+
+/// The result of applying one batch; identical on every replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ApplyOutcome {
+    /// Written, with this revision (the entry's log index).
+    Applied { revision: u64 },
+    /// Nothing was written.
+    Rejected(Rejection),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub violation: Violation,
+    pub key: Vec<u8>,
+    pub detail: String,
+}
+
+impl Rejection {
+    fn new(violation: Violation, key: &[u8], detail: impl Into<String>) -> Rejection {
+        Rejection {
+            violation,
+            key: key.to_vec(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The state after the batch, as far as the batch changes it.
+struct Overlay<'b> {
+    writes: BTreeMap<&'b [u8], bool>,
+}
+
+impl<'b> Overlay<'b> {
+    fn new(ops: &'b [KvOp]) -> Overlay<'b> {
+        let writes = ops
+            .iter()
+            .map(|op| (op.key(), matches!(op, KvOp::Put { .. })))
+            .collect();
+        Overlay { writes }
+    }
+
+    fn exists_after(&self, store: &Store, key: &[u8]) -> Result<bool, StorageError> {
+        match self.writes.get(key) {
+            Some(present) => Ok(*present),
+            None => Ok(store.get_cf(CF_SM_DATA, key)?.is_some()),
+        }
+    }
+
+    /// Whether any key under `prefix` exists after the batch.
+    fn any_with_prefix_after(&self, store: &Store, prefix: &[u8]) -> Result<bool, StorageError> {
+        let end = keys::prefix_end(prefix);
+        let in_batch = self
+            .writes
+            .range(prefix..)
+            .take_while(|(k, _)| k.starts_with(prefix));
+        for (_, present) in in_batch {
+            if *present {
+                return Ok(true);
+            }
+        }
+        let mut ro = rocksdb::ReadOptions::default();
+        if let Some(end) = end {
+            ro.set_iterate_upper_bound(end);
+        }
+        let iter = store.db().iterator_cf_opt(
+            store.cf(CF_SM_DATA),
+            ro,
+            rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            // Keys the batch deletes do not count.
+            if self.writes.get(&*k) != Some(&false) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl Store {
+    /// Applies `batch` as log entry `revision`, together with the
+    /// state-machine metadata `meta`, in one RocksDB write batch. When a
+    /// precondition or an S3 rule fails only `meta` is written.
+    pub fn apply_batch(
+        &self,
+        batch: &KvBatch,
+        revision: u64,
+        meta: &[(&str, Vec<u8>)],
+    ) -> Result<ApplyOutcome, StorageError> {
+        let outcome = match self.check(batch)? {
+            Some(rejection) => ApplyOutcome::Rejected(rejection),
+            None => ApplyOutcome::Applied { revision },
+        };
+        let mut wb = WriteBatch::default();
+        if matches!(outcome, ApplyOutcome::Applied { .. }) {
+            let data = self.cf(CF_SM_DATA);
+            for op in &batch.ops {
+                match op {
+                    KvOp::Put { key, columns } => {
+                        let row = StoredRow {
+                            revision,
+                            columns: columns.clone(),
+                        };
+                        wb.put_cf(data, key, row.encode());
+                    }
+                    KvOp::Delete { key } => wb.delete_cf(data, key),
+                }
+            }
+        }
+        self.put_meta_into_batch(&mut wb, meta);
+        self.write(wb)?;
+        Ok(outcome)
+    }
+
+    /// Writes only state-machine metadata (for blank and membership entries).
+    pub fn apply_meta(&self, meta: &[(&str, Vec<u8>)]) -> Result<(), StorageError> {
+        let mut wb = WriteBatch::default();
+        self.put_meta_into_batch(&mut wb, meta);
+        self.write(wb)
+    }
+
+    pub(crate) fn put_meta_into_batch(&self, wb: &mut WriteBatch, meta: &[(&str, Vec<u8>)]) {
+        let cf = self.cf(CF_SM_META);
+        for (k, v) in meta {
+            wb.put_cf(cf, k.as_bytes(), v);
+        }
+    }
+
+    /// Returns the first reason the batch must not be applied, if any.
+    fn check(&self, batch: &KvBatch) -> Result<Option<Rejection>, StorageError> {
+        for pre in &batch.preconditions {
+            let current = self.get_cf(CF_SM_DATA, &pre.key)?;
+            let holds = match (pre.expect, current) {
+                (Expect::Absent, None) => true,
+                (Expect::Absent, Some(_)) | (Expect::Revision(_), None) => false,
+                (Expect::Revision(rev), Some(bytes)) => StoredRow::decode(&bytes)?.revision == rev,
+            };
+            if !holds {
+                return Ok(Some(Rejection::new(pre.violation, &pre.key, "")));
+            }
+        }
+        let overlay = Overlay::new(&batch.ops);
+        for op in &batch.ops {
+            if let Some(rejection) = self.check_rules(op, &overlay)? {
+                return Ok(Some(rejection));
+            }
+        }
+        Ok(None)
+    }
+
+    /// S3 rules, checked against the state after the batch.
+    fn check_rules(&self, op: &KvOp, overlay: &Overlay) -> Result<Option<Rejection>, StorageError> {
+        let key = op.key();
+        let Some(decoded) = keys::decode(key) else {
+            return Ok(Some(Rejection::new(
+                Violation::InvalidValue,
+                key,
+                "key of no known table",
+            )));
+        };
+        let invalid = |msg: String| Ok(Some(Rejection::new(Violation::InvalidValue, key, msg)));
+        match (op, decoded) {
+            (KvOp::Put { .. }, DecodedKey::Bucket { name }) => {
+                if let Err(msg) = rules::check_bucket_name(name) {
+                    return invalid(msg);
+                }
+            }
+            (KvOp::Put { .. }, DecodedKey::Object { bucket, key: k }) => {
+                if let Err(msg) = rules::check_object_key(k) {
+                    return invalid(msg);
+                }
+                let mut bucket_key = keys::buckets_start();
+                bucket_key.extend_from_slice(bucket);
+                if !overlay.exists_after(self, &bucket_key)? {
+                    return Ok(Some(Rejection::new(
+                        Violation::MissingParent,
+                        key,
+                        format!(
+                            "bucket \"{}\" does not exist",
+                            String::from_utf8_lossy(bucket)
+                        ),
+                    )));
+                }
+            }
+            (KvOp::Delete { .. }, DecodedKey::Bucket { name }) => {
+                let mut prefix = keys::objects_start();
+                prefix.extend_from_slice(name);
+                prefix.push(0);
+                if overlay.any_with_prefix_after(self, &prefix)? {
+                    return Ok(Some(Rejection::new(
+                        Violation::HasChildren,
+                        key,
+                        format!("bucket \"{}\" is not empty", String::from_utf8_lossy(name)),
+                    )));
+                }
+            }
+            (KvOp::Delete { .. }, DecodedKey::Object { .. }) => {}
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::Precondition;
+    use crate::row::Datum;
+
+    fn put(key: Vec<u8>) -> KvOp {
+        KvOp::Put {
+            key,
+            columns: vec![Datum::Int(1)],
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    fn apply(store: &Store, batch: KvBatch, rev: u64) -> ApplyOutcome {
+        store.apply_batch(&batch, rev, &[]).unwrap()
+    }
+
+    fn violation(o: ApplyOutcome) -> Violation {
+        match o {
+            ApplyOutcome::Rejected(r) => r.violation,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn object_needs_its_bucket_even_within_one_batch() {
+        let (_d, s) = open();
+        let lone = KvBatch {
+            ops: vec![put(keys::object("bkt", "k"))],
+            ..Default::default()
+        };
+        assert_eq!(
+            violation(apply(&s, lone.clone(), 1)),
+            Violation::MissingParent
+        );
+        let both = KvBatch {
+            ops: vec![put(keys::bucket("bkt")), put(keys::object("bkt", "k"))],
+            ..Default::default()
+        };
+        assert_eq!(apply(&s, both, 2), ApplyOutcome::Applied { revision: 2 });
+        assert_eq!(apply(&s, lone, 3), ApplyOutcome::Applied { revision: 3 });
+    }
+
+    #[test]
+    fn non_empty_bucket_cannot_be_deleted_unless_emptied_in_the_same_batch() {
+        let (_d, s) = open();
+        let setup = KvBatch {
+            ops: vec![put(keys::bucket("bkt")), put(keys::object("bkt", "k"))],
+            ..Default::default()
+        };
+        apply(&s, setup, 1);
+        let drop_bucket = KvBatch {
+            ops: vec![KvOp::Delete {
+                key: keys::bucket("bkt"),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(violation(apply(&s, drop_bucket, 2)), Violation::HasChildren);
+        let drop_all = KvBatch {
+            ops: vec![
+                KvOp::Delete {
+                    key: keys::object("bkt", "k"),
+                },
+                KvOp::Delete {
+                    key: keys::bucket("bkt"),
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            apply(&s, drop_all, 3),
+            ApplyOutcome::Applied { revision: 3 }
+        );
+    }
+
+    #[test]
+    fn preconditions_gate_the_whole_batch() {
+        let (_d, s) = open();
+        apply(
+            &s,
+            KvBatch {
+                ops: vec![put(keys::bucket("aaa"))],
+                ..Default::default()
+            },
+            5,
+        );
+        let dup = KvBatch {
+            preconditions: vec![Precondition {
+                key: keys::bucket("aaa"),
+                expect: Expect::Absent,
+                violation: Violation::UniqueViolation,
+            }],
+            ops: vec![put(keys::bucket("bbb")), put(keys::bucket("aaa"))],
+        };
+        assert_eq!(violation(apply(&s, dup, 6)), Violation::UniqueViolation);
+        assert!(s
+            .get_cf(CF_SM_DATA, &keys::bucket("bbb"))
+            .unwrap()
+            .is_none());
+        let stale = KvBatch {
+            preconditions: vec![Precondition {
+                key: keys::bucket("aaa"),
+                expect: Expect::Revision(4),
+                violation: Violation::Conflict,
+            }],
+            ops: vec![put(keys::bucket("aaa"))],
+        };
+        assert_eq!(violation(apply(&s, stale, 7)), Violation::Conflict);
+        let fresh = KvBatch {
+            preconditions: vec![Precondition {
+                key: keys::bucket("aaa"),
+                expect: Expect::Revision(5),
+                violation: Violation::Conflict,
+            }],
+            ops: vec![put(keys::bucket("aaa"))],
+        };
+        assert_eq!(apply(&s, fresh, 8), ApplyOutcome::Applied { revision: 8 });
+    }
+
+    #[test]
+    fn invalid_names_are_refused_on_apply() {
+        let (_d, s) = open();
+        let bad = KvBatch {
+            ops: vec![put(keys::bucket("BAD"))],
+            ..Default::default()
+        };
+        assert_eq!(violation(apply(&s, bad, 1)), Violation::InvalidValue);
+    }
+}

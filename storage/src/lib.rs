@@ -1,0 +1,28 @@
+//! bucketdb storage: one RocksDB instance per node.
+//!
+//! This crate owns the RocksDB handle and its column families, the key
+//! encoding of the built-in tables, the row codec, the atomic application of
+//! a planned KV batch (with its preconditions), consistent read views, and the
+//! export/import of state-machine snapshots. It knows nothing about Raft or
+//! SQL: `consensus` stores opaque log bytes through [`RaftLogCf`] and applies
+//! [`KvBatch`]es; `sql` plans batches and reads through [`ReadView`].
+
+mod apply;
+mod batch;
+mod error;
+pub mod keys;
+mod raft_log;
+mod read;
+mod row;
+pub mod rules;
+mod snapshot;
+mod store;
+
+pub use apply::{ApplyOutcome, Rejection};
+pub use batch::{Expect, KvBatch, KvOp, Precondition, Violation};
+pub use error::StorageError;
+pub use raft_log::RaftLogCf;
+pub use read::ReadView;
+pub use row::{Datum, StoredRow};
+pub use snapshot::{SnapshotReader, SnapshotWriter};
+pub use store::Store;

@@ -1,0 +1,90 @@
+//! Consistent read views: every read of one statement sees one point in time.
+
+use rocksdb::{Direction, IteratorMode, ReadOptions, SnapshotWithThreadMode, DB};
+
+use crate::error::StorageError;
+use crate::row::StoredRow;
+use crate::store::{Store, CF_SM_DATA};
+
+/// A RocksDB snapshot of the state machine's rows.
+pub struct ReadView<'a> {
+    store: &'a Store,
+    snap: SnapshotWithThreadMode<'a, DB>,
+}
+
+impl Store {
+    /// Takes a read view of the state as applied now.
+    pub fn read_view(&self) -> ReadView<'_> {
+        ReadView {
+            store: self,
+            snap: self.db().snapshot(),
+        }
+    }
+}
+
+impl<'a> ReadView<'a> {
+    /// The row at `key`, if any.
+    pub fn get(&self, key: &[u8]) -> Result<Option<StoredRow>, StorageError> {
+        match self.snap.get_cf(self.store.cf(CF_SM_DATA), key)? {
+            Some(bytes) => Ok(Some(StoredRow::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rows with `start <= key < end` (no end: to the end of the table
+    /// space), in key order.
+    pub fn scan(
+        &self,
+        start: &[u8],
+        end: Option<Vec<u8>>,
+    ) -> impl Iterator<Item = Result<(Box<[u8]>, StoredRow), StorageError>> + '_ {
+        let mut ro = ReadOptions::default();
+        if let Some(end) = end {
+            ro.set_iterate_upper_bound(end);
+        }
+        self.snap
+            .iterator_cf_opt(
+                self.store.cf(CF_SM_DATA),
+                ro,
+                IteratorMode::From(start, Direction::Forward),
+            )
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((k, StoredRow::decode(&v)?))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{keys, Datum, KvBatch, KvOp, Store};
+
+    #[test]
+    fn a_view_does_not_see_later_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let put = |name: &str, rev| {
+            let b = KvBatch {
+                ops: vec![KvOp::Put {
+                    key: keys::bucket(name),
+                    columns: vec![Datum::Text(name.into())],
+                }],
+                ..Default::default()
+            };
+            s.apply_batch(&b, rev, &[]).unwrap();
+        };
+        put("aaa", 1);
+        let view = s.read_view();
+        put("bbb", 2);
+        let seen: Vec<_> = view
+            .scan(
+                &keys::buckets_start(),
+                keys::prefix_end(&keys::buckets_start()),
+            )
+            .map(|r| r.unwrap().1.revision)
+            .collect();
+        assert_eq!(seen, vec![1]);
+        assert!(view.get(&keys::bucket("bbb")).unwrap().is_none());
+        assert!(s.read_view().get(&keys::bucket("bbb")).unwrap().is_some());
+    }
+}

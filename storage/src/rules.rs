@@ -1,0 +1,83 @@
+//! S3 naming rules. The SQL layer checks them while planning (for an early,
+//! precise error) and the state machine checks them again when it applies a
+//! batch, so no replica ever stores a row that breaks them.
+
+/// Checks an S3 bucket name: 3–63 characters of lowercase letters, digits,
+/// '-' and '.', beginning and ending with a letter or digit.
+pub fn check_bucket_name(name: &[u8]) -> Result<(), String> {
+    let shown = String::from_utf8_lossy(name);
+    if name.len() < 3 || name.len() > 63 {
+        return Err(format!(
+            "invalid bucket name \"{shown}\": must be 3 to 63 characters long"
+        ));
+    }
+    if !name
+        .iter()
+        .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+    {
+        return Err(format!(
+            "invalid bucket name \"{shown}\": only lowercase letters, digits, '-' and '.' are allowed"
+        ));
+    }
+    let edge_ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !edge_ok(name[0]) || !edge_ok(name[name.len() - 1]) {
+        return Err(format!(
+            "invalid bucket name \"{shown}\": must begin and end with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// Longest object key S3 accepts, in bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Checks an S3 object key: 1–1024 bytes of valid UTF-8.
+pub fn check_object_key(key: &[u8]) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("invalid object key: must not be empty".into());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "invalid object key: {} bytes long, at most {MAX_KEY_BYTES} allowed",
+            key.len()
+        ));
+    }
+    if std::str::from_utf8(key).is_err() {
+        return Err("invalid object key: not valid UTF-8".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket.v2", "a1b", &"a".repeat(63)] {
+            assert!(check_bucket_name(ok.as_bytes()).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "ABC",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a b",
+            "a\0b",
+            &"a".repeat(64),
+        ] {
+            assert!(check_bucket_name(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn object_keys() {
+        assert!(check_object_key(b"a").is_ok());
+        assert!(check_object_key("ключ/🙂".as_bytes()).is_ok());
+        assert!(check_object_key(&[b'k'; 1024]).is_ok());
+        assert!(check_object_key(&[b'k'; 1025]).is_err());
+        assert!(check_object_key(b"").is_err());
+        assert!(check_object_key(&[0xff, 0xfe]).is_err());
+    }
+}

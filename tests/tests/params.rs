@@ -1,0 +1,155 @@
+//! Parameters of every type drivers send, in binary (tokio-postgres
+//! prepared statements) and text (declared and untyped) formats.
+
+use bucketdb_tests::Server;
+use chrono::{TimeZone, Utc};
+use tokio_postgres::types::Type;
+
+#[tokio::test]
+async fn parameters_in_binary_and_text_formats() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.execute("INSERT INTO buckets (name) VALUES ($1)", &[&"params"])
+        .await
+        .unwrap();
+
+    // Binary: int2, int4, int8, text, varchar, timestamptz declared by the client.
+    let stmt = c
+        .prepare_typed(
+            "INSERT INTO objects (bucket, key, size, last_modified) VALUES ($1, $2, $3, $4)",
+            &[Type::VARCHAR, Type::TEXT, Type::INT2, Type::TIMESTAMPTZ],
+        )
+        .await
+        .unwrap();
+    let ts = Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap();
+    c.execute(&stmt, &[&"params", &"small", &7i16, &ts])
+        .await
+        .unwrap();
+    let stmt = c
+        .prepare_typed(
+            "INSERT INTO objects (bucket, key, size) VALUES ($1, $2, $3)",
+            &[Type::TEXT, Type::TEXT, Type::INT4],
+        )
+        .await
+        .unwrap();
+    c.execute(&stmt, &[&"params", &"medium", &70_000i32])
+        .await
+        .unwrap();
+    // Server-inferred types (int8 for size).
+    c.execute(
+        "INSERT INTO objects (bucket, key, size) VALUES ($1, $2, $3)",
+        &[&"params", &"large", &(1i64 << 40)],
+    )
+    .await
+    .unwrap();
+
+    let row = c
+        .query_one(
+            "SELECT size, last_modified FROM objects WHERE bucket = $1 AND key = $2",
+            &[&"params", &"small"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 7);
+    assert_eq!(row.get::<_, chrono::DateTime<Utc>>(1), ts);
+
+    // Text format with declared types, and untyped (unknown) parameters.
+    let rows = c
+        .query_typed(
+            "SELECT key FROM objects WHERE bucket = $1 AND size >= $2 ORDER BY size",
+            &[(&"params", Type::TEXT), (&"70000", Type::UNKNOWN)],
+        )
+        .await
+        .unwrap();
+    let keys: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(keys, vec!["medium", "large"]);
+
+    let n = c
+        .query_typed(
+            "UPDATE objects SET size = $1 WHERE bucket = $2 AND key = $3",
+            &[
+                (&"123", Type::UNKNOWN),
+                (&"params", Type::UNKNOWN),
+                (&"small", Type::UNKNOWN),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(n.is_empty());
+    let row = c
+        .query_one(
+            "SELECT size FROM objects WHERE bucket = 'params' AND key = 'small'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 123);
+
+    // A parameter that does not parse as its type is a clean error.
+    let err = c
+        .query_typed(
+            "SELECT key FROM objects WHERE size = $1",
+            &[(&"twelve", Type::UNKNOWN)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bucketdb_tests::sqlstate(&err), "22P02");
+
+    // LIMIT takes a parameter too.
+    let rows = c
+        .query(
+            "SELECT key FROM objects WHERE bucket = $1 LIMIT $2",
+            &[&"params", &2i64],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+}
+
+#[tokio::test]
+async fn session_settings_and_startup_options() {
+    let server = Server::start();
+    let c = server.connect().await;
+    let v: String = c.query_one("SHOW consistency", &[]).await.unwrap().get(0);
+    assert_eq!(v, "linearizable");
+    c.batch_execute("SET consistency = 'local'").await.unwrap();
+    let v: String = c.query_one("SHOW consistency", &[]).await.unwrap().get(0);
+    assert_eq!(v, "local");
+    c.batch_execute("SET consistency TO linearizable")
+        .await
+        .unwrap();
+    c.batch_execute("SET consistency = 'local'; RESET consistency")
+        .await
+        .unwrap();
+    let v: String = c.query_one("SHOW consistency", &[]).await.unwrap().get(0);
+    assert_eq!(v, "linearizable");
+
+    let local = server.connect_with("options='-c consistency=local'").await;
+    let v: String = local
+        .query_one("SHOW consistency", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "local");
+
+    let v: String = c
+        .query_one("SHOW server_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(v.split('.').next().unwrap().parse::<u32>().is_ok(), "{v}");
+    let v: String = c.query_one("SELECT version()", &[]).await.unwrap().get(0);
+    assert!(v.starts_with("PostgreSQL "), "{v}");
+    let v: String = c
+        .query_one("SELECT current_setting('application_name')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "");
+    let v: String = c
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "bucketdb");
+}
