@@ -18,7 +18,9 @@ run:
 ## Install what the tests need and run the whole suite (debug build).
 test:
 	scripts/install-deps.sh build test
-	cargo build -p bucketdb-server
+	# Always the whole workspace: building a subset resolves features
+	# differently and would rebuild RocksDB's C++.
+	cargo build --workspace --all-targets
 	BUCKETDB_BIN=$(DEBUG_BIN) cargo test --workspace -- --test-threads=2
 
 ## pgbench side by side: bucketdb (release) against a throwaway PostgreSQL.

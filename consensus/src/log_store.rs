@@ -108,7 +108,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let last_purged_log_id: Option<LogIdOf<TypeConfig>> = self.meta(META_PURGED)?;
         let last_log_id = match self.log.last()? {
             Some((_, bytes)) => Some(codec::decode::<EntryOf<TypeConfig>>(&bytes)?.log_id()),
-            None => last_purged_log_id.clone(),
+            None => last_purged_log_id,
         };
         Ok(LogState {
             last_purged_log_id,

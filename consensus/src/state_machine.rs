@@ -169,15 +169,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         while let Some((entry, responder)) = entries.try_next().await? {
             let log_id = entry.log_id();
-            let mut meta = vec![(LAST_APPLIED, codec::encode(&Some(log_id.clone()))?)];
+            let mut meta = vec![(LAST_APPLIED, codec::encode(&Some(log_id))?)];
             let response = match &entry.payload {
                 EntryPayload::Blank => {
                     self.store.apply_meta(&meta)?;
                     CommandResponse::Done
                 }
                 EntryPayload::Membership(m) => {
-                    let stored =
-                        StoredMembershipOf::<TypeConfig>::new(Some(log_id.clone()), m.clone());
+                    let stored = StoredMembershipOf::<TypeConfig>::new(Some(log_id), m.clone());
                     meta.push((MEMBERSHIP, codec::encode(&stored)?));
                     self.store.apply_meta(&meta)?;
                     CommandResponse::Done

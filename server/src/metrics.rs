@@ -1,10 +1,13 @@
 //! Prometheus metrics: SQL statement counts and latencies, errors by
 //! SQLSTATE, and the node's Raft state (read when scraped).
 
-use bucketdb_consensus::RaftNode;
+use bucketdb_consensus::{NodeStatus, RaftNode};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
+
+/// A gauge and how to read it from the node's status.
+type RaftGauge = (IntGauge, fn(&NodeStatus) -> i64);
 
 pub struct Metrics {
     registry: Registry,
@@ -12,7 +15,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     latency: HistogramVec,
     connections: IntGauge,
-    raft: Vec<(IntGauge, fn(&bucketdb_consensus::NodeStatus) -> i64)>,
+    raft: Vec<RaftGauge>,
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
@@ -66,7 +69,7 @@ impl Metrics {
             "bucketdb_sql_connections",
             "Open SQL connections",
         );
-        let raft: Vec<(IntGauge, fn(&bucketdb_consensus::NodeStatus) -> i64)> = vec![
+        let raft: Vec<RaftGauge> = vec![
             (
                 gauge(&registry, "bucketdb_raft_term", "Current Raft term"),
                 |s| s.term as i64,

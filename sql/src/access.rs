@@ -41,11 +41,7 @@ pub struct Access {
 }
 
 fn row_independent(e: &Expr) -> bool {
-    match e {
-        Expr::Const(_) | Expr::Param(_) => true,
-        Expr::Cast(x, _) => row_independent(x),
-        _ => false,
-    }
+    e.is_row_independent()
 }
 
 fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
@@ -321,4 +317,55 @@ fn scan_keys(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::parser::Parser;
+
+    use super::*;
+    use crate::bind::{Binder, Ctx, Scope};
+    use crate::catalog::Catalog;
+    use crate::value::SqlType;
+
+    fn access(table: &Table, sql: &str) -> Access {
+        let mut scope = Scope::default();
+        for c in &table.columns {
+            scope.push(table.name, c.name, c.ty, false);
+        }
+        let e = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(sql)
+            .unwrap()
+            .parse_expr()
+            .unwrap();
+        let (f, _) = Binder::default()
+            .bind(&e, &scope, Ctx::want(SqlType::Bool))
+            .unwrap();
+        Access::derive(table, Some(&f))
+    }
+
+    #[test]
+    fn key_predicates_become_access_paths() {
+        let c = Catalog::new();
+        let a = access(&c.objects, "bucket = 'b' AND key = 'obj-' || $1");
+        assert!(a.is_point(&c.objects));
+        let a = access(
+            &c.objects,
+            "bucket = $1 AND key LIKE 'photos/%' AND size > 3",
+        );
+        assert!(!a.is_point(&c.objects));
+        assert!(a.first.is_some() && a.bounds.like.is_some());
+        let a = access(&c.objects, "key = 'x'");
+        assert_eq!(a, Access::default(), "a key without its bucket cannot seek");
+        let a = access(&c.buckets, "name IN ('a', 'b')");
+        assert!(a.is_point(&c.buckets));
+        let a = access(&c.buckets, "name >= 'm' OR name = 'a'");
+        assert_eq!(a, Access::default(), "a disjunction is not a range");
+        let a = access(&c.objects, "bucket = 'b' AND key = lower(key)");
+        assert!(
+            a.second.is_none(),
+            "a value that depends on the row is not a key"
+        );
+    }
 }

@@ -82,6 +82,30 @@ pub struct EvalEnv<'a> {
 }
 
 impl Expr {
+    /// Whether any node of the tree satisfies `pred`.
+    pub fn any(&self, pred: &dyn Fn(&Expr) -> bool) -> bool {
+        if pred(self) {
+            return true;
+        }
+        match self {
+            Expr::Const(_) | Expr::Column(_) | Expr::Param(_) | Expr::Agg(_) => false,
+            Expr::Not(x) | Expr::Neg(x) | Expr::IsNull(x, _) | Expr::Cast(x, _) => x.any(pred),
+            Expr::And(a, b)
+            | Expr::Or(a, b)
+            | Expr::Cmp(_, a, b)
+            | Expr::Arith(_, a, b)
+            | Expr::Concat(a, b) => a.any(pred) || b.any(pred),
+            Expr::Like { expr, pattern, .. } => expr.any(pred) || pattern.any(pred),
+            Expr::InList { expr, list, .. } => expr.any(pred) || list.iter().any(|e| e.any(pred)),
+            Expr::Func(_, args) => args.iter().any(|e| e.any(pred)),
+        }
+    }
+
+    /// Whether the value is the same for every row (no column, no aggregate).
+    pub fn is_row_independent(&self) -> bool {
+        !self.any(&|e| matches!(e, Expr::Column(_) | Expr::Agg(_)))
+    }
+
     pub fn eval(&self, row: &[Value], aggs: &[Value], env: &EvalEnv) -> SqlResult<Value> {
         let ev = |e: &Expr| e.eval(row, aggs, env);
         Ok(match self {

@@ -15,6 +15,9 @@ use crate::error::StorageError;
 use crate::store::{Store, CF_SM_DATA, CF_SM_META};
 
 const MAGIC: &[u8; 8] = b"BKTSNAP1";
+
+/// One stored row: key and encoded value.
+pub type Record = (Vec<u8>, Vec<u8>);
 const END: u32 = u32::MAX;
 
 /// Writes records and keeps the running checksum.
@@ -115,7 +118,7 @@ impl<R: Read> SnapshotReader<R> {
     }
 
     /// The next record, or `None` after the verified end.
-    pub fn next_record(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>, StorageError> {
+    pub fn next_record(&mut self) -> Result<Option<Record>, StorageError> {
         if self.done {
             return Ok(None);
         }
