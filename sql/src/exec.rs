@@ -491,18 +491,6 @@ impl Engine {
             self.returning(&up.returning, &new, env, &mut returned)?;
             batch.ops.push(put(new_key, &new));
         }
-        // Deletes of moved rows must not undo puts of rows moved onto them.
-        let mut last: std::collections::HashMap<Vec<u8>, usize> = Default::default();
-        for (i, op) in batch.ops.iter().enumerate() {
-            last.insert(op.key().to_vec(), i);
-        }
-        let ops = std::mem::take(&mut batch.ops);
-        batch.ops = ops
-            .into_iter()
-            .enumerate()
-            .filter(|(i, op)| matches!(op, KvOp::Put { .. }) || last.get(op.key()) == Some(i))
-            .map(|(_, op)| op)
-            .collect();
         Ok((batch, returned, n))
     }
 

@@ -248,3 +248,61 @@ async fn concurrent_writers_on_one_key_all_succeed_or_conflict_cleanly() {
     // Every increment was applied exactly once: no lost updates.
     assert_eq!(row.get::<_, i64>(0), 80);
 }
+
+#[tokio::test]
+async fn updating_a_key_moves_the_row() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.batch_execute(
+        "INSERT INTO buckets (name) VALUES ('mvb'); \
+         INSERT INTO objects (bucket, key, size) VALUES ('mvb', 'a', 1), ('mvb', 'b', 2), ('mvb', 'c', 3)",
+    )
+    .await
+    .unwrap();
+    let n = c
+        .execute(
+            "UPDATE objects SET key = 'z' WHERE bucket = 'mvb' AND key = 'a'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let err = c
+        .execute(
+            "UPDATE objects SET key = 'c' WHERE bucket = 'mvb' AND key = 'b'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "23505");
+    // Moving every row by one is fine: no two rows end on one key.
+    c.execute(
+        "UPDATE objects SET key = key || '1' WHERE bucket = 'mvb'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let keys: Vec<(String, i64)> = c
+        .query(
+            "SELECT key, size FROM objects WHERE bucket = 'mvb' ORDER BY key",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![("b1".into(), 2), ("c1".into(), 3), ("z1".into(), 1)]
+    );
+    // A bucket's objects cannot move to a bucket that does not exist.
+    let err = c
+        .execute(
+            "UPDATE objects SET bucket = 'nowhere' WHERE bucket = 'mvb'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "23503");
+}
