@@ -249,15 +249,12 @@ impl ExtendedQueryHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // Errors are returned as `Err` so that pgwire skips the rest of the
+        // pipeline up to Sync, as the protocol requires.
         let prepared = &portal.statement.statement;
-        let params = match encode::params(portal, prepared) {
-            Ok(p) => p,
-            Err(e) => return Ok(Response::Error(Box::new(error_info(&e)))),
-        };
-        match self.run(prepared, params).await {
-            Ok(output) => respond(output, &portal.result_column_format),
-            Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
-        }
+        let params = encode::params(portal, prepared).map_err(|e| user_error(&e))?;
+        let output = self.run(prepared, params).await.map_err(|e| user_error(&e))?;
+        respond(output, &portal.result_column_format)
     }
 
     async fn do_describe_statement<C>(
