@@ -35,9 +35,11 @@ bdb_port=$(sed -n 's/^bucketdb ready sql=127.0.0.1:\([0-9]*\).*/\1/p' "$work/bdb
 
 # --- PostgreSQL --------------------------------------------------------------
 pg_port=$(free_port)
+mkdir -p "$work/pg" "$work/pgsock"
+chown postgres "$work/pg" "$work/pgsock"
 runuser -u postgres -- "$PGBIN/initdb" -D "$work/pg" --auth=trust -U postgres >/dev/null
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pg.log" -w \
-  -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on" start >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pgsock/pg.log" -w \
+  -o "-p $pg_port -k $work/pgsock -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on" start >/dev/null
 "$PSQL" -qX -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -f pg_schema.sql >/dev/null
 
 # --- same data in both ------------------------------------------------------
