@@ -34,6 +34,16 @@ pub struct StateMachine {
 impl StateMachine {
     pub fn new(store: Store, snapshot_dir: PathBuf) -> Result<StateMachine, io::Error> {
         std::fs::create_dir_all(&snapshot_dir)?;
+        // Files of a snapshot build that a crash interrupted are never used.
+        for entry in std::fs::read_dir(&snapshot_dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("building-") || name.ends_with(".partial") || name.ends_with(".tmp")
+            {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
         Ok(StateMachine {
             store,
             snapshot_dir,

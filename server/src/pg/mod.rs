@@ -253,7 +253,10 @@ impl ExtendedQueryHandler for Connection {
         // pipeline up to Sync, as the protocol requires.
         let prepared = &portal.statement.statement;
         let params = encode::params(portal, prepared).map_err(|e| user_error(&e))?;
-        let output = self.run(prepared, params).await.map_err(|e| user_error(&e))?;
+        let output = self
+            .run(prepared, params)
+            .await
+            .map_err(|e| user_error(&e))?;
         respond(output, &portal.result_column_format)
     }
 
