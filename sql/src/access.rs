@@ -232,7 +232,7 @@ impl Access {
             }
             (TableId::Objects, None, _) => {
                 let start = keys::objects_start();
-                scan_keys(view, start.clone(), keys::prefix_end(&start), visit)
+                scan_keys(view, env, start.clone(), keys::prefix_end(&start), visit)
             }
         }
     }
@@ -297,12 +297,16 @@ impl Access {
                 None => return Ok(()),
             }
         }
-        scan_keys(view, start, end, visit)
+        scan_keys(view, env, start, end, visit)
     }
 }
 
+/// How many rows a scan reads between checks for a cancel or timeout.
+const INTERRUPT_CHECK_ROWS: usize = 256;
+
 fn scan_keys(
     view: &ReadView,
+    env: &EvalEnv,
     start: Vec<u8>,
     end: Option<Vec<u8>>,
     visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
@@ -310,7 +314,10 @@ fn scan_keys(
     if end.as_ref().is_some_and(|e| *e <= start) {
         return Ok(());
     }
-    for item in view.scan(&start, end) {
+    for (n, item) in view.scan(&start, end).enumerate() {
+        if n % INTERRUPT_CHECK_ROWS == 0 {
+            env.interrupt.check()?;
+        }
         let (_, row) = item?;
         if visit(row)?.is_break() {
             break;

@@ -46,6 +46,7 @@ sqlstates! {
     invalid_transaction_state => "25000",
     serialization_failure => "40001",
     cannot_connect_now => "57P03",
+    query_canceled => "57014",
     protocol_violation => "08P01",
     internal => "XX000",
     io_error => "58030",

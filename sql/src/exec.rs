@@ -19,6 +19,7 @@ use crate::aggregate::AggState;
 use crate::catalog::{Catalog, Table};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{truthy, EvalEnv, Expr};
+use crate::interrupt::Interrupt;
 use crate::plan::{
     self, DeletePlan, InsertPlan, OnConflict, Plan, Prepared, Projection, SelectPlan, SortSource,
     UpdatePlan,
@@ -60,6 +61,16 @@ pub enum Output {
 pub struct Engine {
     node: RaftNode,
     catalog: Catalog,
+}
+
+/// Runs a synchronous scan or plan. On the multi-threaded runtime the worker
+/// hands its other tasks (other connections, CancelRequests) to the rest of
+/// the pool first, so a long scan does not stall them.
+fn cpu_bound<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 fn now_micros() -> i64 {
@@ -123,6 +134,7 @@ impl Engine {
         &self,
         session: &mut Session,
         p: &Prepared,
+        interrupt: &Interrupt,
         params: Vec<Value>,
     ) -> SqlResult<Output> {
         if params.len() < p.param_types.len() {
@@ -167,12 +179,13 @@ impl Engine {
                     params: &params,
                     now: now_micros(),
                     session,
+                    interrupt,
                 };
                 let rows = match s.table {
                     Some(_) => {
                         self.node.read_barrier(session.consistency()).await?;
                         let view = self.node.store().read_view();
-                        self.select(s, Some(&view), &env)?
+                        cpu_bound(|| self.select(s, Some(&view), &env))?
                     }
                     None => self.select(s, None, &env)?,
                 };
@@ -183,7 +196,7 @@ impl Engine {
                 })
             }
             Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
-                self.write(session, p, &params).await
+                self.write(session, p, &params, interrupt).await
             }
         }
     }
@@ -265,7 +278,13 @@ impl Engine {
         })
     }
 
-    async fn write(&self, session: &Session, p: &Prepared, params: &[Value]) -> SqlResult<Output> {
+    async fn write(
+        &self,
+        session: &Session,
+        p: &Prepared,
+        params: &[Value],
+        interrupt: &Interrupt,
+    ) -> SqlResult<Output> {
         let started = Instant::now();
         for attempt in 0u32.. {
             if attempt > 0 {
@@ -280,26 +299,29 @@ impl Engine {
                 params,
                 now: now_micros(),
                 session,
+                interrupt,
             };
-            let (batch, returned, count, command, table) = {
+            let (batch, returned, count, command, table) = cpu_bound(|| {
                 let view = self.node.store().read_view();
                 match &p.plan {
                     Plan::Insert(ins) => {
                         let (b, r, n) = self.plan_insert(ins, &view, &env)?;
-                        (b, r, n, "INSERT 0", ins.table)
+                        Ok((b, r, n, "INSERT 0", ins.table))
                     }
                     Plan::Update(up) => {
                         let (b, r, n) = self.plan_update(up, &view, &env)?;
-                        (b, r, n, "UPDATE", up.table)
+                        Ok((b, r, n, "UPDATE", up.table))
                     }
                     Plan::Delete(del) => {
                         let (b, r, n) = self.plan_delete(del, &view, &env)?;
-                        (b, r, n, "DELETE", del.table)
+                        Ok((b, r, n, "DELETE", del.table))
                     }
-                    _ => return Err(SqlError::internal("not a write")),
+                    _ => Err(SqlError::internal("not a write")),
                 }
-            };
+            })?;
             if !batch.is_empty() {
+                // Last chance to stop: once proposed, the write completes.
+                interrupt.check()?;
                 match self.node.propose(batch).await? {
                     ApplyOutcome::Applied { .. } => {}
                     ApplyOutcome::Rejected(r) if r.violation == Violation::Conflict => continue,

@@ -3,6 +3,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{SqlError, SqlResult};
+use crate::interrupt::Interrupt;
 use crate::session::Session;
 use crate::value::{SqlType, Value};
 
@@ -79,6 +80,7 @@ pub struct EvalEnv<'a> {
     /// The statement's timestamp (microseconds), fixed once per statement.
     pub now: i64,
     pub session: &'a Session,
+    pub interrupt: &'a Interrupt,
 }
 
 impl Expr {
@@ -402,6 +404,7 @@ mod tests {
             params: &[],
             now: 0,
             session: &s,
+            interrupt: &Interrupt::default(),
         };
         let null = || Box::new(Expr::Const(Value::Null));
         let f = || Box::new(Expr::Const(Value::Bool(false)));

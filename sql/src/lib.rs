@@ -9,12 +9,14 @@ mod catalog;
 mod error;
 mod exec;
 mod expr;
+mod interrupt;
 mod plan;
 mod session;
 mod value;
 
 pub use error::{SqlError, SqlResult};
 pub use exec::{Engine, Output};
+pub use interrupt::Interrupt;
 pub use plan::{OutColumn, Prepared};
 pub use session::{version_string, Session, SERVER_VERSION};
 pub use value::{format_timestamp, parse_timestamp, SqlType, Value};

@@ -2,6 +2,7 @@
 //! connected to which database.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bucketdb_consensus::ReadConsistency;
 
@@ -102,10 +103,22 @@ impl Session {
                     )))
                 }
             },
+            "statement_timeout" => {
+                parse_duration(value)?;
+                value.to_string()
+            }
             _ => value.to_string(),
         };
         self.settings.insert(name, value);
         Ok(())
+    }
+
+    /// `statement_timeout` in force; `None` when 0 (no limit).
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.settings
+            .get("statement_timeout")
+            .and_then(|v| parse_duration(v).ok())
+            .filter(|d| !d.is_zero())
     }
 
     /// `RESET name`.
@@ -137,6 +150,33 @@ impl Session {
     }
 }
 
+/// A PostgreSQL time setting: a number of milliseconds, or a number with a
+/// unit (`us`, `ms`, `s`, `min`, `h`, `d`).
+fn parse_duration(value: &str) -> SqlResult<Duration> {
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = (&v[..split], v[split..].trim());
+    let bad = || {
+        SqlError::invalid_parameter_value(format!("invalid value for a time setting: \"{value}\""))
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let ms = match unit {
+        "" | "ms" => n,
+        "us" => n / 1000.0,
+        "s" => n * 1000.0,
+        "min" => n * 60_000.0,
+        "h" => n * 3_600_000.0,
+        "d" => n * 86_400_000.0,
+        _ => return Err(bad()),
+    };
+    if !ms.is_finite() || !(0.0..=i32::MAX as f64).contains(&ms) {
+        return Err(bad());
+    }
+    Ok(Duration::from_micros((ms * 1000.0) as u64))
+}
+
 fn cant_change(name: &str) -> SqlError {
     SqlError {
         code: "55P02",
@@ -161,5 +201,14 @@ mod tests {
         assert_eq!(s.set("nonsense", "1").unwrap_err().code, "42704");
         s.set("myapp.trace", "1").unwrap();
         assert_eq!(s.set("server_version", "1").unwrap_err().code, "55P02");
+        assert_eq!(s.statement_timeout(), None);
+        s.set("statement_timeout", "1500").unwrap();
+        assert_eq!(s.statement_timeout(), Some(Duration::from_millis(1500)));
+        s.set("statement_timeout", "2s").unwrap();
+        assert_eq!(s.statement_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            s.set("statement_timeout", "soon").unwrap_err().code,
+            "22023"
+        );
     }
 }

@@ -1,15 +1,17 @@
 //! The PostgreSQL wire-protocol front end (pgwire): one handler set per
 //! connection, holding that connection's [`Session`].
 
+mod cancel;
 mod encode;
 mod startup;
 
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use bucketdb_sql::{Engine, Output, Prepared, Session, SqlError};
+use bucketdb_sql::{Engine, Interrupt, Output, Prepared, Session, SqlError};
 use futures::Sink;
 use pgwire::api::portal::Format;
 use pgwire::api::portal::Portal;
@@ -29,6 +31,7 @@ use crate::metrics::Metrics;
 
 /// Accepts connections until the task is aborted.
 pub async fn serve(listener: TcpListener, engine: Arc<Engine>, metrics: Arc<Metrics>) {
+    let cancels = Arc::new(cancel::Cancels::default());
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -39,7 +42,11 @@ pub async fn serve(listener: TcpListener, engine: Arc<Engine>, metrics: Arc<Metr
             }
         };
         let _ = socket.set_nodelay(true);
-        let conn = Arc::new(Connection::new(engine.clone(), metrics.clone()));
+        let conn = Arc::new(Connection::new(
+            engine.clone(),
+            metrics.clone(),
+            cancels.clone(),
+        ));
         let metrics = metrics.clone();
         tokio::spawn(async move {
             metrics.connection_opened();
@@ -57,10 +64,27 @@ pub struct Connection {
     metrics: Arc<Metrics>,
     session: Mutex<Session>,
     parser: Arc<StatementParser>,
+    cancels: Arc<cancel::Cancels>,
+    /// Set by a CancelRequest for this connection.
+    cancel: Arc<AtomicBool>,
+    /// (pid, secret key) given to the client at startup.
+    cancel_key: OnceLock<(i32, bytes::Bytes)>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some((pid, key)) = self.cancel_key.get() {
+            self.cancels.unregister(*pid, key);
+        }
+    }
 }
 
 impl Connection {
-    fn new(engine: Arc<Engine>, metrics: Arc<Metrics>) -> Connection {
+    fn new(
+        engine: Arc<Engine>,
+        metrics: Arc<Metrics>,
+        cancels: Arc<cancel::Cancels>,
+    ) -> Connection {
         Connection {
             parser: Arc::new(StatementParser {
                 engine: engine.clone(),
@@ -68,6 +92,9 @@ impl Connection {
             engine,
             metrics,
             session: Mutex::new(Session::new("bucketdb", "bucketdb")),
+            cancels,
+            cancel: Arc::default(),
+            cancel_key: OnceLock::new(),
         }
     }
 
@@ -80,7 +107,11 @@ impl Connection {
         let started = Instant::now();
         let result = {
             let mut session = self.session.lock().await;
-            self.engine.execute(&mut session, prepared, params).await
+            let deadline = session.statement_timeout().map(|d| started + d);
+            let interrupt = Interrupt::start(self.cancel.clone(), deadline);
+            self.engine
+                .execute(&mut session, prepared, &interrupt, params)
+                .await
         };
         self.metrics.statement(
             prepared.kind(),
@@ -105,6 +136,10 @@ impl PgWireServerHandlers for Handlers {
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         self.0.clone()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(cancel::CancelRequests(self.0.cancels.clone()))
     }
 }
 

@@ -58,7 +58,11 @@ impl StartupHandler for Connection {
         protocol_negotiation(client, startup).await?;
         save_startup_parameters_to_metadata(client, startup);
         let (pid, key) = PIDS.generate(client);
+        let key_bytes = key.to_bytes();
         client.set_pid_and_secret_key(pid, key);
+        self.cancels
+            .register(pid, key_bytes.clone(), self.cancel.clone());
+        let _ = self.cancel_key.set((pid, key_bytes));
         let meta = client.metadata();
         let user = meta
             .get("user")
