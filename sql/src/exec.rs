@@ -2,7 +2,7 @@
 //! writes are planned into a KV batch on the current state and proposed
 //! through Raft, re-planned when a precondition reports a conflict.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,55 @@ pub enum Output {
     },
     /// A complete command tag (`INSERT 0 3`, `SET`).
     Command(String),
+}
+
+/// Aggregation state of a grouped query, one entry per group in the order
+/// groups were first seen.
+#[derive(Default)]
+struct Groups {
+    index: HashMap<String, usize>,
+    groups: Vec<(Vec<Value>, Vec<AggState>)>,
+}
+
+impl Groups {
+    fn add(&mut self, s: &SelectPlan, row: &[Value], env: &EvalEnv) -> SqlResult<()> {
+        let key = s
+            .group_by
+            .iter()
+            .map(|e| e.eval(row, &[], env))
+            .collect::<SqlResult<Vec<_>>>()?;
+        // Values are not hashable (floats); their debug form identifies them.
+        let id = format!("{key:?}");
+        let next = self.groups.len();
+        let i = *self.index.entry(id).or_insert(next);
+        if i == next {
+            self.groups
+                .push((key, s.aggs.iter().map(AggState::new).collect()));
+        }
+        for (state, call) in self.groups[i].1.iter_mut().zip(&s.aggs) {
+            state.update(call, row, env)?;
+        }
+        Ok(())
+    }
+
+    /// Each group's slots: aggregate results, then the group's keys. Without
+    /// GROUP BY there is exactly one group, even over no rows.
+    fn finish(mut self, s: &SelectPlan) -> Vec<Vec<Value>> {
+        if self.groups.is_empty() && s.group_by.is_empty() {
+            self.groups
+                .push((vec![], s.aggs.iter().map(AggState::new).collect()));
+        }
+        self.groups
+            .into_iter()
+            .map(|(key, states)| {
+                states
+                    .into_iter()
+                    .map(AggState::finish)
+                    .chain(key)
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// The SQL engine of a node.
@@ -209,11 +258,26 @@ impl Engine {
     ) -> SqlResult<Vec<Vec<Value>>> {
         let limit = count_arg(&s.limit, env, "LIMIT")?;
         let offset = count_arg(&s.offset, env, "OFFSET")?.unwrap_or(0);
-        let stop_after = match (s.order.is_empty() && s.aggs.is_empty(), limit) {
+        let grouped = !s.aggs.is_empty() || !s.group_by.is_empty();
+        let stop_after = match (s.order.is_empty() && !grouped, limit) {
             (true, Some(l)) => Some(l.saturating_add(offset)),
             _ => None,
         };
-        let mut aggs: Vec<AggState> = s.aggs.iter().map(AggState::new).collect();
+        // Result rows with their sort keys; `row` is the input row, or empty
+        // and `slots` the group's slots in a grouped query.
+        let emit = |row: &[Value], slots: &[Value]| -> SqlResult<(Vec<Value>, Vec<Value>)> {
+            let values = project(&s.projection, row, slots, env)?;
+            let keys = s
+                .order
+                .iter()
+                .map(|k| match &k.source {
+                    SortSource::Output(i) => Ok(values[*i].clone()),
+                    SortSource::Input(e) => e.eval(row, slots, env),
+                })
+                .collect::<SqlResult<Vec<_>>>()?;
+            Ok((keys, values))
+        };
+        let mut groups = Groups::default();
         let mut out: Vec<(Vec<Value>, Vec<Value>)> = vec![];
         let mut visit = |row: Vec<Value>| -> SqlResult<ControlFlow<()>> {
             if stop_after.is_some_and(|n| out.len() >= n) {
@@ -222,22 +286,11 @@ impl Engine {
             if !passes(&s.filter, &row, env)? {
                 return Ok(ControlFlow::Continue(()));
             }
-            if !aggs.is_empty() {
-                for (state, call) in aggs.iter_mut().zip(&s.aggs) {
-                    state.update(call, &row, env)?;
-                }
-                return Ok(ControlFlow::Continue(()));
+            if grouped {
+                groups.add(s, &row, env)?;
+            } else {
+                out.push(emit(&row, &[])?);
             }
-            let values = project(&s.projection, &row, &[], env)?;
-            let keys = s
-                .order
-                .iter()
-                .map(|k| match &k.source {
-                    SortSource::Output(i) => Ok(values[*i].clone()),
-                    SortSource::Input(e) => e.eval(&row, &[], env),
-                })
-                .collect::<SqlResult<Vec<_>>>()?;
-            out.push((keys, values));
             Ok(ControlFlow::Continue(()))
         };
         match (s.table, view) {
@@ -251,9 +304,15 @@ impl Engine {
                 let _ = visit(vec![])?;
             }
         }
-        if !s.aggs.is_empty() {
-            let results: Vec<Value> = aggs.into_iter().map(AggState::finish).collect();
-            return Ok(vec![project(&s.projection, &[], &results, env)?]);
+        if grouped {
+            for slots in groups.finish(s) {
+                if let Some(h) = &s.having {
+                    if !truthy(&h.eval(&[], &slots, env)?)? {
+                        continue;
+                    }
+                }
+                out.push(emit(&[], &slots)?);
+            }
         }
         if !s.order.is_empty() {
             out.sort_by(|(a, _), (b, _)| {

@@ -103,6 +103,56 @@ impl Expr {
         }
     }
 
+    /// Rebuilds the tree bottom-up, letting `f` replace any node first; `f`
+    /// returns `Ok(None)` to keep a node and descend into it.
+    pub fn rewrite(self, f: &dyn Fn(&Expr) -> SqlResult<Option<Expr>>) -> SqlResult<Expr> {
+        if let Some(replaced) = f(&self)? {
+            return Ok(replaced);
+        }
+        let r = |e: Box<Expr>| -> SqlResult<Box<Expr>> { Ok(Box::new(e.rewrite(f)?)) };
+        Ok(match self {
+            e @ (Expr::Const(_) | Expr::Column(_) | Expr::Param(_) | Expr::Agg(_)) => e,
+            Expr::Not(x) => Expr::Not(r(x)?),
+            Expr::Neg(x) => Expr::Neg(r(x)?),
+            Expr::IsNull(x, n) => Expr::IsNull(r(x)?, n),
+            Expr::Cast(x, t) => Expr::Cast(r(x)?, t),
+            Expr::And(a, b) => Expr::And(r(a)?, r(b)?),
+            Expr::Or(a, b) => Expr::Or(r(a)?, r(b)?),
+            Expr::Cmp(op, a, b) => Expr::Cmp(op, r(a)?, r(b)?),
+            Expr::Arith(op, a, b) => Expr::Arith(op, r(a)?, r(b)?),
+            Expr::Concat(a, b) => Expr::Concat(r(a)?, r(b)?),
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+                case_insensitive,
+            } => Expr::Like {
+                expr: r(expr)?,
+                pattern: r(pattern)?,
+                negated,
+                case_insensitive,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: r(expr)?,
+                list: list
+                    .into_iter()
+                    .map(|e| e.rewrite(f))
+                    .collect::<SqlResult<_>>()?,
+                negated,
+            },
+            Expr::Func(func, args) => Expr::Func(
+                func,
+                args.into_iter()
+                    .map(|e| e.rewrite(f))
+                    .collect::<SqlResult<_>>()?,
+            ),
+        })
+    }
+
     /// Whether the value is the same for every row (no column, no aggregate).
     pub fn is_row_independent(&self) -> bool {
         !self.any(&|e| matches!(e, Expr::Column(_) | Expr::Agg(_)))

@@ -46,6 +46,12 @@ pub struct SelectPlan {
     pub filter: Option<Expr>,
     pub projection: Projection,
     pub aggs: Vec<AggCall>,
+    /// GROUP BY expressions over the input row. In a grouped query (one
+    /// with aggregates or GROUP BY) projection, HAVING and ORDER BY read a
+    /// group's slots: aggregate results, then these keys (see
+    /// [`group_scope`]).
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
     pub order: Vec<SortKey>,
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
@@ -329,8 +335,52 @@ fn projection(
     Ok(p)
 }
 
-fn uses_columns(e: &Expr) -> bool {
-    e.any(&|x| matches!(x, Expr::Column(_)))
+/// What a GROUP BY item stands for: `GROUP BY 2` is the second select item,
+/// `GROUP BY alias` the item with that alias; anything else is itself.
+fn group_target<'q>(e: &'q ast::Expr, items: &'q [SelectItem]) -> SqlResult<&'q ast::Expr> {
+    let item_expr = |item: &'q SelectItem| match item {
+        SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. } => Some(x),
+        _ => None,
+    };
+    match e {
+        ast::Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
+            let n: usize = v.value.to_string().parse().unwrap_or(0);
+            n.checked_sub(1)
+                .and_then(|i| items.get(i))
+                .and_then(item_expr)
+                .ok_or_else(|| {
+                    SqlError::invalid_parameter_value(format!(
+                        "GROUP BY position {n} is not in select list"
+                    ))
+                })
+        }
+        ast::Expr::Identifier(i) => Ok(items
+            .iter()
+            .find_map(|item| match item {
+                SelectItem::ExprWithAlias { expr, alias } if alias.value == i.value => Some(expr),
+                _ => None,
+            })
+            .unwrap_or(e)),
+        _ => Ok(e),
+    }
+}
+
+/// Rewrites an expression of a grouped query to read a group's slots:
+/// `Agg(i)` stays the i-th aggregate, a subexpression equal to the j-th
+/// GROUP BY expression becomes slot `n_aggs + j`, and any other column
+/// reference is an error, as in PostgreSQL.
+fn group_scope(e: Expr, group_by: &[Expr], n_aggs: usize) -> SqlResult<Expr> {
+    e.rewrite(&|x| {
+        if let Some(j) = group_by.iter().position(|g| g == x) {
+            return Ok(Some(Expr::Agg(n_aggs + j)));
+        }
+        match x {
+            Expr::Column(_) => Err(SqlError::grouping_error(
+                "column must appear in the GROUP BY clause or be used in an aggregate function",
+            )),
+            _ => Ok(None),
+        }
+    })
 }
 
 fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<SelectPlan> {
@@ -347,19 +397,19 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
             ))
         }
     };
-    if select.distinct.is_some() || select.having.is_some() {
+    if select.distinct.is_some() {
         return Err(SqlError::feature_not_supported(
-            "DISTINCT and HAVING are not supported yet",
+            "DISTINCT is not supported yet",
         ));
     }
-    match &select.group_by {
-        ast::GroupByExpr::Expressions(e, _) if e.is_empty() => {}
+    let group_exprs = match &select.group_by {
+        ast::GroupByExpr::Expressions(e, modifiers) if modifiers.is_empty() => e,
         _ => {
             return Err(SqlError::feature_not_supported(
-                "GROUP BY is not supported yet",
+                "GROUP BY ALL / ROLLUP / CUBE are not supported",
             ))
         }
-    }
+    };
     let (table, scope) = match select.from.as_slice() {
         [] => (None, Scope::default()),
         [twj] if twj.joins.is_empty() => {
@@ -376,12 +426,25 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
         Some(e) => Some(b.bind(e, &scope, Ctx::want(SqlType::Bool))?.0),
         None => None,
     };
-    let proj = projection(&select.projection, b, &scope, true)?;
-    if !b.aggs.is_empty() && proj.items.iter().any(uses_columns) {
-        return Err(SqlError::grouping_error(
-            "column must appear in the GROUP BY clause or be used in an aggregate function",
-        ));
-    }
+    let group_by = group_exprs
+        .iter()
+        .map(|e| {
+            let e = group_target(e, &select.projection)?;
+            b.bind(e, &scope, Ctx::PLAIN).map(|x| x.0)
+        })
+        .collect::<SqlResult<Vec<_>>>()?;
+    let mut proj = projection(&select.projection, b, &scope, true)?;
+    let having = select
+        .having
+        .as_ref()
+        .map(|e| {
+            let ctx = Ctx {
+                expected: Some(SqlType::Bool),
+                allow_agg: true,
+            };
+            b.bind(e, &scope, ctx).map(|x| x.0)
+        })
+        .transpose()?;
     let mut order = vec![];
     if let Some(ob) = &q.order_by {
         let exprs = match &ob.kind {
@@ -415,7 +478,17 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
                             .unwrap_or(0),
                     )
                 }
-                e => SortSource::Input(b.bind(e, &scope, Ctx::PLAIN)?.0),
+                e => SortSource::Input(
+                    b.bind(
+                        e,
+                        &scope,
+                        Ctx {
+                            expected: None,
+                            allow_agg: true,
+                        },
+                    )?
+                    .0,
+                ),
             };
             let desc = o.options.asc == Some(false);
             order.push(SortKey {
@@ -447,6 +520,26 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
             ))
         }
     };
+    let grouped = !b.aggs.is_empty() || !group_by.is_empty();
+    let having = if grouped {
+        let n = b.aggs.len();
+        proj.items = std::mem::take(&mut proj.items)
+            .into_iter()
+            .map(|e| group_scope(e, &group_by, n))
+            .collect::<SqlResult<_>>()?;
+        for key in &mut order {
+            if let SortSource::Input(e) = &mut key.source {
+                *e = group_scope(std::mem::replace(e, Expr::Const(Value::Null)), &group_by, n)?;
+            }
+        }
+        having.map(|h| group_scope(h, &group_by, n)).transpose()?
+    } else if having.is_some() {
+        return Err(SqlError::grouping_error(
+            "HAVING needs GROUP BY or an aggregate",
+        ));
+    } else {
+        None
+    };
     let access = table
         .map(|t| Access::derive(t, filter.as_ref()))
         .unwrap_or_default();
@@ -456,6 +549,8 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
         filter,
         projection: proj,
         aggs: std::mem::take(&mut b.aggs),
+        group_by,
+        having,
         order,
         limit,
         offset,

@@ -306,3 +306,67 @@ async fn updating_a_key_moves_the_row() {
         .unwrap_err();
     assert_eq!(sqlstate(&err), "23503");
 }
+
+#[tokio::test]
+async fn group_by_having_and_order_by_aggregates() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.batch_execute(
+        "INSERT INTO buckets (name) VALUES ('aaa'), ('bbb'), ('ccc'); \
+         INSERT INTO objects (bucket, key, size, content_type) VALUES \
+           ('aaa', '1', 10, 'image/png'), ('aaa', '2', 20, 'image/png'), ('aaa', '3', 5, 'text/plain'), \
+           ('bbb', '1', 100, 'image/png'), ('ccc', '1', 1, NULL)",
+    )
+    .await
+    .unwrap();
+    let rows = c
+        .query(
+            "SELECT bucket, count(*) AS n, sum(size) FROM objects GROUP BY bucket HAVING count(*) >= 1 ORDER BY sum(size) DESC",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("bbb".into(), 1, 100),
+            ("aaa".into(), 3, 35),
+            ("ccc".into(), 1, 1)
+        ]
+    );
+    // Positional GROUP BY, an expression key, HAVING that filters groups.
+    let rows = c
+        .query(
+            "SELECT upper(content_type) AS ct, max(size) FROM objects WHERE bucket = $1 GROUP BY 1 HAVING max(size) > 6 ORDER BY ct",
+            &[&"aaa"],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, vec![("IMAGE/PNG".into(), 20)]);
+    // Without GROUP BY an aggregate over no rows is one row; with it, none.
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM objects WHERE bucket = 'none'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    let rows = c
+        .query(
+            "SELECT bucket, count(*) FROM objects WHERE bucket = 'none' GROUP BY bucket",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    // A column neither grouped nor aggregated is refused, as in PostgreSQL.
+    let err = c
+        .query("SELECT bucket, key FROM objects GROUP BY bucket", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "42803");
+}
