@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages a make target needs, only when missing.
 #   build: libclang (RocksDB's bindgen) and a C++ compiler
-#   test:  psql (the integration tests drive the server with it)
+#   test:  psql and Python psycopg 3 (the integration tests drive the server with them)
 #   bench: PostgreSQL server and pgbench (the side-by-side baseline)
 set -euo pipefail
 
@@ -24,6 +24,13 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+# Python drivers the tests use, from PyPI.
+for what in "$@"; do
+  if [ "$what" = test ] && ! python3 -c 'import psycopg' >/dev/null 2>&1; then
+    echo "install-deps: installing psycopg"
+    python3 -m pip install --quiet 'psycopg[binary]>=3.1'
+  fi
+done
 if ! command -v cargo >/dev/null 2>&1; then
   echo "install-deps: cargo (Rust toolchain) is required" >&2
   exit 1

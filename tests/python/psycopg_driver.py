@@ -1,0 +1,54 @@
+"""psycopg 3 against a running bucketdb: simple and extended protocol,
+text and binary parameters and results, typed errors.
+
+Usage: python3 psycopg_driver.py HOST PORT   (exits non-zero on failure)
+"""
+import datetime
+import sys
+
+import psycopg
+from psycopg import errors
+
+host, port = sys.argv[1], sys.argv[2]
+ts = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+
+with psycopg.connect(f"host={host} port={port} user=py dbname=bucketdb", autocommit=True) as conn:
+    # Extended protocol, text parameters.
+    conn.execute("INSERT INTO buckets (name, owner) VALUES (%s, %s)", ("py-bucket", "py"))
+    conn.execute(
+        "INSERT INTO objects (bucket, key, size, last_modified, user_metadata) VALUES (%s, %s, %s, %s, %s)",
+        ("py-bucket", "a.txt", 5, ts, '{"k": "v"}'),
+    )
+    # Binary parameters.
+    conn.execute("INSERT INTO objects (bucket, key, size) VALUES (%b, %b, %b)", ("py-bucket", "b.txt", 7))
+    rows = conn.execute(
+        "SELECT key, size, last_modified FROM objects WHERE bucket = %s ORDER BY key", ("py-bucket",)
+    ).fetchall()
+    assert [r[:2] for r in rows] == [("a.txt", 5), ("b.txt", 7)], rows
+    assert rows[0][2] == ts, rows[0][2]
+    # Binary results.
+    with conn.cursor(binary=True) as cur:
+        cur.execute("SELECT key, size FROM objects WHERE bucket = %s AND size > %s", ("py-bucket", 6))
+        assert cur.fetchall() == [("b.txt", 7)]
+    # Simple protocol, several statements.
+    with conn.cursor() as cur:
+        cur.execute("UPDATE objects SET size = size + 1 WHERE bucket = 'py-bucket'; SELECT 1")
+    # Typed errors map to psycopg's exception classes, and the session goes on.
+    try:
+        conn.execute("INSERT INTO buckets (name) VALUES (%s)", ("py-bucket",))
+        raise AssertionError("duplicate accepted")
+    except errors.UniqueViolation as e:
+        assert e.sqlstate == "23505"
+    try:
+        conn.execute("INSERT INTO objects (bucket, key) VALUES (%s, %s)", ("missing", "k"))
+        raise AssertionError("orphan accepted")
+    except errors.ForeignKeyViolation:
+        pass
+    try:
+        conn.execute("SELEC 1")
+        raise AssertionError("bad syntax accepted")
+    except errors.SyntaxError:
+        pass
+    total = conn.execute("SELECT sum(size) FROM objects WHERE bucket = %s", ("py-bucket",)).fetchone()[0]
+    assert total == 14, total
+print("psycopg ok")
