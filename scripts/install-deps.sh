@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages a make target needs, only when missing.
 #   build: libclang (RocksDB's bindgen) and a C++ compiler
-#   test:  psql and Python psycopg 3 (the integration tests drive the server with them)
+#   test:  psql, Python psycopg 3 and asyncpg (the integration tests drive the server with them)
 #   bench: PostgreSQL server and pgbench (the side-by-side baseline)
 set -euo pipefail
 
@@ -26,9 +26,9 @@ if ((${#need[@]})); then
 fi
 # Python drivers the tests use, from PyPI.
 for what in "$@"; do
-  if [ "$what" = test ] && ! python3 -c 'import psycopg' >/dev/null 2>&1; then
-    echo "install-deps: installing psycopg"
-    python3 -m pip install --quiet 'psycopg[binary]>=3.1'
+  if [ "$what" = test ] && ! python3 -c 'import psycopg, asyncpg' >/dev/null 2>&1; then
+    echo "install-deps: installing psycopg and asyncpg"
+    python3 -m pip install --quiet 'psycopg[binary]>=3.1' 'asyncpg>=0.29'
   fi
 done
 if ! command -v cargo >/dev/null 2>&1; then

@@ -1,13 +1,13 @@
-//! Python psycopg 3, the driver many gateways use, through a real server.
+//! Python drivers (psycopg 3, asyncpg) through a real server: each runs a
+//! script under `tests/python/` that asserts as it goes.
 
 use std::process::Command;
 
 use bucketdb_tests::Server;
 
-#[test]
-fn psycopg_driver_works() {
+fn run_script(name: &str) {
     let server = Server::start();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/psycopg_driver.py");
+    let script = format!("{}/python/{name}_driver.py", env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
         .arg(script)
         .arg(server.sql_addr.ip().to_string())
@@ -20,5 +20,15 @@ fn psycopg_driver_works() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("psycopg ok"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{name} ok")));
+}
+
+#[test]
+fn psycopg_driver_works() {
+    run_script("psycopg");
+}
+
+#[test]
+fn asyncpg_driver_works() {
+    run_script("asyncpg");
 }
