@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system packages a make target needs, only when missing.
+# Installs what a make target needs, only when missing.
 #   build: libclang (RocksDB's bindgen) and a C++ compiler
-#   test:  psql, Python psycopg 3 and asyncpg (the integration tests drive the server with them)
+#   test:  psql, Python psycopg 3 and asyncpg, node-postgres (the
+#          integration tests drive the server with them)
 #   bench: PostgreSQL server and pgbench (the side-by-side baseline)
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
 
 need=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
@@ -11,7 +13,11 @@ want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
 for what in "$@"; do
   case "$what" in
     build) want libclang-dev; want g++; want make ;;
-    test)  want postgresql-client ;;
+    test)
+      want postgresql-client
+      command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+      command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+      ;;
     bench) want postgresql; want postgresql-client ;;
     *) echo "install-deps: unknown group $what" >&2; exit 2 ;;
   esac
@@ -24,13 +30,19 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-# Python drivers the tests use, from PyPI.
+
 for what in "$@"; do
-  if [ "$what" = test ] && ! python3 -c 'import psycopg, asyncpg' >/dev/null 2>&1; then
+  [ "$what" = test ] || continue
+  if ! python3 -c 'import psycopg, asyncpg' >/dev/null 2>&1; then
     echo "install-deps: installing psycopg and asyncpg"
     python3 -m pip install --quiet 'psycopg[binary]>=3.1' 'asyncpg>=0.29'
   fi
+  if [ ! -d "$root/tests/node/node_modules/pg" ]; then
+    echo "install-deps: installing node-postgres"
+    (cd "$root/tests/node" && npm install --silent --no-audit --no-fund --no-package-lock)
+  fi
 done
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "install-deps: cargo (Rust toolchain) is required" >&2
   exit 1
