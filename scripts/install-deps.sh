@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a make target needs, only when missing.
 #   build: libclang (RocksDB's bindgen) and a C++ compiler
-#   test:  psql, Python psycopg 3 and asyncpg, node-postgres (the
+#   test:  psql, Python psycopg 3 and asyncpg, node-postgres, pgjdbc (the
 #          integration tests drive the server with them)
 #   bench: PostgreSQL server and pgbench (the side-by-side baseline)
 set -euo pipefail
@@ -15,6 +15,8 @@ for what in "$@"; do
     build) want libclang-dev; want g++; want make ;;
     test)
       want postgresql-client
+      want libpostgresql-jdbc-java
+      command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
       command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
       command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
       ;;

@@ -1,0 +1,49 @@
+// pgjdbc against a running bucketdb: prepared statements with parameters,
+// typed errors, and the session going on after one.
+// Usage: java -cp postgresql.jar JdbcDriver.java HOST PORT
+import java.sql.*;
+
+public class JdbcDriver {
+    static void check(boolean ok, String what) {
+        if (!ok) throw new AssertionError(what);
+    }
+
+    public static void main(String[] args) throws Exception {
+        String url = "jdbc:postgresql://" + args[0] + ":" + args[1] + "/bucketdb?user=jdbc";
+        try (Connection c = DriverManager.getConnection(url)) {
+            try (Statement s = c.createStatement()) {
+                s.executeUpdate("INSERT INTO buckets (name) VALUES ('jdbc-bucket')");
+            }
+            try (PreparedStatement p = c.prepareStatement(
+                    "INSERT INTO objects (bucket, key, size) VALUES (?, ?, ?)")) {
+                for (int i = 0; i < 6; i++) {
+                    p.setString(1, "jdbc-bucket");
+                    p.setString(2, "k" + i);
+                    p.setLong(3, i * 100L);
+                    check(p.executeUpdate() == 1, "insert count");
+                }
+            }
+            try (PreparedStatement p = c.prepareStatement(
+                    "SELECT key, size, last_modified FROM objects WHERE bucket = ? AND size >= ? ORDER BY key")) {
+                p.setString(1, "jdbc-bucket");
+                p.setLong(2, 400);
+                try (ResultSet r = p.executeQuery()) {
+                    check(r.next() && r.getString(1).equals("k4") && r.getLong(2) == 400, "row k4");
+                    check(r.getTimestamp(3) != null, "timestamp");
+                    check(r.next() && r.getString(1).equals("k5"), "row k5");
+                    check(!r.next(), "two rows");
+                }
+            }
+            try (Statement s = c.createStatement()) {
+                s.executeUpdate("INSERT INTO buckets (name) VALUES ('jdbc-bucket')");
+                throw new AssertionError("duplicate accepted");
+            } catch (SQLException e) {
+                check("23505".equals(e.getSQLState()), "sqlstate " + e.getSQLState());
+            }
+            try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("SELECT count(*) FROM objects")) {
+                check(r.next() && r.getLong(1) == 6, "count");
+            }
+        }
+        System.out.println("pgjdbc ok");
+    }
+}
