@@ -164,3 +164,24 @@ pub fn sqlstate(e: &tokio_postgres::Error) -> String {
         .map(|d| d.code().code().to_string())
         .unwrap_or_else(|| format!("not a server error: {e}"))
 }
+
+impl Server {
+    /// Runs a client program (a driver test script) with the server's host
+    /// and port appended to `args`, and checks it succeeded and printed
+    /// `expect`.
+    pub fn run_client(&self, program: &str, args: &[&str], dir: &Path, expect: &str) {
+        let out = Command::new(program)
+            .current_dir(dir)
+            .args(args)
+            .arg(self.sql_addr.ip().to_string())
+            .arg(self.sql_addr.port().to_string())
+            .output()
+            .unwrap_or_else(|e| panic!("{program} does not run ({e}); make test installs it"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(expect),
+            "{program} {args:?} failed\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
