@@ -19,4 +19,4 @@ pub use exec::{Engine, Output};
 pub use interrupt::Interrupt;
 pub use plan::{OutColumn, Prepared};
 pub use session::{version_string, Session, SERVER_VERSION};
-pub use value::{format_timestamp, parse_timestamp, SqlType, Value};
+pub use value::{SqlType, Value};

@@ -21,26 +21,6 @@ pub enum Datum {
     Timestamp(i64),
 }
 
-impl Datum {
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            Datum::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    pub fn as_int(&self) -> Option<i64> {
-        match self {
-            Datum::Int(i) => Some(*i),
-            _ => None,
-        }
-    }
-
-    pub fn is_null(&self) -> bool {
-        matches!(self, Datum::Null)
-    }
-}
-
 /// A row together with the revision that wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRow {

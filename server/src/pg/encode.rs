@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bucketdb_sql::{format_timestamp, OutColumn, Prepared, SqlError, SqlType, Value};
+use bucketdb_sql::{OutColumn, Prepared, SqlError, SqlType, Value};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
@@ -67,13 +67,7 @@ fn encode_value(
     };
     match (v, format) {
         (Value::Null, _) => text(enc, None),
-        (v, FieldFormat::Text) => text(
-            enc,
-            Some(match v {
-                Value::Timestamp(t) => format_timestamp(*t),
-                other => other.to_text(),
-            }),
-        ),
+        (v, FieldFormat::Text) => text(enc, Some(v.to_text())),
         (v, FieldFormat::Binary) => {
             let coerced = v.clone().coerce(ty).unwrap_or(Value::Null);
             match coerced {
