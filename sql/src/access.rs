@@ -161,6 +161,44 @@ impl Access {
         access
     }
 
+    /// One line for EXPLAIN: how the rows are found.
+    pub fn describe(&self, table: &Table) -> String {
+        let bounds = |b: &Bounds, col: &str| {
+            let mut parts = vec![];
+            if let Some((_, inclusive)) = &b.lower {
+                parts.push(format!("{col} {} …", if *inclusive { ">=" } else { ">" }));
+            }
+            if let Some((_, inclusive)) = &b.upper {
+                parts.push(format!("{col} {} …", if *inclusive { "<=" } else { "<" }));
+            }
+            if b.like.is_some() {
+                parts.push(format!("{col} LIKE prefix"));
+            }
+            parts.join(", ")
+        };
+        let n = |v: &[Expr]| v.len();
+        match (table.id, &self.first, &self.second) {
+            (TableId::Buckets, Some(names), _) => {
+                format!("Point get on buckets: {} name(s)", n(names))
+            }
+            (TableId::Buckets, None, _) if !self.bounds.is_empty() => {
+                format!("Range seek on buckets: {}", bounds(&self.bounds, "name"))
+            }
+            (TableId::Objects, Some(b), Some(k)) => {
+                format!("Point get on objects: {} bucket(s) × {} key(s)", n(b), n(k))
+            }
+            (TableId::Objects, Some(b), None) if !self.bounds.is_empty() => format!(
+                "Range seek on objects within {} bucket(s): {}",
+                n(b),
+                bounds(&self.bounds, "key")
+            ),
+            (TableId::Objects, Some(b), None) => {
+                format!("Prefix scan of objects in {} bucket(s)", n(b))
+            }
+            (_, _, _) => format!("Full scan of {}", table.name),
+        }
+    }
+
     /// Whether the path reads single keys only.
     #[cfg(test)]
     pub fn is_point(&self, table: &Table) -> bool {

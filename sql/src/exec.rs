@@ -211,6 +211,11 @@ impl Engine {
                 }
                 Ok(Output::Command("SET".into()))
             }
+            Plan::Explain(lines) => Ok(Output::Rows {
+                columns: p.columns.clone(),
+                rows: lines.iter().map(|l| vec![Value::Text(l.clone())]).collect(),
+                command: "EXPLAIN".into(),
+            }),
             Plan::ResetAll => {
                 session.reset_all();
                 Ok(Output::Command("RESET".into()))

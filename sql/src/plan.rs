@@ -108,6 +108,8 @@ pub enum Plan {
     },
     /// `RESET ALL`.
     ResetAll,
+    /// `EXPLAIN statement`: the lines of its plan.
+    Explain(Vec<String>),
     Show {
         name: String,
     },
@@ -130,6 +132,7 @@ impl Prepared {
             Plan::Update(_) => "update",
             Plan::Delete(_) => "delete",
             Plan::Set { .. } | Plan::ResetAll => "set",
+            Plan::Explain(_) => "explain",
             Plan::Show { .. } => "show",
         }
     }
@@ -157,6 +160,11 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
             Statement::Update(up) => Plan::Update(plan_update(catalog, up, &mut b)?),
             Statement::Delete(del) => Plan::Delete(plan_delete(catalog, del, &mut b)?),
             Statement::Set(set) => plan_set(set)?,
+            Statement::Explain {
+                statement,
+                analyze: false,
+                ..
+            } => Plan::Explain(explain(&plan(catalog, statement, given)?.plan, catalog)),
             Statement::Reset(r) => match &r.reset {
                 ast::Reset::ALL => Plan::ResetAll,
                 ast::Reset::ConfigurationParameter(name) => Plan::Set {
@@ -195,6 +203,10 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
             name: name.clone(),
             ty: SqlType::Text,
         }],
+        Plan::Explain(_) => vec![OutColumn {
+            name: "QUERY PLAN".into(),
+            ty: SqlType::Text,
+        }],
         Plan::Set { .. } | Plan::ResetAll | Plan::Empty => vec![],
     };
     Ok(Prepared {
@@ -202,6 +214,71 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         param_types: b.param_types(),
         columns,
     })
+}
+
+/// The lines EXPLAIN shows for a plan, outermost step first.
+fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
+    let scan = |id: TableId, access: &Access, filter: &Option<Expr>| {
+        let mut lines = vec![access.describe(catalog.get(id))];
+        if filter.is_some() {
+            lines.push("  Filter: WHERE clause on every row found".into());
+        }
+        lines
+    };
+    match plan {
+        Plan::Select(s) => {
+            let mut lines = vec![];
+            let grouped = !s.aggs.is_empty() || !s.group_by.is_empty();
+            if s.limit.is_some() || s.offset.is_some() {
+                lines.push(if s.order.is_empty() && !grouped {
+                    "Limit (stops the scan early)".to_string()
+                } else {
+                    "Limit".to_string()
+                });
+            }
+            if !s.order.is_empty() {
+                lines.push(format!("Sort: {} key(s)", s.order.len()));
+            }
+            if grouped {
+                lines.push(format!(
+                    "Aggregate: {} aggregate(s), {} group key(s){}",
+                    s.aggs.len(),
+                    s.group_by.len(),
+                    if s.having.is_some() { ", HAVING" } else { "" }
+                ));
+            }
+            match s.table {
+                Some(id) => lines.extend(scan(id, &s.access, &s.filter)),
+                None => lines.push("Result: one row, no table".into()),
+            }
+            lines
+        }
+        Plan::Insert(i) => vec![format!(
+            "Insert into {}: {} row(s), one Raft proposal",
+            catalog.get(i.table).name,
+            i.rows.len()
+        )],
+        Plan::Update(u) => {
+            let mut lines = vec![format!(
+                "Update {}: one Raft proposal",
+                catalog.get(u.table).name
+            )];
+            lines.extend(scan(u.table, &u.access, &u.filter));
+            lines
+        }
+        Plan::Delete(d) => {
+            let mut lines = vec![format!(
+                "Delete from {}: one Raft proposal",
+                catalog.get(d.table).name
+            )];
+            lines.extend(scan(d.table, &d.access, &d.filter));
+            lines
+        }
+        Plan::Explain(lines) => lines.clone(),
+        Plan::Set { .. } | Plan::ResetAll | Plan::Show { .. } | Plan::Empty => {
+            vec!["Utility statement".into()]
+        }
+    }
 }
 
 fn first_words(s: &str) -> String {

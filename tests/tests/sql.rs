@@ -370,3 +370,40 @@ async fn group_by_having_and_order_by_aggregates() {
         .unwrap_err();
     assert_eq!(sqlstate(&err), "42803");
 }
+
+#[tokio::test]
+async fn explain_shows_the_access_path() {
+    let server = Server::start();
+    let c = server.connect().await;
+    let plan = |sql: String| {
+        let c = &c;
+        async move {
+            c.query(&sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    let p = plan("EXPLAIN SELECT * FROM objects WHERE bucket = 'b' AND key = 'k'".into()).await;
+    assert!(p.contains("Point get on objects"), "{p}");
+    let p = plan(
+        "EXPLAIN SELECT key FROM objects WHERE bucket = 'b' AND key LIKE 'photos/%' LIMIT 10"
+            .into(),
+    )
+    .await;
+    assert!(
+        p.contains("Range seek on objects") && p.contains("LIKE prefix"),
+        "{p}"
+    );
+    assert!(p.contains("stops the scan early"), "{p}");
+    let p = plan("EXPLAIN SELECT count(*) FROM objects WHERE size > 10".into()).await;
+    assert!(
+        p.contains("Full scan of objects") && p.contains("Aggregate"),
+        "{p}"
+    );
+    let p = plan("EXPLAIN DELETE FROM buckets WHERE name IN ('a', 'b')".into()).await;
+    assert!(p.contains("Point get on buckets: 2 name(s)"), "{p}");
+}
