@@ -258,22 +258,18 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
             catalog.get(i.table).name,
             i.rows.len()
         )],
-        Plan::Update(u) => {
-            let mut lines = vec![format!(
-                "Update {}: one Raft proposal",
-                catalog.get(u.table).name
-            )];
-            lines.extend(scan(u.table, &u.access, &u.filter));
-            lines
-        }
-        Plan::Delete(d) => {
-            let mut lines = vec![format!(
-                "Delete from {}: one Raft proposal",
-                catalog.get(d.table).name
-            )];
-            lines.extend(scan(d.table, &d.access, &d.filter));
-            lines
-        }
+        Plan::Update(u) => std::iter::once(format!(
+            "Update {}: one Raft proposal",
+            catalog.get(u.table).name
+        ))
+        .chain(scan(u.table, &u.access, &u.filter))
+        .collect(),
+        Plan::Delete(d) => std::iter::once(format!(
+            "Delete from {}: one Raft proposal",
+            catalog.get(d.table).name
+        ))
+        .chain(scan(d.table, &d.access, &d.filter))
+        .collect(),
         Plan::Explain(lines) => lines.clone(),
         Plan::Set { .. } | Plan::ResetAll | Plan::Show { .. } | Plan::Empty => {
             vec!["Utility statement".into()]
