@@ -1,14 +1,24 @@
 use thiserror::Error;
 
-/// Why a proposal or a read barrier did not go through.
+/// Why a proposal, a read barrier or a membership change did not go through.
 #[derive(Debug, Error)]
 pub enum ConsensusError {
-    /// This node is not the leader; the write must go to `leader`.
+    /// This node is not the leader and could not reach one; `leader` is the
+    /// one it knows of, if any.
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<u64> },
-    /// No quorum or no leader within the deadline; retrying may succeed.
+    /// No leader or no quorum within the deadline; nothing was done, and
+    /// retrying may succeed.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
+    /// The request reached the log but its outcome is unknown (the leader
+    /// changed or the deadline passed after it was sent): it may or may not
+    /// have been applied.
+    #[error("outcome unknown: {0}")]
+    Ambiguous(String),
+    /// A membership change that the cluster refuses, with the reason.
+    #[error("{0}")]
+    Refused(String),
     /// The node cannot go on (storage failure, shutting down).
     #[error("raft node failed: {0}")]
     Fatal(String),

@@ -1,6 +1,7 @@
-//! A bucketdb Raft node: storage, log, state machine and openraft wired
-//! together, with the two operations the SQL layer needs: propose a batch,
-//! and pass a read barrier.
+//! A bucketdb Raft node: storage, log, state machine, transport and
+//! openraft wired together, with what the SQL layer needs: propose a batch
+//! and pass a read barrier, from any node. A follower carries both to the
+//! leader over the node transport (see `routing.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,26 +10,43 @@ use std::time::Duration;
 
 use bucketdb_storage::{ApplyOutcome, KvBatch, Store};
 use openraft::async_runtime::WatchReceiver;
+use openraft::error::ClientWriteError;
 use openraft::{Config, Raft, ReadPolicy, ServerState, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::error::ConsensusError;
 use crate::log_store::LogStore;
-use crate::network::NoPeers;
+use crate::network::Network;
+use crate::routing::Route;
 use crate::state_machine::StateMachine;
+use crate::transport::{Faults, Peers, Request, Response};
 use crate::types::{Command, CommandResponse, NodeInfo, TypeConfig};
 
+/// What a node with an empty data directory does on start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// Form a single-voter cluster of this node.
+    Single,
+    /// Wait to be added to a cluster (`--join`, `--no-init`).
+    Wait,
+}
+
 /// How a node starts.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NodeConfig {
     pub node_id: u64,
     pub data_dir: PathBuf,
     pub info: NodeInfo,
-    /// With an empty data directory, form a single-voter cluster of this node.
-    pub init_single: bool,
+    /// Only used when the data directory was never initialised: a node
+    /// that has Raft state never initialises again.
+    pub bootstrap: Bootstrap,
     /// Build a snapshot (and purge the log behind it) every this many entries.
     pub snapshot_every: u64,
     /// How long a proposal or a read barrier may wait for a leader/quorum.
     pub timeout: Duration,
+    /// Links to cut, for fault-injection tests; empty in production.
+    pub faults: Faults,
 }
 
 /// The read strength a session asked for.
@@ -53,54 +71,79 @@ pub struct NodeStatus {
     pub snapshot_index: Option<u64>,
     pub purged_index: Option<u64>,
     pub voters: Vec<u64>,
+    pub learners: Vec<u64>,
 }
 
 #[derive(Clone)]
 pub struct RaftNode {
-    raft: Raft<TypeConfig, StateMachine>,
+    pub(crate) raft: Raft<TypeConfig, StateMachine>,
     store: Store,
-    config: Arc<NodeConfig>,
+    pub(crate) config: Arc<NodeConfig>,
+    pub(crate) peers: Peers,
+    /// Held by the one membership change this node is carrying out.
+    pub(crate) changing: Arc<tokio::sync::Mutex<()>>,
+    stop: Arc<watch::Sender<bool>>,
 }
 
 impl RaftNode {
-    /// Opens the data directory and starts the node. With `init_single` and
-    /// a node that was never initialised, forms a one-voter cluster and waits
-    /// until it leads.
-    pub async fn start(config: NodeConfig) -> Result<RaftNode, ConsensusError> {
+    /// Opens the data directory, starts Raft and serves peers on
+    /// `raft_listener`. A node never initialised and started with
+    /// [`Bootstrap::Single`] forms a one-voter cluster.
+    pub async fn start(
+        config: NodeConfig,
+        raft_listener: TcpListener,
+    ) -> Result<RaftNode, ConsensusError> {
         let store = Store::open(&config.data_dir)?;
         let raft_config = Config {
             cluster_name: "bucketdb".into(),
             heartbeat_interval: 100,
             election_timeout_min: 300,
             election_timeout_max: 600,
+            // A node cut off and back does not force an election with its
+            // inflated term.
+            enable_pre_vote: Some(true),
+            // Sending and installing a large snapshot takes time.
+            install_snapshot_timeout: 120_000,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
             max_in_snapshot_log_to_keep: 1000,
             ..Default::default()
         }
         .validate()
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
-        let sm = StateMachine::new(store.clone(), config.data_dir.join("snapshots"))
+        let sm = StateMachine::new(store.clone(), snapshot_dir(&config))
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
+        let peers = Peers::new(config.faults.clone());
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            NoPeers,
+            Network {
+                peers: peers.clone(),
+            },
             LogStore::new(store.clone()),
             sm,
         )
         .await
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
+        let (stop, _) = watch::channel(false);
         let node = RaftNode {
             raft,
             store,
             config: Arc::new(config),
+            peers,
+            changing: Arc::default(),
+            stop: Arc::new(stop),
         };
+        tokio::spawn(crate::transport::server::serve(
+            raft_listener,
+            node.clone(),
+            node.stop.subscribe(),
+        ));
         let initialized = node
             .raft
             .is_initialized()
             .await
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
-        if !initialized && node.config.init_single {
+        if !initialized && node.config.bootstrap == Bootstrap::Single {
             let members = BTreeMap::from([(node.config.node_id, node.config.info.clone())]);
             node.raft
                 .initialize(members)
@@ -122,36 +165,97 @@ impl RaftNode {
         self.config.node_id
     }
 
+    pub(crate) fn raft(&self) -> &Raft<TypeConfig, StateMachine> {
+        &self.raft
+    }
+
+    /// Whether this node has ever been part of a cluster.
+    pub async fn is_initialized(&self) -> Result<bool, ConsensusError> {
+        self.raft
+            .is_initialized()
+            .await
+            .map_err(|e| ConsensusError::Fatal(e.to_string()))
+    }
+
+    /// Where a snapshot received from the leader is written while it
+    /// arrives (a `.partial` file is removed on start if a crash left it).
+    pub(crate) fn incoming_snapshot_path(&self) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        snapshot_dir(&self.config).join(format!("receiving-{nanos}.partial"))
+    }
+
     /// Waits until this node knows a leader (it may be itself), up to the
     /// configured timeout.
     pub async fn wait_for_leader(&self) -> Result<u64, ConsensusError> {
+        self.wait_for_leader_within(self.config.timeout).await
+    }
+
+    pub(crate) async fn wait_for_leader_within(
+        &self,
+        timeout: Duration,
+    ) -> Result<u64, ConsensusError> {
         self.raft
-            .wait(Some(self.config.timeout))
+            .wait(Some(timeout))
             .metrics(|m| m.current_leader.is_some(), "a leader is known")
             .await
-            .map_err(|e| ConsensusError::Unavailable(e.to_string()))?
+            .map_err(|_| {
+                ConsensusError::Unavailable(format!("no leader known within {timeout:?}"))
+            })?
             .current_leader
             .ok_or_else(|| ConsensusError::Unavailable("no leader".into()))
     }
 
-    /// Proposes a batch and returns how the state machine applied it.
+    /// Proposes a batch through the leader, wherever it is, and returns how
+    /// the state machine applied it.
     pub async fn propose(&self, batch: KvBatch) -> Result<ApplyOutcome, ConsensusError> {
+        let timeout = self.config.timeout;
+        self.on_leader(timeout, |node, route, remaining| {
+            let batch = batch.clone();
+            Box::pin(async move {
+                match route {
+                    Route::Here => node.propose_here(batch).await,
+                    Route::Leader(id, addr) => {
+                        match node
+                            .forward(id, &addr, Request::Propose(batch), remaining)
+                            .await?
+                        {
+                            Response::Proposed(outcome) => Ok(outcome),
+                            _ => Err(unexpected_reply("a forwarded write")),
+                        }
+                    }
+                }
+            })
+        })
+        .await
+    }
+
+    /// Proposes on this node, which must be the leader.
+    pub(crate) async fn propose_here(
+        &self,
+        batch: KvBatch,
+    ) -> Result<ApplyOutcome, ConsensusError> {
+        let timeout = self.config.timeout;
         let write = self.raft.client_write(Command::Write(batch));
-        let resp = match tokio::time::timeout(self.config.timeout, write).await {
+        let resp = match tokio::time::timeout(timeout, write).await {
             Err(_) => {
-                return Err(ConsensusError::Unavailable(format!(
-                    "write not committed within {:?}",
-                    self.config.timeout
+                return Err(ConsensusError::Ambiguous(format!(
+                    "write not committed within {timeout:?}"
                 )))
             }
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => {
-                if let Some(fwd) = e.forward_to_leader() {
-                    return Err(ConsensusError::NotLeader {
-                        leader: fwd.leader_id,
-                    });
-                }
-                return Err(ConsensusError::Fatal(e.to_string()));
+                return Err(match e.api_error() {
+                    Some(ClientWriteError::ForwardToLeader(f)) => ConsensusError::NotLeader {
+                        leader: f.leader_id,
+                    },
+                    Some(ClientWriteError::LogEntryDiscarded(_)) => {
+                        ConsensusError::Ambiguous(e.to_string())
+                    }
+                    _ => ConsensusError::Fatal(e.to_string()),
+                })
             }
         };
         match resp.data {
@@ -165,29 +269,70 @@ impl RaftNode {
     /// Returns once a read at `consistency` may be served from this node's
     /// state machine.
     pub async fn read_barrier(&self, consistency: ReadConsistency) -> Result<(), ConsensusError> {
-        match consistency {
-            ReadConsistency::Local => Ok(()),
-            ReadConsistency::Linearizable => {
-                let barrier = self.raft.ensure_linearizable(ReadPolicy::ReadIndex);
-                match tokio::time::timeout(self.config.timeout, barrier).await {
-                    Err(_) => Err(ConsensusError::Unavailable(format!(
-                        "read not confirmed by a quorum within {:?}",
-                        self.config.timeout
-                    ))),
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => match e.forward_to_leader() {
-                        Some(fwd) => Err(ConsensusError::NotLeader {
-                            leader: fwd.leader_id,
-                        }),
-                        None => Err(ConsensusError::Unavailable(e.to_string())),
-                    },
-                }
-            }
+        if consistency == ReadConsistency::Local {
+            return Ok(());
         }
+        let timeout = self.config.timeout;
+        self.on_leader(timeout, |node, route, remaining| {
+            Box::pin(async move {
+                match route {
+                    Route::Here => node.read_index_here().await.map(|_| ()),
+                    Route::Leader(id, addr) => {
+                        let index =
+                            match node.forward(id, &addr, Request::ReadIndex, remaining).await {
+                                Ok(Response::ReadIndex(i)) => i,
+                                Ok(_) => return Err(unexpected_reply("a read index request")),
+                                // Asking again is harmless.
+                                Err(ConsensusError::Ambiguous(m)) => {
+                                    return Err(ConsensusError::Unavailable(m))
+                                }
+                                Err(e) => return Err(e),
+                            };
+                        node.wait_applied(index, remaining).await
+                    }
+                }
+            })
+        })
+        .await
+    }
+
+    /// On the leader: confirms leadership with a quorum round that starts
+    /// now, and returns the index a read must see (waiting, here, until it
+    /// is applied).
+    pub(crate) async fn read_index_here(&self) -> Result<u64, ConsensusError> {
+        let timeout = self.config.timeout;
+        let confirm = self.raft.ensure_linearizable(ReadPolicy::ReadIndex);
+        match tokio::time::timeout(timeout, confirm).await {
+            Err(_) => Err(ConsensusError::Unavailable(format!(
+                "read not confirmed by a quorum within {timeout:?}"
+            ))),
+            Ok(Ok(read_log_id)) => Ok(read_log_id.index()),
+            Ok(Err(e)) => match e.forward_to_leader() {
+                Some(fwd) => Err(ConsensusError::NotLeader {
+                    leader: fwd.leader_id,
+                }),
+                None => Err(ConsensusError::Unavailable(e.to_string())),
+            },
+        }
+    }
+
+    /// Waits until this node's state machine has applied `index`.
+    async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ConsensusError> {
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "read index applied")
+            .await
+            .map(|_| ())
+            .map_err(|_| {
+                ConsensusError::Unavailable(format!(
+                    "this node did not apply the read index {index} within {timeout:?}"
+                ))
+            })
     }
 
     pub fn status(&self) -> NodeStatus {
         let m = self.raft.metrics().borrow_watched().clone();
+        let membership = m.membership_config.membership();
         NodeStatus {
             node_id: self.config.node_id,
             state: match m.state {
@@ -205,7 +350,8 @@ impl RaftNode {
             applied_index: m.last_applied.as_ref().map(|l| l.index()),
             snapshot_index: m.snapshot.as_ref().map(|l| l.index()),
             purged_index: m.purged.as_ref().map(|l| l.index()),
-            voters: m.membership_config.membership().voter_ids().collect(),
+            voters: membership.voter_ids().collect(),
+            learners: membership.learner_ids().collect(),
         }
     }
 
@@ -228,8 +374,10 @@ impl RaftNode {
         Ok(self.status().snapshot_index)
     }
 
-    /// Stops Raft; every acknowledged write is already durable.
+    /// Stops Raft and the transport; every acknowledged write is already
+    /// durable.
     pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!("raft shutdown: {e}");
         }
@@ -237,6 +385,16 @@ impl RaftNode {
             tracing::warn!("final wal sync: {e}");
         }
     }
+}
+
+fn snapshot_dir(config: &NodeConfig) -> PathBuf {
+    config.data_dir.join("snapshots")
+}
+
+pub(crate) fn unexpected_reply(what: &str) -> ConsensusError {
+    ConsensusError::Fatal(format!(
+        "the leader answered {what} with an unexpected message"
+    ))
 }
 
 #[cfg(test)]
@@ -250,10 +408,15 @@ mod tests {
             node_id: 1,
             data_dir: dir.to_path_buf(),
             info: NodeInfo::default(),
-            init_single: true,
+            bootstrap: Bootstrap::Single,
             snapshot_every: 20,
             timeout: Duration::from_secs(10),
+            faults: Faults::default(),
         }
+    }
+
+    async fn listener() -> TcpListener {
+        TcpListener::bind("127.0.0.1:0").await.unwrap()
     }
 
     fn put_bucket(name: &str) -> KvBatch {
@@ -273,7 +436,9 @@ mod tests {
     #[tokio::test]
     async fn single_voter_proposes_snapshots_and_recovers_from_disk() {
         let dir = tempfile::tempdir().unwrap();
-        let node = RaftNode::start(config(dir.path())).await.unwrap();
+        let node = RaftNode::start(config(dir.path()), listener().await)
+            .await
+            .unwrap();
         node.wait_for_leader().await.unwrap();
         for i in 0..50 {
             let outcome = node
@@ -303,7 +468,7 @@ mod tests {
         // process.
         let mut reopened = None;
         for _ in 0..100 {
-            match RaftNode::start(config(dir.path())).await {
+            match RaftNode::start(config(dir.path()), listener().await).await {
                 Ok(n) => {
                     reopened = Some(n);
                     break;

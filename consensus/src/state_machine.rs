@@ -44,10 +44,32 @@ impl StateMachine {
                 std::fs::remove_file(entry.path())?;
             }
         }
-        Ok(StateMachine {
+        let sm = StateMachine {
             store,
             snapshot_dir,
-        })
+        };
+        sm.finish_interrupted_install()?;
+        Ok(sm)
+    }
+
+    /// A crash during a snapshot install leaves a partial state machine;
+    /// the snapshot file was kept before the import began, so import it
+    /// again.
+    fn finish_interrupted_install(&self) -> Result<(), io::Error> {
+        if !self.store.interrupted_install()? {
+            return Ok(());
+        }
+        let Some(&index) = self.snapshot_indexes()?.last() else {
+            return Err(io::Error::other(
+                "a snapshot install was interrupted and its snapshot file is missing",
+            ));
+        };
+        let meta: SnapshotMetaOf<TypeConfig> =
+            codec::decode(&std::fs::read(self.meta_path(index))?)?;
+        tracing::warn!(index, "redoing a snapshot install a crash interrupted");
+        self.store
+            .import_snapshot(&self.data_path(index), &meta_values(&meta)?)?;
+        Ok(())
     }
 
     fn applied(
@@ -112,6 +134,16 @@ impl StateMachine {
         }
         Ok(data_path)
     }
+}
+
+/// The state-machine metadata a snapshot brings along.
+fn meta_values(
+    meta: &SnapshotMetaOf<TypeConfig>,
+) -> Result<Vec<(&'static str, Vec<u8>)>, io::Error> {
+    Ok(vec![
+        (LAST_APPLIED, codec::encode(&meta.last_log_id)?),
+        (MEMBERSHIP, codec::encode(&meta.last_membership)?),
+    ])
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
@@ -216,16 +248,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // Never go back: this state is already at or past the snapshot.
             return Ok(());
         }
-        let values = vec![
-            (LAST_APPLIED, codec::encode(&meta.last_log_id)?),
-            (MEMBERSHIP, codec::encode(&meta.last_membership)?),
-        ];
+        // Kept first: should the import be cut short, the next start
+        // imports this file again (see `finish_interrupted_install`).
+        let path = self.keep_snapshot(meta, &snapshot.path)?;
+        let values = meta_values(meta)?;
         let store = self.store.clone();
-        let path = snapshot.path.clone();
         tokio::task::spawn_blocking(move || store.import_snapshot(&path, &values))
             .await
             .map_err(io::Error::other)??;
-        self.keep_snapshot(meta, &snapshot.path)?;
         Ok(())
     }
 

@@ -44,6 +44,14 @@ pub struct Args {
     /// Log filter, as RUST_LOG (e.g. info, bucketdb=debug) [default: info]
     #[arg(long, env = "BUCKETDB_LOG")]
     pub log: Option<String>,
+    /// With an empty data directory: join the cluster that serves SQL at
+    /// this address (any member), as a learner first, then as a voter.
+    #[arg(long, env = "BUCKETDB_JOIN", conflicts_with = "no_init")]
+    pub join: Option<String>,
+    /// With an empty data directory: do not form a cluster; wait until an
+    /// operator adds this node with cluster_add_learner().
+    #[arg(long, env = "BUCKETDB_NO_INIT")]
+    pub no_init: bool,
 }
 
 /// The same settings as read from the TOML file.
@@ -58,6 +66,19 @@ struct FileConfig {
     snapshot_every: Option<u64>,
     timeout_secs: Option<u64>,
     log: Option<String>,
+    join: Option<String>,
+    no_init: Option<bool>,
+}
+
+/// What a node with an empty data directory does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// Form a single-voter cluster.
+    Init,
+    /// Ask the member serving SQL at this address to add this node.
+    Join(String),
+    /// Wait to be added.
+    Wait,
 }
 
 /// The settings in force.
@@ -71,6 +92,7 @@ pub struct Config {
     pub snapshot_every: u64,
     pub timeout_secs: u64,
     pub log: String,
+    pub start: Start,
 }
 
 impl Config {
@@ -109,6 +131,15 @@ impl Config {
                 .unwrap_or(10_000),
             timeout_secs: args.timeout_secs.or(file.timeout_secs).unwrap_or(5),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            start: match (
+                args.join.or(file.join),
+                args.no_init || file.no_init == Some(true),
+            ) {
+                (Some(_), true) => anyhow::bail!("--join and --no-init exclude each other"),
+                (Some(addr), false) => Start::Join(addr),
+                (None, true) => Start::Wait,
+                (None, false) => Start::Init,
+            },
         };
         anyhow::ensure!(config.node_id > 0, "--node-id must be positive");
         anyhow::ensure!(
@@ -142,6 +173,18 @@ mod tests {
         assert_eq!(c.sql_addr, "127.0.0.1:6000".parse().unwrap());
         assert_eq!(c.http_addr, "127.0.0.1:8433".parse().unwrap());
         assert_eq!(c.data_dir, PathBuf::from("./bucketdb-data"));
+        assert_eq!(c.start, Start::Init);
+    }
+
+    #[test]
+    fn join_and_no_init() {
+        let c =
+            Config::load(Args::try_parse_from(["bucketdb", "--join", "10.0.0.1:5433"]).unwrap())
+                .unwrap();
+        assert_eq!(c.start, Start::Join("10.0.0.1:5433".into()));
+        let c = Config::load(Args::try_parse_from(["bucketdb", "--no-init"]).unwrap()).unwrap();
+        assert_eq!(c.start, Start::Wait);
+        assert!(Args::try_parse_from(["bucketdb", "--no-init", "--join", "a:1"]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod config;
 mod http;
+mod join;
 mod metrics;
 mod pg;
 
@@ -10,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bucketdb_consensus::{NodeConfig, NodeInfo, RaftNode};
+use bucketdb_consensus::{Bootstrap, Faults, NodeConfig, NodeInfo, RaftNode};
 use bucketdb_sql::Engine;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{Args, Config};
+use crate::config::{Args, Config, Start};
 use crate::metrics::Metrics;
 
 #[tokio::main]
@@ -35,36 +36,60 @@ async fn main() -> anyhow::Result<()> {
     let sql_listener = TcpListener::bind(config.sql_addr)
         .await
         .with_context(|| format!("binding SQL address {}", config.sql_addr))?;
+    let raft_listener = TcpListener::bind(config.raft_addr)
+        .await
+        .with_context(|| format!("binding Raft address {}", config.raft_addr))?;
     let http_listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("binding HTTP address {}", config.http_addr))?;
     let sql_addr = sql_listener.local_addr()?;
+    let raft_addr = raft_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let node = RaftNode::start(NodeConfig {
-        node_id: config.node_id,
-        data_dir: config.data_dir.clone(),
-        info: NodeInfo {
-            raft_addr: config.raft_addr.to_string(),
-            sql_addr: sql_addr.to_string(),
+    let node = RaftNode::start(
+        NodeConfig {
+            node_id: config.node_id,
+            data_dir: config.data_dir.clone(),
+            info: NodeInfo {
+                raft_addr: raft_addr.to_string(),
+                sql_addr: sql_addr.to_string(),
+            },
+            bootstrap: match config.start {
+                Start::Init => Bootstrap::Single,
+                Start::Join(_) | Start::Wait => Bootstrap::Wait,
+            },
+            snapshot_every: config.snapshot_every,
+            timeout: Duration::from_secs(config.timeout_secs),
+            faults: Faults::default(),
         },
-        init_single: true,
-        snapshot_every: config.snapshot_every,
-        timeout: Duration::from_secs(config.timeout_secs),
-    })
+        raft_listener,
+    )
     .await
     .with_context(|| format!("starting node in {}", config.data_dir.display()))?;
-    let leader = node.wait_for_leader().await?;
-    tracing::info!(node_id = config.node_id, leader, data_dir = %config.data_dir.display(), "raft node up");
 
     let metrics = Arc::new(Metrics::new());
     let engine = Arc::new(Engine::new(node.clone()));
     tokio::spawn(http::serve(http_listener, node.clone(), metrics.clone()));
     let server = tokio::spawn(pg::serve(sql_listener, engine, metrics));
 
-    tracing::info!(%sql_addr, %http_addr, "listening");
+    match &config.start {
+        Start::Join(member) => {
+            join::join(&node, member, &raft_addr.to_string(), &sql_addr.to_string())
+                .await
+                .with_context(|| format!("joining the cluster through {member}"))?;
+        }
+        Start::Wait if !node.is_initialized().await? => {
+            tracing::info!("waiting to be added to a cluster (cluster_add_learner)");
+        }
+        Start::Init | Start::Wait => {
+            let leader = node.wait_for_leader().await?;
+            tracing::info!(node_id = config.node_id, leader, "raft node up");
+        }
+    }
+
+    tracing::info!(%sql_addr, %raft_addr, %http_addr, data_dir = %config.data_dir.display(), "listening");
     // Tests and scripts read this line to learn the (possibly ephemeral) ports.
-    println!("bucketdb ready sql={sql_addr} http={http_addr}");
+    println!("bucketdb ready sql={sql_addr} raft={raft_addr} http={http_addr}");
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

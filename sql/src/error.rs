@@ -45,6 +45,8 @@ sqlstates! {
     cardinality_violation => "21000",
     invalid_transaction_state => "25000",
     serialization_failure => "40001",
+    statement_completion_unknown => "40003",
+    object_not_in_prerequisite_state => "55000",
     cannot_connect_now => "57P03",
     query_canceled => "57014",
     protocol_violation => "08P01",
@@ -72,6 +74,9 @@ impl From<bucketdb_consensus::ConsensusError> for SqlError {
         match e {
             // Retryable: the client may try again once a leader is known.
             NotLeader { .. } | Unavailable(_) => SqlError::cannot_connect_now(e.to_string()),
+            // The write may or may not have happened; the client must check.
+            Ambiguous(_) => SqlError::statement_completion_unknown(e.to_string()),
+            Refused(_) => SqlError::object_not_in_prerequisite_state(e.to_string()),
             Fatal(_) => SqlError::internal(e.to_string()),
             Storage(s) => s.into(),
         }

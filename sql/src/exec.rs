@@ -106,6 +106,15 @@ impl Groups {
     }
 }
 
+/// The rows a SELECT reads.
+enum Input<'a> {
+    Table(&'a ReadView<'a>),
+    /// A table function's rows.
+    Rows(Vec<Vec<Value>>),
+    /// No FROM: one empty row.
+    Nothing,
+}
+
 /// The SQL engine of a node.
 pub struct Engine {
     node: RaftNode,
@@ -235,13 +244,17 @@ impl Engine {
                     session,
                     interrupt,
                 };
-                let rows = match s.table {
-                    Some(_) => {
+                let rows = match (s.table, s.function) {
+                    (Some(_), _) => {
                         self.node.read_barrier(session.consistency()).await?;
                         let view = self.node.store().read_view();
-                        cpu_bound(|| self.select(s, Some(&view), &env))?
+                        cpu_bound(|| self.select(s, Input::Table(&view), &env))?
                     }
-                    None => self.select(s, None, &env)?,
+                    (None, Some(f)) => {
+                        let rows = f.rows(&self.node).await?;
+                        self.select(s, Input::Rows(rows), &env)?
+                    }
+                    (None, None) => self.select(s, Input::Nothing, &env)?,
                 };
                 Ok(Output::Rows {
                     columns: p.columns.clone(),
@@ -252,13 +265,32 @@ impl Engine {
             Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
                 self.write(session, p, &params, interrupt).await
             }
+            Plan::Admin(call) => {
+                let env = EvalEnv {
+                    params: &params,
+                    now: now_micros(),
+                    session,
+                    interrupt,
+                };
+                let args = call
+                    .args
+                    .iter()
+                    .map(|a| a.eval(&[], &[], &env))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                let value = call.function.run(&self.node, args).await?;
+                Ok(Output::Rows {
+                    columns: p.columns.clone(),
+                    rows: vec![vec![value]],
+                    command: "SELECT".into(),
+                })
+            }
         }
     }
 
     fn select(
         &self,
         s: &SelectPlan,
-        view: Option<&ReadView>,
+        input: Input<'_>,
         env: &EvalEnv,
     ) -> SqlResult<Vec<Vec<Value>>> {
         let limit = count_arg(&s.limit, env, "LIMIT")?;
@@ -298,12 +330,19 @@ impl Engine {
             }
             Ok(ControlFlow::Continue(()))
         };
-        match (s.table, view) {
-            (Some(id), Some(view)) => {
+        match (s.table, input) {
+            (Some(id), Input::Table(view)) => {
                 let table = self.catalog.get(id);
                 s.access.scan(table, view, env, &mut |stored| {
                     visit(row_values(table, &stored))
                 })?;
+            }
+            (_, Input::Rows(rows)) => {
+                for row in rows {
+                    if visit(row)?.is_break() {
+                        break;
+                    }
+                }
             }
             _ => {
                 let _ = visit(vec![])?;

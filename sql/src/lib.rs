@@ -12,6 +12,7 @@ mod expr;
 mod interrupt;
 mod plan;
 mod session;
+mod system;
 mod value;
 
 pub use error::{SqlError, SqlResult};

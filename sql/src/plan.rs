@@ -8,6 +8,7 @@ use crate::bind::{column_name, object_name, table_name, AggCall, Binder, Ctx, Sc
 use crate::catalog::{Catalog, Default as ColDefault, Table, TableId};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
+use crate::system::{self, AdminCall, TableFn};
 use crate::value::{SqlType, Value};
 
 /// A result column.
@@ -42,6 +43,8 @@ pub struct SortKey {
 #[derive(Debug, Clone)]
 pub struct SelectPlan {
     pub table: Option<TableId>,
+    /// A table function in FROM instead of a table.
+    pub function: Option<TableFn>,
     pub access: Access,
     pub filter: Option<Expr>,
     pub projection: Projection,
@@ -113,6 +116,8 @@ pub enum Plan {
     Show {
         name: String,
     },
+    /// A cluster administration call (`SELECT cluster_promote(2)`).
+    Admin(AdminCall),
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +139,7 @@ impl Prepared {
             Plan::Set { .. } | Plan::ResetAll => "set",
             Plan::Explain(_) => "explain",
             Plan::Show { .. } => "show",
+            Plan::Admin(_) => "admin",
         }
     }
 }
@@ -153,9 +159,16 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         params: given.to_vec(),
         aggs: vec![],
     };
+    let mut admin_column = None;
     let plan =
         match stmt {
-            Statement::Query(q) => Plan::Select(plan_query(catalog, q, &mut b)?),
+            Statement::Query(q) => match admin_call(q, &mut b)? {
+                Some((call, column)) => {
+                    admin_column = Some(column);
+                    Plan::Admin(call)
+                }
+                None => Plan::Select(plan_query(catalog, q, &mut b)?),
+            },
             Statement::Insert(ins) => Plan::Insert(plan_insert(catalog, ins, &mut b)?),
             Statement::Update(up) => Plan::Update(plan_update(catalog, up, &mut b)?),
             Statement::Delete(del) => Plan::Delete(plan_delete(catalog, del, &mut b)?),
@@ -207,6 +220,7 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
             name: "QUERY PLAN".into(),
             ty: SqlType::Text,
         }],
+        Plan::Admin(_) => admin_column.into_iter().collect(),
         Plan::Set { .. } | Plan::ResetAll | Plan::Empty => vec![],
     };
     Ok(Prepared {
@@ -247,9 +261,15 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
                     if s.having.is_some() { ", HAVING" } else { "" }
                 ));
             }
-            match s.table {
-                Some(id) => lines.extend(scan(id, &s.access, &s.filter)),
-                None => lines.push("Result: one row, no table".into()),
+            match (s.table, s.function) {
+                (Some(id), _) => lines.extend(scan(id, &s.access, &s.filter)),
+                (None, Some(f)) => {
+                    lines.push(format!("Function scan of {}()", f.name()));
+                    if s.filter.is_some() {
+                        lines.push("  Filter: WHERE clause on every row".into());
+                    }
+                }
+                (None, None) => lines.push("Result: one row, no table".into()),
             }
             lines
         }
@@ -271,6 +291,7 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         .chain(scan(d.table, &d.access, &d.filter))
         .collect(),
         Plan::Explain(lines) => lines.clone(),
+        Plan::Admin(_) => vec!["Cluster administration call".into()],
         Plan::Set { .. } | Plan::ResetAll | Plan::Show { .. } | Plan::Empty => {
             vec!["Utility statement".into()]
         }
@@ -321,28 +342,65 @@ fn plan_set(set: &ast::Set) -> SqlResult<Plan> {
     }
 }
 
-/// Resolves a FROM item to a built-in table and the name it goes by.
-fn from_table<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(&'c Table, String)> {
-    match relation {
-        TableFactor::Table {
-            name,
-            alias,
-            args: None,
-            ..
-        } => {
-            let table = catalog.table(&table_name(name)?)?;
-            let qualifier = alias
-                .as_ref()
-                .map(|a| a.name.value.to_lowercase())
-                .unwrap_or_else(|| table.name.to_string());
-            Ok((table, qualifier))
+/// What a FROM item reads.
+enum Source<'c> {
+    Table(&'c Table),
+    Function(TableFn),
+}
+
+/// Resolves a FROM item to a built-in table or table function, and the
+/// name it goes by.
+fn from_item<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(Source<'c>, String)> {
+    let TableFactor::Table {
+        name, alias, args, ..
+    } = relation
+    else {
+        return Err(SqlError::feature_not_supported(format!(
+            "FROM {relation} is not supported yet"
+        )));
+    };
+    let name = table_name(name)?;
+    let source = match args {
+        None => Source::Table(catalog.table(&name)?),
+        Some(a) if a.args.is_empty() => match TableFn::lookup(&name) {
+            Some(f) => Source::Function(f),
+            None => {
+                return Err(SqlError::undefined_function(format!(
+                    "function {name}() does not exist"
+                )))
+            }
+        },
+        Some(_) => {
+            return Err(SqlError::undefined_function(format!(
+                "function {name} with arguments does not exist"
+            )))
         }
-        TableFactor::Table { name, .. } => Err(SqlError::feature_not_supported(format!(
-            "table function {name} is not supported yet"
+    };
+    let qualifier = alias
+        .as_ref()
+        .map(|a| a.name.value.to_lowercase())
+        .unwrap_or(name);
+    Ok((source, qualifier))
+}
+
+/// The table a write names: only built-in tables take writes.
+fn from_table<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(&'c Table, String)> {
+    match from_item(catalog, relation)? {
+        (Source::Table(t), q) => Ok((t, q)),
+        (Source::Function(f), _) => Err(SqlError::feature_not_supported(format!(
+            "{}() is read-only",
+            f.name()
         ))),
-        other => Err(SqlError::feature_not_supported(format!(
-            "FROM {other} is not supported yet"
-        ))),
+    }
+}
+
+/// `SELECT admin_fn(…)`, if that is what the query is.
+fn admin_call(q: &ast::Query, b: &mut Binder) -> SqlResult<Option<(AdminCall, OutColumn)>> {
+    match &*q.body {
+        SetExpr::Select(s) if q.order_by.is_none() && q.limit_clause.is_none() => {
+            system::plan_admin(s, b)
+        }
+        _ => Ok(None),
     }
 }
 
@@ -483,12 +541,18 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
             ))
         }
     };
-    let (table, scope) = match select.from.as_slice() {
-        [] => (None, Scope::default()),
-        [twj] if twj.joins.is_empty() => {
-            let (t, q) = from_table(catalog, &twj.relation)?;
-            (Some(t), table_scope(t, &q))
-        }
+    let (table, function, scope) = match select.from.as_slice() {
+        [] => (None, None, Scope::default()),
+        [twj] if twj.joins.is_empty() => match from_item(catalog, &twj.relation)? {
+            (Source::Table(t), q) => (Some(t), None, table_scope(t, &q)),
+            (Source::Function(f), q) => {
+                let mut scope = Scope::default();
+                for (name, ty) in f.columns() {
+                    scope.push(&q, name, *ty, false);
+                }
+                (None, Some(f), scope)
+            }
+        },
         _ => {
             return Err(SqlError::feature_not_supported(
                 "joins are not supported yet",
@@ -618,6 +682,7 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
         .unwrap_or_default();
     Ok(SelectPlan {
         table: table.map(|t| t.id),
+        function,
         access,
         filter,
         projection: proj,

@@ -176,8 +176,13 @@ impl Store {
     }
 
     /// Replaces every state-machine row with the snapshot file's and writes
-    /// `meta`, in one atomic write. The file is verified whole before
-    /// anything is changed.
+    /// `meta`. The file is verified whole before anything is changed, then
+    /// loaded in bounded batches, so memory does not grow with the snapshot.
+    ///
+    /// A marker ([`INSTALLING`]) is durable before the first batch and
+    /// removed by the last one, together with `meta`. A crash in between
+    /// leaves the marker, and [`Store::interrupted_install`] tells the
+    /// state machine to import the same file again on start.
     pub fn import_snapshot(
         &self,
         path: &Path,
@@ -186,21 +191,41 @@ impl Store {
         let mut check = SnapshotReader::new(BufReader::new(File::open(path)?))?;
         while check.next_record()?.is_some() {}
 
-        let mut wb = WriteBatch::default();
         let data = self.cf(CF_SM_DATA);
+        let mut wb = WriteBatch::default();
+        wb.put_cf(self.cf(CF_SM_META), INSTALLING, b"1");
         wb.delete_range_cf(data, [0u8].as_slice(), [0xffu8; 9].as_slice());
+        self.write(wb)?;
+        self.sync_wal()?;
+
         let mut reader = SnapshotReader::new(BufReader::new(File::open(path)?))?;
         let mut n = 0;
+        let mut wb = WriteBatch::default();
         while let Some((k, v)) = reader.next_record()? {
             wb.put_cf(data, k, v);
             n += 1;
+            if wb.size_in_bytes() >= IMPORT_BATCH_BYTES {
+                self.write(std::mem::take(&mut wb))?;
+            }
         }
         self.put_meta_into_batch(&mut wb, meta);
+        wb.delete_cf(self.cf(CF_SM_META), INSTALLING);
         self.write(wb)?;
         self.sync_wal()?;
         Ok(n)
     }
+
+    /// Whether a snapshot import was cut short (by a crash) and must be
+    /// redone before this state machine is used.
+    pub fn interrupted_install(&self) -> Result<bool, StorageError> {
+        Ok(self.get_cf(CF_SM_META, INSTALLING.as_bytes())?.is_some())
+    }
 }
+
+/// The state-machine metadata key present while an import is under way.
+const INSTALLING: &str = "installing";
+/// Bytes of rows written per RocksDB batch during an import.
+const IMPORT_BATCH_BYTES: usize = 4 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -257,6 +282,7 @@ mod tests {
             7
         );
         assert_eq!(b.sm_meta("applied").unwrap(), Some(vec![7]));
+        assert!(!b.interrupted_install().unwrap());
 
         let mut bytes = std::fs::read(&file).unwrap();
         let mid = bytes.len() / 2;

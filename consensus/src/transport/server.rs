@@ -1,0 +1,150 @@
+//! The receiving side: accepts peer connections and answers each request
+//! with one reply. A malformed frame closes that connection only; nothing a
+//! peer sends can stop the node.
+
+use std::path::PathBuf;
+
+use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::frame;
+use super::message::{RemoteError, Request, Response};
+use crate::node::RaftNode;
+use crate::state_machine::SnapshotFile;
+use crate::types::TypeConfig;
+
+/// Serves peers until the node stops.
+pub async fn serve(listener: TcpListener, node: RaftNode, mut stop: watch::Receiver<bool>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => return,
+            a = listener.accept() => a,
+        };
+        let (conn, peer) = match accepted {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("raft transport accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let node = node.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.changed() => {}
+                r = connection(conn, node) => if let Err(e) = r {
+                    tracing::debug!(%peer, "raft connection closed: {e}");
+                }
+            }
+        });
+    }
+}
+
+async fn connection(mut conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
+    conn.set_nodelay(true)?;
+    while let Some(body) = frame::read_frame(&mut conn).await? {
+        let req: Request = crate::codec::decode(&body)?;
+        let reply = match req {
+            Request::Snapshot { vote, meta } => {
+                receive_snapshot(&mut conn, &node, vote, meta).await?
+            }
+            other => answer(&node, other).await,
+        };
+        frame::send(&mut conn, &reply).await?;
+    }
+    conn.shutdown().await
+}
+
+fn error(e: impl Into<RemoteError>) -> Response {
+    Response::Error(e.into())
+}
+
+fn fatal(e: impl std::fmt::Display) -> Response {
+    Response::Error(RemoteError::Fatal(e.to_string()))
+}
+
+async fn answer(node: &RaftNode, req: Request) -> Response {
+    let raft = node.raft();
+    match req {
+        Request::AppendEntries(rpc) => match raft.append_entries(rpc).await {
+            Ok(r) => Response::AppendEntries(r),
+            Err(e) => fatal(e),
+        },
+        Request::Vote(rpc) => match raft.vote(rpc).await {
+            Ok(r) => Response::Vote(r),
+            Err(e) => fatal(e),
+        },
+        Request::PreVote(rpc) => match raft.pre_vote(rpc).await {
+            Ok(r) => Response::Vote(r),
+            Err(e) => fatal(e),
+        },
+        Request::TransferLeader(rpc) => match raft.handle_transfer_leader(rpc).await {
+            Ok(r) => Response::TransferLeader(r),
+            Err(e) => fatal(e),
+        },
+        Request::Propose(batch) => match node.propose_here(batch).await {
+            Ok(o) => Response::Proposed(o),
+            Err(e) => error(e),
+        },
+        Request::ReadIndex => match node.read_index_here().await {
+            Ok(i) => Response::ReadIndex(i),
+            Err(e) => error(e),
+        },
+        Request::ChangeMembership(change) => match node.change_membership_here(change).await {
+            Ok(i) => Response::Changed(i),
+            Err(e) => error(e),
+        },
+        Request::Members => match node.members_here() {
+            Ok(m) => Response::Members(m),
+            Err(e) => error(e),
+        },
+        Request::Snapshot { .. } => fatal("snapshot request out of place"),
+    }
+}
+
+/// Writes the chunks that follow a snapshot request into a file beside the
+/// node's snapshots, then hands the file to Raft to install. The file is
+/// removed if Raft did not keep it (a stale leader, an older snapshot).
+async fn receive_snapshot(
+    conn: &mut TcpStream,
+    node: &RaftNode,
+    vote: VoteOf<TypeConfig>,
+    meta: SnapshotMetaOf<TypeConfig>,
+) -> std::io::Result<Response> {
+    let path = node.incoming_snapshot_path();
+    let received = write_chunks(conn, &path).await;
+    if let Err(e) = received {
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(e);
+    }
+    let snapshot = SnapshotOf::<TypeConfig, SnapshotFile> {
+        meta,
+        snapshot: SnapshotFile { path: path.clone() },
+    };
+    let reply = match node.raft().install_full_snapshot(vote, snapshot).await {
+        Ok(r) => Response::Snapshot(r),
+        Err(e) => fatal(e),
+    };
+    let _ = tokio::fs::remove_file(&path).await;
+    Ok(reply)
+}
+
+async fn write_chunks(conn: &mut TcpStream, path: &PathBuf) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::create(path).await?;
+    loop {
+        match frame::read_frame(conn).await? {
+            Some(chunk) if chunk.is_empty() => break,
+            Some(chunk) => file.write_all(&chunk).await?,
+            None => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "snapshot stream ended early",
+                ))
+            }
+        }
+    }
+    file.sync_all().await
+}

@@ -1,0 +1,83 @@
+//! `--join`: a new node asks a running member, over SQL like an operator
+//! would, to add it as a learner (which returns once it has caught up) and
+//! then to promote it to voter.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bucketdb_consensus::RaftNode;
+use tokio_postgres::NoTls;
+
+/// How long to keep trying to reach the member before giving up.
+const REACH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Joins the cluster a member at `member_sql` belongs to. Safe to repeat: a
+/// node that is already a learner is only promoted, a voter is left alone.
+pub async fn join(
+    node: &RaftNode,
+    member_sql: &str,
+    raft_addr: &str,
+    sql_addr: &str,
+) -> anyhow::Result<()> {
+    let id = node.node_id() as i64;
+    let status = node.status();
+    if status.voters.contains(&node.node_id()) {
+        return Ok(());
+    }
+    let client = connect(member_sql).await?;
+    if !status.learners.contains(&node.node_id()) {
+        tracing::info!(
+            member = member_sql,
+            "joining: asking to be added as a learner"
+        );
+        client
+            .query_one(
+                "SELECT cluster_add_learner($1, $2, $3)",
+                &[&id, &raft_addr, &sql_addr],
+            )
+            .await
+            .context("cluster_add_learner")?;
+    }
+    tracing::info!("joining: caught up, asking to be promoted to voter");
+    client
+        .query_one("SELECT cluster_promote($1)", &[&id])
+        .await
+        .context("cluster_promote")?;
+    tracing::info!("joined the cluster as a voter");
+    Ok(())
+}
+
+async fn connect(member_sql: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (host, port) = member_sql
+        .rsplit_once(':')
+        .with_context(|| format!("--join {member_sql}: expected host:port"))?;
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(host)
+        .port(
+            port.parse()
+                .with_context(|| format!("--join {member_sql}: bad port"))?,
+        )
+        .user("bucketdb")
+        .dbname("bucketdb")
+        .application_name("bucketdb-join")
+        .connect_timeout(Duration::from_secs(2));
+    let deadline = Instant::now() + REACH_TIMEOUT;
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::warn!("join connection: {e}");
+                    }
+                });
+                return Ok(client);
+            }
+            Err(e) if Instant::now() < deadline => {
+                tracing::info!("joining: member {member_sql} not reachable yet: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("reaching {member_sql}")),
+        }
+    }
+}
