@@ -81,10 +81,12 @@ async fn main() -> anyhow::Result<()> {
         Start::Wait if !node.is_initialized().await? => {
             tracing::info!("waiting to be added to a cluster (cluster_add_learner)");
         }
-        Start::Init | Start::Wait => {
-            let leader = node.wait_for_leader().await?;
-            tracing::info!(node_id = config.node_id, leader, "raft node up");
-        }
+        // A member restarting may find no quorum yet; it serves anyway
+        // (local reads work, writes wait for a leader).
+        Start::Init | Start::Wait => match node.wait_for_leader().await {
+            Ok(leader) => tracing::info!(node_id = config.node_id, leader, "raft node up"),
+            Err(e) => tracing::warn!(node_id = config.node_id, "serving without a leader: {e}"),
+        },
     }
 
     tracing::info!(%sql_addr, %raft_addr, %http_addr, data_dir = %config.data_dir.display(), "listening");

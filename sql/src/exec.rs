@@ -396,6 +396,14 @@ impl Engine {
                 }
                 tokio::time::sleep(conflict_backoff(attempt)).await;
             }
+            // Plan on a state that holds every write acknowledged so far,
+            // on a follower or a new leader too: preconditions catch rows
+            // that change after this, but a write that finds nothing to do
+            // is never proposed, so its "0 rows" must not come from a stale
+            // state.
+            self.node
+                .read_barrier(bucketdb_consensus::ReadConsistency::Linearizable)
+                .await?;
             // Fixed here, before the entry enters the log: replicas never
             // read the clock.
             let env = EvalEnv {

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+pub mod cluster;
+
 /// How long a server may take to start.
 const START_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -26,6 +28,7 @@ pub fn binary() -> PathBuf {
 pub struct Server {
     child: Option<Child>,
     pub sql_addr: SocketAddr,
+    pub raft_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -41,12 +44,20 @@ impl Server {
         s
     }
 
-    /// Starts a server on `data_dir` (which may hold data already).
+    /// Starts a server on `data_dir` (which may hold data already). Each
+    /// address flag not in `extra` gets an ephemeral port.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(binary())
-            .args(["--data-dir", data_dir.to_str().expect("utf-8 path")])
-            .args(["--sql-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
-            .args(["--raft-addr", "127.0.0.1:0", "--log", "warn"])
+        let mut cmd = Command::new(binary());
+        cmd.args(["--data-dir", data_dir.to_str().expect("utf-8 path")]);
+        for flag in ["--sql-addr", "--raft-addr", "--http-addr"] {
+            if !extra.contains(&flag) {
+                cmd.args([flag, "127.0.0.1:0"]);
+            }
+        }
+        if !extra.contains(&"--log") {
+            cmd.args(["--log", "warn,openraft=error"]);
+        }
+        let mut child = cmd
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -73,6 +84,7 @@ impl Server {
         };
         Server {
             sql_addr: field("sql="),
+            raft_addr: field("raft="),
             http_addr: field("http="),
             child: Some(child),
             data_dir: data_dir.to_path_buf(),
@@ -144,6 +156,11 @@ impl Server {
         }
         let _ = c.kill();
         panic!("server did not exit within 10s of SIGTERM");
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// Whether the process is still running.
