@@ -2,6 +2,7 @@
 //! sharing the node's connection pool.
 
 use std::future::Future;
+use std::time::Duration;
 
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::RPCOption;
@@ -15,6 +16,9 @@ use openraft::{OptionalSend, RaftNetworkFactory, RaftNetworkV2};
 use crate::state_machine::SnapshotFile;
 use crate::transport::{CallError, Peers, Request, Response};
 use crate::types::{NodeInfo, TypeConfig};
+
+/// Time allowed for an append that carries entries.
+const APPEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Network {
     pub peers: Peers,
@@ -83,6 +87,14 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        // openraft gives every append the heartbeat interval; a batch of
+        // large entries to a catching-up node (which fsyncs them) needs
+        // longer, or it would time out and be resent forever.
+        let option = if rpc.entries.is_empty() {
+            option
+        } else {
+            RPCOption::new(option.hard_ttl().max(APPEND_TIMEOUT))
+        };
         match self.call(Request::AppendEntries(rpc), &option).await? {
             Response::AppendEntries(r) => Ok(r),
             _ => Err(self.unexpected("append-entries")),

@@ -104,6 +104,9 @@ impl RaftNode {
             enable_pre_vote: Some(true),
             // Sending and installing a large snapshot takes time.
             install_snapshot_timeout: 120_000,
+            // Entries can be large (multi-row statements); fewer per append
+            // keeps each message well under the transport's frame limit.
+            max_payload_entries: 64,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
             max_in_snapshot_log_to_keep: 1000,
             ..Default::default()

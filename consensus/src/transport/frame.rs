@@ -10,9 +10,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::codec;
 
-/// Largest frame a peer may announce. Entries batches and snapshot chunks
-/// stay far below it; a larger length is a corrupt or hostile stream.
-pub const MAX_FRAME: usize = 64 << 20;
+/// Largest frame a peer may announce: an append of up to
+/// `max_payload_entries` large entries fits; a larger length is a corrupt or
+/// hostile stream. Memory is only taken for frames that actually arrive.
+pub const MAX_FRAME: usize = 512 << 20;
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> io::Result<()> {
     if body.len() > MAX_FRAME {
