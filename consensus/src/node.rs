@@ -270,11 +270,37 @@ impl RaftNode {
     }
 
     /// Returns once a read at `consistency` may be served from this node's
-    /// state machine.
-    pub async fn read_barrier(&self, consistency: ReadConsistency) -> Result<(), ConsensusError> {
-        if consistency == ReadConsistency::Local {
-            return Ok(());
+    /// state machine, and the applied index the read will see at least
+    /// (read it before taking the read view). `at_least` is the newest index
+    /// the session has already seen: even a `Local` read waits for it, so a
+    /// session sees its own writes and never goes back in time.
+    pub async fn read_barrier(
+        &self,
+        consistency: ReadConsistency,
+        at_least: u64,
+    ) -> Result<u64, ConsensusError> {
+        if consistency == ReadConsistency::Linearizable {
+            self.linearize().await?;
         }
+        if self.applied_index() < at_least {
+            self.wait_applied(at_least, self.config.timeout).await?;
+        }
+        Ok(self.applied_index())
+    }
+
+    /// The index of the last entry applied to this node's state machine.
+    pub fn applied_index(&self) -> u64 {
+        self.raft
+            .metrics()
+            .borrow_watched()
+            .last_applied
+            .as_ref()
+            .map_or(0, |l| l.index())
+    }
+
+    /// ReadIndex: waits until this node has applied everything committed
+    /// before now, as confirmed by the leader with a quorum round.
+    async fn linearize(&self) -> Result<(), ConsensusError> {
         let timeout = self.config.timeout;
         self.on_leader(timeout, |node, route, remaining| {
             Box::pin(async move {
@@ -458,7 +484,7 @@ mod tests {
         assert!(
             matches!(dup, ApplyOutcome::Rejected(ref r) if r.violation == Violation::UniqueViolation)
         );
-        node.read_barrier(ReadConsistency::Linearizable)
+        node.read_barrier(ReadConsistency::Linearizable, 0)
             .await
             .unwrap();
         let snap = node.snapshot().await.unwrap();
@@ -481,7 +507,7 @@ mod tests {
         }
         let node = reopened.expect("node reopens");
         node.wait_for_leader().await.unwrap();
-        node.read_barrier(ReadConsistency::Linearizable)
+        node.read_barrier(ReadConsistency::Linearizable, 0)
             .await
             .unwrap();
         let view = node.store().read_view();

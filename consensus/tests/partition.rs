@@ -134,7 +134,7 @@ async fn minority_cannot_commit_majority_can_and_healing_converges() {
     // Nor can it serve a linearizable read.
     assert!(nodes[old]
         .node
-        .read_barrier(ReadConsistency::Linearizable)
+        .read_barrier(ReadConsistency::Linearizable, 0)
         .await
         .is_err());
 
@@ -152,7 +152,7 @@ async fn minority_cannot_commit_majority_can_and_healing_converges() {
     heal(&nodes);
     for n in &nodes {
         n.node
-            .read_barrier(ReadConsistency::Linearizable)
+            .read_barrier(ReadConsistency::Linearizable, 0)
             .await
             .unwrap();
     }
@@ -184,14 +184,14 @@ async fn partitioned_follower_refuses_linearizable_reads_until_healed() {
     assert!(!has(&nodes[cut].node, "while-cut"));
     let r = nodes[cut]
         .node
-        .read_barrier(ReadConsistency::Linearizable)
+        .read_barrier(ReadConsistency::Linearizable, 0)
         .await;
     assert!(r.is_err(), "{r:?}");
 
     heal(&nodes);
     nodes[cut]
         .node
-        .read_barrier(ReadConsistency::Linearizable)
+        .read_barrier(ReadConsistency::Linearizable, 0)
         .await
         .unwrap();
     assert!(has(&nodes[cut].node, "while-cut"));

@@ -238,18 +238,25 @@ impl Engine {
                 })
             }
             Plan::Select(s) => {
+                let view = match s.table {
+                    Some(_) => {
+                        let seen = self
+                            .node
+                            .read_barrier(session.consistency(), session.seen_index())
+                            .await?;
+                        session.observe(seen);
+                        Some(self.node.store().read_view())
+                    }
+                    None => None,
+                };
                 let env = EvalEnv {
                     params: &params,
                     now: now_micros(),
                     session,
                     interrupt,
                 };
-                let rows = match (s.table, s.function) {
-                    (Some(_), _) => {
-                        self.node.read_barrier(session.consistency()).await?;
-                        let view = self.node.store().read_view();
-                        cpu_bound(|| self.select(s, Input::Table(&view), &env))?
-                    }
+                let rows = match (&view, s.function) {
+                    (Some(view), _) => cpu_bound(|| self.select(s, Input::Table(view), &env))?,
                     (None, Some(f)) => {
                         let rows = f.rows(&self.node).await?;
                         self.select(s, Input::Rows(rows), &env)?
@@ -383,7 +390,7 @@ impl Engine {
 
     async fn write(
         &self,
-        session: &Session,
+        session: &mut Session,
         p: &Prepared,
         params: &[Value],
         interrupt: &Interrupt,
@@ -401,9 +408,14 @@ impl Engine {
             // that change after this, but a write that finds nothing to do
             // is never proposed, so its "0 rows" must not come from a stale
             // state.
-            self.node
-                .read_barrier(bucketdb_consensus::ReadConsistency::Linearizable)
+            let seen = self
+                .node
+                .read_barrier(
+                    bucketdb_consensus::ReadConsistency::Linearizable,
+                    session.seen_index(),
+                )
                 .await?;
+            session.observe(seen);
             // Fixed here, before the entry enters the log: replicas never
             // read the clock.
             let env = EvalEnv {
@@ -434,7 +446,7 @@ impl Engine {
                 // Last chance to stop: once proposed, the write completes.
                 interrupt.check()?;
                 match self.node.propose(batch).await? {
-                    ApplyOutcome::Applied { .. } => {}
+                    ApplyOutcome::Applied { revision } => session.observe(revision),
                     ApplyOutcome::Rejected(r) if r.violation == Violation::Conflict => continue,
                     ApplyOutcome::Rejected(r) => {
                         return Err(rejection_error(self.catalog.get(table), &r))

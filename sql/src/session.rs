@@ -53,6 +53,9 @@ pub struct Session {
     user: String,
     database: String,
     settings: BTreeMap<String, String>,
+    /// The newest log index this session has read or written: its reads,
+    /// `local` ones too, never see an older state.
+    seen_index: u64,
 }
 
 impl Session {
@@ -64,6 +67,7 @@ impl Session {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            seen_index: 0,
         }
     }
 
@@ -73,6 +77,15 @@ impl Session {
 
     pub fn database(&self) -> &str {
         &self.database
+    }
+
+    pub fn seen_index(&self) -> u64 {
+        self.seen_index
+    }
+
+    /// Records that the session saw the state at log index `index`.
+    pub fn observe(&mut self, index: u64) {
+        self.seen_index = self.seen_index.max(index);
     }
 
     pub fn consistency(&self) -> ReadConsistency {

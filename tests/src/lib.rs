@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub mod cluster;
+pub mod inproc;
 
 /// How long a server may take to start.
 const START_DEADLINE: Duration = Duration::from_secs(60);

@@ -1,0 +1,137 @@
+//! Fault injection in one process: a minority partition cannot commit, a
+//! cut-off follower refuses linearizable reads, healing converges, and
+//! concurrent membership changes never interleave.
+
+use std::time::{Duration, Instant};
+
+use bucketdb_consensus::{ConsensusError, MembershipChange, RaftNode, ReadConsistency};
+use bucketdb_storage::{keys, ApplyOutcome, Datum, KvBatch, KvOp};
+use bucketdb_tests::inproc::InProcCluster;
+
+fn put(name: &str) -> KvBatch {
+    KvBatch {
+        preconditions: vec![],
+        ops: vec![KvOp::Put {
+            key: keys::bucket(name),
+            columns: vec![Datum::Text(name.into())],
+        }],
+    }
+}
+
+fn has(node: &RaftNode, name: &str) -> bool {
+    node.store()
+        .read_view()
+        .get(&keys::bucket(name))
+        .unwrap()
+        .is_some()
+}
+
+const LINEARIZABLE: ReadConsistency = ReadConsistency::Linearizable;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minority_cannot_commit_majority_can_and_healing_converges() {
+    let mut c = InProcCluster::start(3).await;
+    let old = c.leader().await;
+    let ok = c.node(old).node.propose(put("before")).await.unwrap();
+    assert!(matches!(ok, ApplyOutcome::Applied { .. }));
+
+    // The leader alone is a minority: its write never commits.
+    c.isolate(old);
+    let stuck = c.node(old).node.propose(put("minority")).await;
+    assert!(
+        matches!(
+            stuck,
+            Err(ConsensusError::Ambiguous(_) | ConsensusError::Unavailable(_))
+        ),
+        "{stuck:?}"
+    );
+    // Nor can it serve a linearizable read.
+    assert!(c
+        .node(old)
+        .node
+        .read_barrier(LINEARIZABLE, 0)
+        .await
+        .is_err());
+
+    // The majority elects a leader and commits, through either of its nodes.
+    let rest: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    let new = c.leader_among(&rest).await;
+    let follower = rest.iter().copied().find(|i| *i != new).unwrap();
+    for (via, name) in [(new, "majority-1"), (follower, "majority-2")] {
+        let r = c.node(via).node.propose(put(name)).await.unwrap();
+        assert!(matches!(r, ApplyOutcome::Applied { .. }));
+    }
+
+    // Healed, the old leader steps down, drops its uncommitted entry and
+    // catches up; every node ends with the same state.
+    c.heal();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (_, n) in c.up() {
+        n.node.read_barrier(LINEARIZABLE, 0).await.unwrap();
+        while !(has(&n.node, "majority-1") && has(&n.node, "majority-2")) {
+            assert!(Instant::now() < deadline, "node did not converge");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(has(&n.node, "before"));
+        assert!(!has(&n.node, "minority"), "an uncommitted write survived");
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitioned_follower_refuses_linearizable_reads_until_healed() {
+    let mut c = InProcCluster::start(3).await;
+    let leader = c.leader().await;
+    let cut = (leader + 1) % 3;
+    c.isolate(cut);
+    c.node(leader).node.propose(put("while-cut")).await.unwrap();
+
+    // A local read on the cut-off follower is stale; a linearizable one
+    // fails rather than return it.
+    assert!(!has(&c.node(cut).node, "while-cut"));
+    let r = c.node(cut).node.read_barrier(LINEARIZABLE, 0).await;
+    assert!(r.is_err(), "{r:?}");
+
+    c.heal();
+    c.node(cut)
+        .node
+        .read_barrier(LINEARIZABLE, 0)
+        .await
+        .unwrap();
+    assert!(has(&c.node(cut).node, "while-cut"));
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_membership_changes_do_not_interleave() {
+    let mut c = InProcCluster::start(3).await;
+    let leader = c.leader().await;
+    let fourth = c.spawn_waiting().await;
+    // The leader cannot reach node 4 yet, so adding it waits.
+    c.node(leader).faults.block(fourth as u64 + 1);
+    let admin = c.node(leader).node.clone();
+    let info = c.node(fourth).info.clone();
+    let adding = tokio::spawn(async move {
+        admin
+            .change_membership(MembershipChange::AddLearner { id: 4, info })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Meanwhile a second change, sent to a follower, is refused with why.
+    let other = c.node((leader + 1) % 3).node.clone();
+    match other
+        .change_membership(MembershipChange::Remove { id: 3 })
+        .await
+    {
+        Err(ConsensusError::Refused(why)) => assert!(why.contains("in progress"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(c.node(leader).node.status().voters.len(), 3);
+
+    // Once node 4 is reachable the first change completes.
+    c.node(leader).faults.heal();
+    adding.await.unwrap().unwrap();
+    assert_eq!(c.node(leader).node.status().learners, vec![4]);
+    c.shutdown().await;
+}
