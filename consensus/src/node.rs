@@ -11,7 +11,7 @@ use std::time::Duration;
 use bucketdb_storage::{ApplyOutcome, KvBatch, Store};
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::ClientWriteError;
-use openraft::{Config, Raft, ReadPolicy, ServerState, SnapshotPolicy};
+use openraft::{Config, LinearizerOption, Raft, ReadPolicy, ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -47,6 +47,15 @@ pub struct NodeConfig {
     pub timeout: Duration,
     /// Links to cut, for fault-injection tests; empty in production.
     pub faults: Faults,
+}
+
+/// How the leader confirms it still leads before answering a read index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Confirm {
+    /// A quorum round that starts after the request arrived (ReadIndex).
+    Quorum,
+    /// A quorum acknowledgement within the leader lease.
+    Lease,
 }
 
 /// The read strength a session asked for.
@@ -280,8 +289,22 @@ impl RaftNode {
         at_least: u64,
     ) -> Result<u64, ConsensusError> {
         if consistency == ReadConsistency::Linearizable {
-            self.linearize().await?;
+            self.linearize(Confirm::Quorum).await?;
         }
+        self.wait_seen(at_least).await
+    }
+
+    /// The barrier a write plans behind: everything acknowledged so far is
+    /// applied here. Leadership is confirmed by the leader's lease (a quorum
+    /// acknowledged it within the election timeout), not a new round: a
+    /// stale plan cannot commit anyway, since its proposal is checked by
+    /// Raft and by its preconditions.
+    pub async fn write_barrier(&self, at_least: u64) -> Result<u64, ConsensusError> {
+        self.linearize(Confirm::Lease).await?;
+        self.wait_seen(at_least).await
+    }
+
+    async fn wait_seen(&self, at_least: u64) -> Result<u64, ConsensusError> {
         if self.applied_index() < at_least {
             self.wait_applied(at_least, self.config.timeout).await?;
         }
@@ -299,24 +322,26 @@ impl RaftNode {
     }
 
     /// ReadIndex: waits until this node has applied everything committed
-    /// before now, as confirmed by the leader with a quorum round.
-    async fn linearize(&self) -> Result<(), ConsensusError> {
+    /// before now, as confirmed by the leader.
+    async fn linearize(&self, confirm: Confirm) -> Result<(), ConsensusError> {
         let timeout = self.config.timeout;
         self.on_leader(timeout, |node, route, remaining| {
             Box::pin(async move {
                 match route {
-                    Route::Here => node.read_index_here().await.map(|_| ()),
+                    Route::Here => node.read_index_here(confirm).await.map(|_| ()),
                     Route::Leader(id, addr) => {
-                        let index =
-                            match node.forward(id, &addr, Request::ReadIndex, remaining).await {
-                                Ok(Response::ReadIndex(i)) => i,
-                                Ok(_) => return Err(unexpected_reply("a read index request")),
-                                // Asking again is harmless.
-                                Err(ConsensusError::Ambiguous(m)) => {
-                                    return Err(ConsensusError::Unavailable(m))
-                                }
-                                Err(e) => return Err(e),
-                            };
+                        let index = match node
+                            .forward(id, &addr, Request::ReadIndex(confirm), remaining)
+                            .await
+                        {
+                            Ok(Response::ReadIndex(i)) => i,
+                            Ok(_) => return Err(unexpected_reply("a read index request")),
+                            // Asking again is harmless.
+                            Err(ConsensusError::Ambiguous(m)) => {
+                                return Err(ConsensusError::Unavailable(m))
+                            }
+                            Err(e) => return Err(e),
+                        };
                         node.wait_applied(index, remaining).await
                     }
                 }
@@ -325,12 +350,17 @@ impl RaftNode {
         .await
     }
 
-    /// On the leader: confirms leadership with a quorum round that starts
-    /// now, and returns the index a read must see (waiting, here, until it
-    /// is applied).
-    pub(crate) async fn read_index_here(&self) -> Result<u64, ConsensusError> {
+    /// On the leader: confirms leadership (with a quorum round that starts
+    /// now, or by lease) and returns the index a read must see, waiting
+    /// here until it is applied. Concurrent reads share quorum rounds.
+    pub(crate) async fn read_index_here(&self, how: Confirm) -> Result<u64, ConsensusError> {
         let timeout = self.config.timeout;
-        let confirm = self.raft.ensure_linearizable(ReadPolicy::ReadIndex);
+        let option = match how {
+            Confirm::Quorum => LinearizerOption::from(ReadPolicy::ReadIndex),
+            // A stale lease is renewed by a heartbeat round, not refused.
+            Confirm::Lease => LinearizerOption::new(None, true),
+        };
+        let confirm = self.raft.ensure_linearizable(option);
         match tokio::time::timeout(timeout, confirm).await {
             Err(_) => Err(ConsensusError::Unavailable(format!(
                 "read not confirmed by a quorum within {timeout:?}"

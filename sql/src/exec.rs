@@ -407,14 +407,8 @@ impl Engine {
             // on a follower or a new leader too: preconditions catch rows
             // that change after this, but a write that finds nothing to do
             // is never proposed, so its "0 rows" must not come from a stale
-            // state.
-            let seen = self
-                .node
-                .read_barrier(
-                    bucketdb_consensus::ReadConsistency::Linearizable,
-                    session.seen_index(),
-                )
-                .await?;
+            // state. (The leader's lease stands in for a quorum round.)
+            let seen = self.node.write_barrier(session.seen_index()).await?;
             session.observe(seen);
             // Fixed here, before the entry enters the log: replicas never
             // read the clock.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Member, MembershipChange};
 use crate::error::ConsensusError;
+use crate::node::Confirm;
 use crate::types::TypeConfig;
 
 #[derive(Serialize, Deserialize)]
@@ -26,9 +27,9 @@ pub enum Request {
     },
     /// A client's write, planned on a follower, for the leader to propose.
     Propose(KvBatch),
-    /// The leader's read index, confirmed by a quorum after this request
-    /// arrived; the follower then serves the read once it has applied it.
-    ReadIndex,
+    /// The leader's read index, confirmed as asked; the follower then
+    /// serves the read once it has applied it.
+    ReadIndex(Confirm),
     /// A membership change an operator sent to a follower.
     ChangeMembership(MembershipChange),
     /// The leader's view of every member (`cluster_nodes()`).

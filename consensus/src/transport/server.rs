@@ -89,7 +89,7 @@ async fn answer(node: &RaftNode, req: Request) -> Response {
             Ok(o) => Response::Proposed(o),
             Err(e) => error(e),
         },
-        Request::ReadIndex => match node.read_index_here().await {
+        Request::ReadIndex(confirm) => match node.read_index_here(confirm).await {
             Ok(i) => Response::ReadIndex(i),
             Err(e) => error(e),
         },
