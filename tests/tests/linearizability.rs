@@ -195,7 +195,7 @@ async fn client(
     stop: Arc<AtomicBool>,
 ) {
     let mut session = Session::new("checker", "bucketdb");
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (id + 1) * (schedule as u64 + 7));
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((id + 1) * (schedule as u64 + 7)));
     let mut epoch = 0;
     let mut last_seen = [0i64; KEYS];
     for _ in 0..OPS_PER_CLIENT {
@@ -207,7 +207,7 @@ async fn client(
         let thread = id * 1000 + epoch;
         let k = (rng.next() % KEYS as u64) as usize;
         let name = key_name(schedule, k);
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             let at = history.invoke(thread, k, Op::Read);
             match read(&engine, &mut session, &name).await {
                 Ok(v) => {
