@@ -28,6 +28,7 @@ bench:
 	scripts/install-deps.sh build bench
 	cargo build --release -p bucketdb-server
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/run.sh
+	BUCKETDB_BIN=$(RELEASE_BIN) bench/listing.sh
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/cluster.sh
 
 lint:

@@ -251,6 +251,15 @@ mod tests {
     }
 
     #[test]
+    fn storage_counts_sizes_from_the_size_column() {
+        let c = Catalog::new();
+        assert_eq!(
+            c.objects.column_index("size").unwrap(),
+            bucketdb_storage::stats::OBJECT_SIZE_COLUMN
+        );
+    }
+
+    #[test]
     fn rows_are_checked() {
         let c = Catalog::new();
         assert!(c

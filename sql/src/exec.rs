@@ -20,11 +20,13 @@ use crate::catalog::{Catalog, Table};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{truthy, EvalEnv, Expr};
 use crate::interrupt::Interrupt;
+use crate::listing;
 use crate::plan::{
     self, DeletePlan, InsertPlan, OnConflict, Plan, Prepared, Projection, SelectPlan, SortSource,
     UpdatePlan,
 };
 use crate::session::Session;
+use crate::table_fn::TableFn;
 use crate::value::{SqlType, Value};
 
 /// How long an autocommit write keeps re-planning after conflicts before it
@@ -238,16 +240,17 @@ impl Engine {
                 })
             }
             Plan::Select(s) => {
-                let view = match s.table {
-                    Some(_) => {
-                        let seen = self
-                            .node
-                            .read_barrier(session.consistency(), session.seen_index())
-                            .await?;
-                        session.observe(seen);
-                        Some(self.node.store().read_view())
-                    }
-                    None => None,
+                let reads_data = s.table.is_some()
+                    || s.function.as_ref().is_some_and(|f| f.function.reads_data());
+                let view = if reads_data {
+                    let seen = self
+                        .node
+                        .read_barrier(session.consistency(), session.seen_index())
+                        .await?;
+                    session.observe(seen);
+                    Some(self.node.store().read_view())
+                } else {
+                    None
                 };
                 let env = EvalEnv {
                     params: &params,
@@ -255,10 +258,35 @@ impl Engine {
                     session,
                     interrupt,
                 };
-                let rows = match (&view, s.function) {
-                    (Some(view), _) => cpu_bound(|| self.select(s, Input::Table(view), &env))?,
-                    (None, Some(f)) => {
-                        let rows = f.rows(&self.node).await?;
+                let rows = match (&view, &s.function) {
+                    (Some(view), Some(call)) => {
+                        let args = call
+                            .args
+                            .iter()
+                            .map(|a| a.eval(&[], &[], &env))
+                            .collect::<SqlResult<Vec<_>>>()?;
+                        cpu_bound(|| {
+                            let rows = match call.function {
+                                TableFn::ListObjects => listing::list_objects(
+                                    view,
+                                    &self.catalog.objects,
+                                    &args,
+                                    interrupt,
+                                )?,
+                                TableFn::BucketStats => listing::bucket_stats(view, &args)?,
+                                other => {
+                                    return Err(SqlError::internal(format!(
+                                        "{}() does not read data",
+                                        other.name()
+                                    )))
+                                }
+                            };
+                            self.select(s, Input::Rows(rows), &env)
+                        })?
+                    }
+                    (Some(view), None) => cpu_bound(|| self.select(s, Input::Table(view), &env))?,
+                    (None, Some(call)) => {
+                        let rows = call.function.cluster_rows(&self.node).await?;
                         self.select(s, Input::Rows(rows), &env)?
                     }
                     (None, None) => self.select(s, Input::Nothing, &env)?,

@@ -10,9 +10,11 @@ mod error;
 mod exec;
 mod expr;
 mod interrupt;
+mod listing;
 mod plan;
 mod session;
 mod system;
+mod table_fn;
 mod value;
 
 pub use error::{SqlError, SqlResult};

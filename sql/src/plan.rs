@@ -8,7 +8,8 @@ use crate::bind::{column_name, object_name, table_name, AggCall, Binder, Ctx, Sc
 use crate::catalog::{Catalog, Default as ColDefault, Table, TableId};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
-use crate::system::{self, AdminCall, TableFn};
+use crate::system::{self, AdminCall};
+use crate::table_fn::{TableFn, TableFnCall};
 use crate::value::{SqlType, Value};
 
 /// A result column.
@@ -44,7 +45,7 @@ pub struct SortKey {
 pub struct SelectPlan {
     pub table: Option<TableId>,
     /// A table function in FROM instead of a table.
-    pub function: Option<TableFn>,
+    pub function: Option<TableFnCall>,
     pub access: Access,
     pub filter: Option<Expr>,
     pub projection: Projection,
@@ -261,10 +262,10 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
                     if s.having.is_some() { ", HAVING" } else { "" }
                 ));
             }
-            match (s.table, s.function) {
+            match (s.table, &s.function) {
                 (Some(id), _) => lines.extend(scan(id, &s.access, &s.filter)),
                 (None, Some(f)) => {
-                    lines.push(format!("Function scan of {}()", f.name()));
+                    lines.push(format!("Function scan of {}()", f.function.name()));
                     if s.filter.is_some() {
                         lines.push("  Filter: WHERE clause on every row".into());
                     }
@@ -345,12 +346,16 @@ fn plan_set(set: &ast::Set) -> SqlResult<Plan> {
 /// What a FROM item reads.
 enum Source<'c> {
     Table(&'c Table),
-    Function(TableFn),
+    Function(TableFnCall),
 }
 
 /// Resolves a FROM item to a built-in table or table function, and the
 /// name it goes by.
-fn from_item<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(Source<'c>, String)> {
+fn from_item<'c>(
+    catalog: &'c Catalog,
+    relation: &TableFactor,
+    b: &mut Binder,
+) -> SqlResult<(Source<'c>, String)> {
     let TableFactor::Table {
         name, alias, args, ..
     } = relation
@@ -362,19 +367,14 @@ fn from_item<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(Sou
     let name = table_name(name)?;
     let source = match args {
         None => Source::Table(catalog.table(&name)?),
-        Some(a) if a.args.is_empty() => match TableFn::lookup(&name) {
-            Some(f) => Source::Function(f),
+        Some(a) => match TableFn::lookup(&name) {
+            Some(f) => Source::Function(f.bind_call(&a.args, b)?),
             None => {
                 return Err(SqlError::undefined_function(format!(
                     "function {name}() does not exist"
                 )))
             }
         },
-        Some(_) => {
-            return Err(SqlError::undefined_function(format!(
-                "function {name} with arguments does not exist"
-            )))
-        }
     };
     let qualifier = alias
         .as_ref()
@@ -384,12 +384,16 @@ fn from_item<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(Sou
 }
 
 /// The table a write names: only built-in tables take writes.
-fn from_table<'c>(catalog: &'c Catalog, relation: &TableFactor) -> SqlResult<(&'c Table, String)> {
-    match from_item(catalog, relation)? {
+fn from_table<'c>(
+    catalog: &'c Catalog,
+    relation: &TableFactor,
+    b: &mut Binder,
+) -> SqlResult<(&'c Table, String)> {
+    match from_item(catalog, relation, b)? {
         (Source::Table(t), q) => Ok((t, q)),
         (Source::Function(f), _) => Err(SqlError::feature_not_supported(format!(
             "{}() is read-only",
-            f.name()
+            f.function.name()
         ))),
     }
 }
@@ -543,11 +547,11 @@ fn plan_query(catalog: &Catalog, q: &ast::Query, b: &mut Binder) -> SqlResult<Se
     };
     let (table, function, scope) = match select.from.as_slice() {
         [] => (None, None, Scope::default()),
-        [twj] if twj.joins.is_empty() => match from_item(catalog, &twj.relation)? {
+        [twj] if twj.joins.is_empty() => match from_item(catalog, &twj.relation, b)? {
             (Source::Table(t), q) => (Some(t), None, table_scope(t, &q)),
             (Source::Function(f), q) => {
                 let mut scope = Scope::default();
-                for (name, ty) in f.columns() {
+                for (name, ty) in f.function.columns() {
                     scope.push(&q, name, *ty, false);
                 }
                 (None, Some(f), scope)
@@ -876,13 +880,14 @@ pub fn default_expr(table: &Table, col: usize) -> Expr {
 fn single_table<'c>(
     catalog: &'c Catalog,
     twj: &ast::TableWithJoins,
+    b: &mut Binder,
 ) -> SqlResult<(&'c Table, String)> {
     if !twj.joins.is_empty() {
         return Err(SqlError::feature_not_supported(
             "joins are not supported yet",
         ));
     }
-    from_table(catalog, &twj.relation)
+    from_table(catalog, &twj.relation, b)
 }
 
 fn plan_update(catalog: &Catalog, up: &ast::Update, b: &mut Binder) -> SqlResult<UpdatePlan> {
@@ -891,7 +896,7 @@ fn plan_update(catalog: &Catalog, up: &ast::Update, b: &mut Binder) -> SqlResult
             "UPDATE ... FROM/ORDER BY/LIMIT",
         ));
     }
-    let (table, q) = single_table(catalog, &up.table)?;
+    let (table, q) = single_table(catalog, &up.table, b)?;
     let scope = table_scope(table, &q);
     let assignments = update_assignments(table, &up.assignments, b, &scope)?;
     let filter = up
@@ -927,7 +932,7 @@ fn plan_delete(catalog: &Catalog, del: &ast::Delete, b: &mut Binder) -> SqlResul
             "DELETE from several tables",
         ));
     };
-    let (table, q) = single_table(catalog, twj)?;
+    let (table, q) = single_table(catalog, twj, b)?;
     let scope = table_scope(table, &q);
     let filter = del
         .selection

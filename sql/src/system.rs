@@ -1,7 +1,8 @@
 //! Cluster administration as SQL functions.
 //!
-//! Table functions (`SELECT … FROM cluster_nodes()`) produce rows that the
-//! ordinary SELECT machinery filters, sorts and projects. Admin functions
+//! Table functions (`SELECT … FROM cluster_nodes()`, declared in
+//! [`crate::table_fn`]) produce rows that the ordinary SELECT machinery
+//! filters, sorts and projects. Admin functions
 //! (`SELECT cluster_promote(2)`) change the cluster, so they run only as a
 //! statement of their own: a SELECT of that one call, never inside another
 //! expression where evaluation order or repetition would be unclear.
@@ -13,65 +14,13 @@ use crate::bind::{Binder, Ctx, Scope};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
 use crate::plan::OutColumn;
+use crate::table_fn::TableFn;
 use crate::value::{SqlType, Value};
 
-/// A function usable in FROM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableFn {
-    /// One row per member, as the leader sees it.
-    ClusterNodes,
-    /// This node's own Raft state.
-    ClusterStatus,
-}
-
 impl TableFn {
-    pub fn lookup(name: &str) -> Option<TableFn> {
-        match name {
-            "cluster_nodes" => Some(TableFn::ClusterNodes),
-            "cluster_status" => Some(TableFn::ClusterStatus),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            TableFn::ClusterNodes => "cluster_nodes",
-            TableFn::ClusterStatus => "cluster_status",
-        }
-    }
-
-    pub fn columns(self) -> &'static [(&'static str, SqlType)] {
-        use SqlType::*;
-        match self {
-            TableFn::ClusterNodes => &[
-                ("node_id", Int8),
-                ("raft_addr", Text),
-                ("sql_addr", Text),
-                ("role", Text),
-                ("voter", Bool),
-                ("matched_index", Int8),
-                ("lag", Int8),
-                ("last_contact_ms", Int8),
-                ("reachable", Bool),
-            ],
-            TableFn::ClusterStatus => &[
-                ("node_id", Int8),
-                ("role", Text),
-                ("leader_id", Int8),
-                ("term", Int8),
-                ("last_log_index", Int8),
-                ("commit_index", Int8),
-                ("applied_index", Int8),
-                ("snapshot_index", Int8),
-                ("purged_index", Int8),
-                ("membership", Text),
-            ],
-        }
-    }
-
     /// The function's rows now. `cluster_nodes()` asks the leader;
     /// `cluster_status()` answers from this node alone.
-    pub async fn rows(self, node: &RaftNode) -> SqlResult<Vec<Vec<Value>>> {
+    pub async fn cluster_rows(self, node: &RaftNode) -> SqlResult<Vec<Vec<Value>>> {
         let int = |v: Option<u64>| v.map_or(Value::Null, |i| Value::Int(i as i64));
         match self {
             TableFn::ClusterNodes => Ok(node
@@ -111,6 +60,10 @@ impl TableFn {
                     Value::Text(membership.to_string()),
                 ]])
             }
+            TableFn::ListObjects | TableFn::BucketStats => Err(SqlError::internal(format!(
+                "{}() reads data, not cluster state",
+                self.name()
+            ))),
         }
     }
 }

@@ -107,6 +107,7 @@ impl Store {
         };
         let mut wb = WriteBatch::default();
         if matches!(outcome, ApplyOutcome::Applied { .. }) {
+            self.stats_into_batch(&mut wb, &batch.ops, revision)?;
             let data = self.cf(CF_SM_DATA);
             for op in &batch.ops {
                 match op {

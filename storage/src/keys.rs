@@ -10,6 +10,8 @@
 
 /// Table tag of `buckets` rows.
 pub const TAG_BUCKETS: u8 = 0x10;
+/// Tag of a bucket's statistics row (maintained by the state machine).
+pub const TAG_BUCKET_STATS: u8 = 0x11;
 /// Table tag of `objects` rows.
 pub const TAG_OBJECTS: u8 = 0x20;
 
@@ -26,6 +28,19 @@ pub fn bucket(name: &str) -> Vec<u8> {
 /// First key of the `buckets` table.
 pub fn buckets_start() -> Vec<u8> {
     vec![TAG_BUCKETS]
+}
+
+/// Key of a bucket's statistics row.
+pub fn bucket_stats(name: &str) -> Vec<u8> {
+    bucket_stats_raw(name.as_bytes())
+}
+
+/// [`bucket_stats`] of a name as stored bytes.
+pub fn bucket_stats_raw(name: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + name.len());
+    k.push(TAG_BUCKET_STATS);
+    k.extend_from_slice(name);
+    k
 }
 
 /// Key of an `objects` row.

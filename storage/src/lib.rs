@@ -16,13 +16,14 @@ mod read;
 mod row;
 pub mod rules;
 mod snapshot;
+pub mod stats;
 mod store;
 
 pub use apply::{ApplyOutcome, Rejection};
 pub use batch::{Expect, KvBatch, KvOp, Precondition, Violation};
 pub use error::StorageError;
 pub use raft_log::RaftLogCf;
-pub use read::ReadView;
+pub use read::{Cursor, ReadView};
 pub use row::{Datum, StoredRow};
 pub use snapshot::{SnapshotReader, SnapshotWriter};
 pub use store::Store;

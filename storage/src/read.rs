@@ -1,6 +1,8 @@
 //! Consistent read views: every read of one statement sees one point in time.
 
-use rocksdb::{Direction, IteratorMode, ReadOptions, SnapshotWithThreadMode, DB};
+use rocksdb::{
+    DBRawIteratorWithThreadMode, Direction, IteratorMode, ReadOptions, SnapshotWithThreadMode, DB,
+};
 
 use crate::error::StorageError;
 use crate::row::StoredRow;
@@ -52,6 +54,45 @@ impl<'a> ReadView<'a> {
                 let (k, v) = item?;
                 Ok((k, StoredRow::decode(&v)?))
             })
+    }
+}
+
+/// A cursor over rows below an upper bound that can seek forward: listing
+/// skips a whole common prefix with one seek on one RocksDB iterator
+/// instead of opening a new one.
+pub struct Cursor<'a> {
+    raw: DBRawIteratorWithThreadMode<'a, DB>,
+}
+
+impl ReadView<'_> {
+    /// A cursor over rows with keys below `end` (no end: the whole table
+    /// space), positioned at `start`.
+    pub fn cursor(&self, start: &[u8], end: Option<Vec<u8>>) -> Cursor<'_> {
+        let mut ro = ReadOptions::default();
+        if let Some(end) = end {
+            ro.set_iterate_upper_bound(end);
+        }
+        let mut raw = self.snap.raw_iterator_cf_opt(self.store.cf(CF_SM_DATA), ro);
+        raw.seek(start);
+        Cursor { raw }
+    }
+}
+
+impl Cursor<'_> {
+    /// Moves to the first row at or after `key`.
+    pub fn seek(&mut self, key: &[u8]) {
+        self.raw.seek(key);
+    }
+
+    /// The row under the cursor, then moves past it; `None` at the end.
+    pub fn next_row(&mut self) -> Result<Option<(Vec<u8>, StoredRow)>, StorageError> {
+        let Some((k, v)) = self.raw.item() else {
+            self.raw.status()?;
+            return Ok(None);
+        };
+        let row = (k.to_vec(), StoredRow::decode(v)?);
+        self.raw.next();
+        Ok(Some(row))
     }
 }
 

@@ -1,0 +1,206 @@
+//! Functions usable in FROM: their names, parameters, result columns, and
+//! the binding of a call's arguments (positional or `name => value`).
+//!
+//! Their rows go through the ordinary SELECT machinery (filter, sort,
+//! project, aggregate). Cluster functions ask Raft (see [`crate::system`]);
+//! data functions read the statement's read view (see [`crate::listing`]).
+
+use sqlparser::ast;
+
+use crate::bind::{Binder, Ctx, Scope};
+use crate::error::{SqlError, SqlResult};
+use crate::expr::Expr;
+use crate::value::{SqlType, Value};
+
+/// A function usable in FROM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFn {
+    /// One row per member, as the leader sees it.
+    ClusterNodes,
+    /// This node's own Raft state.
+    ClusterStatus,
+    /// S3 ListObjectsV2 over one bucket.
+    ListObjects,
+    /// Object count and bytes per bucket, maintained on apply.
+    BucketStats,
+}
+
+/// A planned call: the function and one bound argument per parameter.
+#[derive(Debug, Clone)]
+pub struct TableFnCall {
+    pub function: TableFn,
+    pub args: Vec<Expr>,
+}
+
+/// A parameter: its name, type, and the value it takes when not given
+/// (`None`: it must be given).
+type Param = (&'static str, SqlType, Option<Value>);
+
+impl TableFn {
+    pub fn lookup(name: &str) -> Option<TableFn> {
+        match name {
+            "cluster_nodes" => Some(TableFn::ClusterNodes),
+            "cluster_status" => Some(TableFn::ClusterStatus),
+            "list_objects" => Some(TableFn::ListObjects),
+            "bucket_stats" => Some(TableFn::BucketStats),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFn::ClusterNodes => "cluster_nodes",
+            TableFn::ClusterStatus => "cluster_status",
+            TableFn::ListObjects => "list_objects",
+            TableFn::BucketStats => "bucket_stats",
+        }
+    }
+
+    /// Whether the rows come from the state machine (and so the statement
+    /// takes the session's read barrier and a read view).
+    pub fn reads_data(self) -> bool {
+        matches!(self, TableFn::ListObjects | TableFn::BucketStats)
+    }
+
+    fn params(self) -> Vec<Param> {
+        use SqlType::*;
+        match self {
+            TableFn::ClusterNodes | TableFn::ClusterStatus => vec![],
+            TableFn::ListObjects => vec![
+                ("bucket", Text, None),
+                ("prefix", Text, Some(Value::Text(String::new()))),
+                ("delimiter", Text, Some(Value::Null)),
+                ("start_after", Text, Some(Value::Null)),
+                ("max_keys", Int8, Some(Value::Int(1000))),
+                ("continuation_token", Text, Some(Value::Null)),
+            ],
+            TableFn::BucketStats => vec![("bucket", Text, Some(Value::Null))],
+        }
+    }
+
+    pub fn columns(self) -> &'static [(&'static str, SqlType)] {
+        use SqlType::*;
+        match self {
+            TableFn::ClusterNodes => &[
+                ("node_id", Int8),
+                ("raft_addr", Text),
+                ("sql_addr", Text),
+                ("role", Text),
+                ("voter", Bool),
+                ("matched_index", Int8),
+                ("lag", Int8),
+                ("last_contact_ms", Int8),
+                ("reachable", Bool),
+            ],
+            TableFn::ClusterStatus => &[
+                ("node_id", Int8),
+                ("role", Text),
+                ("leader_id", Int8),
+                ("term", Int8),
+                ("last_log_index", Int8),
+                ("commit_index", Int8),
+                ("applied_index", Int8),
+                ("snapshot_index", Int8),
+                ("purged_index", Int8),
+                ("membership", Text),
+            ],
+            TableFn::ListObjects => &[
+                ("key", Text),
+                ("is_prefix", Bool),
+                ("size", Int8),
+                ("etag", Text),
+                ("last_modified", Timestamptz),
+                ("storage_class", Text),
+                ("next_continuation_token", Text),
+            ],
+            TableFn::BucketStats => &[
+                ("bucket", Text),
+                ("object_count", Int8),
+                ("total_size", Int8),
+            ],
+        }
+    }
+
+    /// Binds the arguments of a call: positional ones first, then named
+    /// ones; parameters not given take their defaults.
+    pub fn bind_call(self, args: &[ast::FunctionArg], b: &mut Binder) -> SqlResult<TableFnCall> {
+        let params = self.params();
+        let signature = || {
+            params
+                .iter()
+                .map(|(n, t, _)| format!("{n} {}", t.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut given: Vec<Option<&ast::Expr>> = vec![None; params.len()];
+        let mut named_seen = false;
+        for (i, a) in args.iter().enumerate() {
+            let (slot, e) = match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) if !named_seen => {
+                    if i >= params.len() {
+                        return Err(SqlError::undefined_function(format!(
+                            "function {}() takes at most {} arguments: ({})",
+                            self.name(),
+                            params.len(),
+                            signature()
+                        )));
+                    }
+                    (i, e)
+                }
+                ast::FunctionArg::Named {
+                    name,
+                    arg: ast::FunctionArgExpr::Expr(e),
+                    ..
+                }
+                | ast::FunctionArg::ExprNamed {
+                    name: ast::Expr::Identifier(name),
+                    arg: ast::FunctionArgExpr::Expr(e),
+                    ..
+                } => {
+                    named_seen = true;
+                    let n = name.value.to_lowercase();
+                    let slot = params.iter().position(|(p, _, _)| *p == n).ok_or_else(|| {
+                        SqlError::undefined_function(format!(
+                            "function {}() has no parameter \"{n}\": ({})",
+                            self.name(),
+                            signature()
+                        ))
+                    })?;
+                    (slot, e)
+                }
+                _ => {
+                    return Err(SqlError::syntax(format!(
+                        "{}(): positional arguments must come before named ones",
+                        self.name()
+                    )))
+                }
+            };
+            if given[slot].replace(e).is_some() {
+                return Err(SqlError::syntax(format!(
+                    "{}(): argument \"{}\" given twice",
+                    self.name(),
+                    params[slot].0
+                )));
+            }
+        }
+        let scope = Scope::default();
+        let mut bound = Vec::with_capacity(params.len());
+        for ((name, ty, default), e) in params.iter().zip(given) {
+            bound.push(match (e, default) {
+                (Some(e), _) => b.bind(e, &scope, Ctx::want(*ty))?.0,
+                (None, Some(v)) => Expr::Const(v.clone()),
+                (None, None) => {
+                    return Err(SqlError::undefined_function(format!(
+                        "function {}() needs argument \"{name}\": ({})",
+                        self.name(),
+                        signature()
+                    )))
+                }
+            });
+        }
+        Ok(TableFnCall {
+            function: self,
+            args: bound,
+        })
+    }
+}
