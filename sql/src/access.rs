@@ -6,11 +6,12 @@
 
 use std::ops::ControlFlow;
 
-use bucketdb_storage::{keys, ReadView, StoredRow};
+use bucketdb_storage::{keys, StoredRow};
 
 use crate::catalog::{Table, TableId};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{like_prefix, CmpOp, EvalEnv, Expr};
+use crate::source::RowSource;
 use crate::value::Value;
 
 /// Bounds on one text key column.
@@ -212,7 +213,7 @@ impl Access {
     pub fn scan(
         &self,
         table: &Table,
-        view: &ReadView,
+        view: &dyn RowSource,
         env: &EvalEnv,
         visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
     ) -> SqlResult<()> {
@@ -280,7 +281,7 @@ impl Access {
     fn scan_range(
         &self,
         prefix: &[u8],
-        view: &ReadView,
+        view: &dyn RowSource,
         env: &EvalEnv,
         visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
     ) -> SqlResult<()> {
@@ -344,7 +345,7 @@ impl Access {
 const INTERRUPT_CHECK_ROWS: usize = 256;
 
 fn scan_keys(
-    view: &ReadView,
+    view: &dyn RowSource,
     env: &EvalEnv,
     start: Vec<u8>,
     end: Option<Vec<u8>>,
@@ -353,16 +354,14 @@ fn scan_keys(
     if end.as_ref().is_some_and(|e| *e <= start) {
         return Ok(());
     }
-    for (n, item) in view.scan(&start, end).enumerate() {
-        if n % INTERRUPT_CHECK_ROWS == 0 {
+    let mut n = 0usize;
+    view.scan(&start, end, &mut |row| {
+        if n.is_multiple_of(INTERRUPT_CHECK_ROWS) {
             env.interrupt.check()?;
         }
-        let (_, row) = item?;
-        if visit(row)?.is_break() {
-            break;
-        }
-    }
-    Ok(())
+        n += 1;
+        visit(row)
+    })
 }
 
 #[cfg(test)]

@@ -44,6 +44,7 @@ sqlstates! {
     invalid_datetime_format => "22007",
     cardinality_violation => "21000",
     invalid_transaction_state => "25000",
+    in_failed_sql_transaction => "25P02",
     serialization_failure => "40001",
     statement_completion_unknown => "40003",
     object_not_in_prerequisite_state => "55000",

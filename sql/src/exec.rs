@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use bucketdb_consensus::RaftNode;
 use bucketdb_storage::{
-    keys, ApplyOutcome, Expect, KvBatch, KvOp, Precondition, ReadView, Rejection, StoredRow,
-    Violation,
+    keys, ApplyOutcome, Expect, KvBatch, KvOp, Precondition, Rejection, StoredRow, Violation,
 };
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -26,7 +25,9 @@ use crate::plan::{
     UpdatePlan,
 };
 use crate::session::Session;
+use crate::source::RowSource;
 use crate::table_fn::TableFn;
+use crate::txn::Txn;
 use crate::value::{SqlType, Value};
 
 /// How long an autocommit write keeps re-planning after conflicts before it
@@ -57,6 +58,9 @@ pub enum Output {
     },
     /// A complete command tag (`INSERT 0 3`, `SET`).
     Command(String),
+    /// BEGIN, COMMIT or ROLLBACK: its tag, and whether a transaction is
+    /// open after it (the wire protocol reports the status).
+    Transaction { tag: &'static str, open: bool },
 }
 
 /// Aggregation state of a grouped query, one entry per group in the order
@@ -110,7 +114,7 @@ impl Groups {
 
 /// The rows a SELECT reads.
 enum Input<'a> {
-    Table(&'a ReadView<'a>),
+    Table(&'a dyn RowSource),
     /// A table function's rows.
     Rows(Vec<Vec<Value>>),
     /// No FROM: one empty row.
@@ -190,7 +194,29 @@ impl Engine {
     }
 
     /// Runs a prepared statement with parameter values (already decoded).
+    /// Inside a transaction that already failed only COMMIT and ROLLBACK
+    /// run; an error fails the transaction.
     pub async fn execute(
+        &self,
+        session: &mut Session,
+        p: &Prepared,
+        interrupt: &Interrupt,
+        params: Vec<Value>,
+    ) -> SqlResult<Output> {
+        let failed = session.txn.as_ref().is_some_and(|t| t.failed);
+        if failed && !matches!(p.plan, Plan::Commit | Plan::Rollback) {
+            return Err(SqlError::in_failed_sql_transaction(
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let result = self.run_statement(session, p, interrupt, params).await;
+        if result.is_err() {
+            session.fail_transaction();
+        }
+        result
+    }
+
+    async fn run_statement(
         &self,
         session: &mut Session,
         p: &Prepared,
@@ -238,6 +264,31 @@ impl Engine {
                     rows: vec![vec![Value::Text(value)]],
                     command: "SHOW".into(),
                 })
+            }
+            Plan::Begin => {
+                if session.txn.is_none() {
+                    let seen = self
+                        .node
+                        .read_barrier(session.consistency(), session.seen_index())
+                        .await?;
+                    session.observe(seen);
+                    session.txn = Some(Txn::new(self.node.store().owned_view()));
+                }
+                Ok(Output::Transaction {
+                    tag: "BEGIN",
+                    open: true,
+                })
+            }
+            Plan::Rollback => {
+                session.txn = None;
+                Ok(Output::Transaction {
+                    tag: "ROLLBACK",
+                    open: false,
+                })
+            }
+            Plan::Commit => self.commit(session, interrupt).await,
+            Plan::Select(s) if session.txn.is_some() && reads_data(s) => {
+                self.select_in_txn(session, p, s, &params, interrupt)
             }
             Plan::Select(s) => {
                 let reads_data = s.table.is_some()
@@ -296,6 +347,9 @@ impl Engine {
                     command: "SELECT".into(),
                     rows,
                 })
+            }
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) if session.txn.is_some() => {
+                self.write_in_txn(session, p, &params, interrupt)
             }
             Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
                 self.write(session, p, &params, interrupt).await
@@ -448,21 +502,7 @@ impl Engine {
             };
             let (batch, returned, count, command, table) = cpu_bound(|| {
                 let view = self.node.store().read_view();
-                match &p.plan {
-                    Plan::Insert(ins) => {
-                        let (b, r, n) = self.plan_insert(ins, &view, &env)?;
-                        Ok((b, r, n, "INSERT 0", ins.table))
-                    }
-                    Plan::Update(up) => {
-                        let (b, r, n) = self.plan_update(up, &view, &env)?;
-                        Ok((b, r, n, "UPDATE", up.table))
-                    }
-                    Plan::Delete(del) => {
-                        let (b, r, n) = self.plan_delete(del, &view, &env)?;
-                        Ok((b, r, n, "DELETE", del.table))
-                    }
-                    _ => Err(SqlError::internal("not a write")),
-                }
+                self.plan_write(p, &view, &env)
             })?;
             if !batch.is_empty() {
                 // Last chance to stop: once proposed, the write completes.
@@ -475,19 +515,131 @@ impl Engine {
                     }
                 }
             }
-            return Ok(if p.columns.is_empty() {
-                Output::Command(format!("{command} {count}"))
-            } else {
-                Output::Rows {
-                    columns: p.columns.clone(),
-                    rows: returned,
-                    command: command.into(),
-                }
-            });
+            return Ok(write_output(p, command, count, returned));
         }
         Err(SqlError::serialization_failure(
             "could not serialize access due to concurrent update",
         ))
+    }
+
+    /// Plans a write statement on `view` into its batch, RETURNING rows,
+    /// row count, command word and table.
+    fn plan_write(&self, p: &Prepared, view: &dyn RowSource, env: &EvalEnv) -> SqlResult<Planned> {
+        match &p.plan {
+            Plan::Insert(ins) => {
+                let (b, r, n) = self.plan_insert(ins, view, env)?;
+                Ok((b, r, n, "INSERT 0", ins.table))
+            }
+            Plan::Update(up) => {
+                let (b, r, n) = self.plan_update(up, view, env)?;
+                Ok((b, r, n, "UPDATE", up.table))
+            }
+            Plan::Delete(del) => {
+                let (b, r, n) = self.plan_delete(del, view, env)?;
+                Ok((b, r, n, "DELETE", del.table))
+            }
+            _ => Err(SqlError::internal("not a write")),
+        }
+    }
+
+    /// A write inside a transaction: planned on the transaction's view and
+    /// kept in the session until COMMIT.
+    fn write_in_txn(
+        &self,
+        session: &mut Session,
+        p: &Prepared,
+        params: &[Value],
+        interrupt: &Interrupt,
+    ) -> SqlResult<Output> {
+        let Some(mut txn) = session.txn.take() else {
+            return Err(SqlError::internal("no open transaction"));
+        };
+        let env = EvalEnv {
+            params,
+            now: now_micros(),
+            session,
+            interrupt,
+        };
+        let planned = cpu_bound(|| {
+            let view = txn.view();
+            let planned = self.plan_write(p, &view, &env)?;
+            Ok::<_, SqlError>((planned, view.into_reads()))
+        });
+        let out = planned.map(|((batch, returned, count, command, _), reads)| {
+            txn.finish_statement(reads, batch);
+            write_output(p, command, count, returned)
+        });
+        session.txn = Some(txn);
+        out
+    }
+
+    /// A SELECT inside a transaction: its snapshot plus its own writes.
+    fn select_in_txn(
+        &self,
+        session: &mut Session,
+        p: &Prepared,
+        s: &SelectPlan,
+        params: &[Value],
+        interrupt: &Interrupt,
+    ) -> SqlResult<Output> {
+        if s.table.is_none() {
+            return Err(SqlError::feature_not_supported(
+                "list_objects() and bucket_stats() cannot be used inside a transaction yet",
+            ));
+        }
+        let Some(mut txn) = session.txn.take() else {
+            return Err(SqlError::internal("no open transaction"));
+        };
+        let env = EvalEnv {
+            params,
+            now: now_micros(),
+            session,
+            interrupt,
+        };
+        let rows = cpu_bound(|| {
+            let view = txn.view();
+            let rows = self.select(s, Input::Table(&view), &env)?;
+            Ok::<_, SqlError>((rows, view.into_reads()))
+        });
+        let out = rows.map(|(rows, reads)| {
+            txn.finish_statement(reads, KvBatch::default());
+            Output::Rows {
+                columns: p.columns.clone(),
+                command: "SELECT".into(),
+                rows,
+            }
+        });
+        session.txn = Some(txn);
+        out
+    }
+
+    /// COMMIT: one proposal of the transaction's writes, guarded by what it
+    /// read. Whatever happens the transaction is over.
+    async fn commit(&self, session: &mut Session, interrupt: &Interrupt) -> SqlResult<Output> {
+        let end = |tag| Output::Transaction { tag, open: false };
+        let Some(txn) = session.txn.take() else {
+            return Ok(end("COMMIT"));
+        };
+        if txn.failed {
+            return Ok(end("ROLLBACK"));
+        }
+        let Some(batch) = txn.into_batch() else {
+            return Ok(end("COMMIT"));
+        };
+        interrupt.check()?;
+        match self.node.propose(batch).await? {
+            ApplyOutcome::Applied { revision } => {
+                session.observe(revision);
+                Ok(end("COMMIT"))
+            }
+            ApplyOutcome::Rejected(r) => {
+                let table = match keys::decode(&r.key) {
+                    Some(keys::DecodedKey::Bucket { .. }) => &self.catalog.buckets,
+                    _ => &self.catalog.objects,
+                };
+                Err(rejection_error(table, &r))
+            }
+        }
     }
 
     fn returning(
@@ -506,7 +658,7 @@ impl Engine {
     fn plan_insert(
         &self,
         ins: &InsertPlan,
-        view: &ReadView,
+        view: &dyn RowSource,
         env: &EvalEnv,
     ) -> SqlResult<(KvBatch, Vec<Vec<Value>>, u64)> {
         let table = self.catalog.get(ins.table);
@@ -597,7 +749,7 @@ impl Engine {
         table: &Table,
         access: &crate::access::Access,
         filter: &Option<Expr>,
-        view: &ReadView,
+        view: &dyn RowSource,
         env: &EvalEnv,
     ) -> SqlResult<Vec<(StoredRow, Vec<Value>)>> {
         let mut out = vec![];
@@ -614,7 +766,7 @@ impl Engine {
     fn plan_update(
         &self,
         up: &UpdatePlan,
-        view: &ReadView,
+        view: &dyn RowSource,
         env: &EvalEnv,
     ) -> SqlResult<(KvBatch, Vec<Vec<Value>>, u64)> {
         let table = self.catalog.get(up.table);
@@ -664,7 +816,7 @@ impl Engine {
     fn plan_delete(
         &self,
         del: &DeletePlan,
-        view: &ReadView,
+        view: &dyn RowSource,
         env: &EvalEnv,
     ) -> SqlResult<(KvBatch, Vec<Vec<Value>>, u64)> {
         let table = self.catalog.get(del.table);
@@ -683,6 +835,33 @@ impl Engine {
             batch.ops.push(KvOp::Delete { key });
         }
         Ok((batch, returned, n))
+    }
+}
+
+/// A planned write: batch, RETURNING rows, row count, command word, table.
+type Planned = (
+    KvBatch,
+    Vec<Vec<Value>>,
+    u64,
+    &'static str,
+    crate::catalog::TableId,
+);
+
+/// Whether a SELECT reads the state machine (a table or a data function).
+fn reads_data(s: &SelectPlan) -> bool {
+    s.table.is_some() || s.function.as_ref().is_some_and(|f| f.function.reads_data())
+}
+
+/// The result of a write: its tag, or its RETURNING rows.
+fn write_output(p: &Prepared, command: &str, count: u64, returned: Vec<Vec<Value>>) -> Output {
+    if p.columns.is_empty() {
+        Output::Command(format!("{command} {count}"))
+    } else {
+        Output::Rows {
+            columns: p.columns.clone(),
+            rows: returned,
+            command: command.into(),
+        }
     }
 }
 

@@ -13,8 +13,10 @@ mod interrupt;
 mod listing;
 mod plan;
 mod session;
+mod source;
 mod system;
 mod table_fn;
+mod txn;
 mod value;
 
 pub use error::{SqlError, SqlResult};

@@ -119,6 +119,12 @@ pub enum Plan {
     },
     /// A cluster administration call (`SELECT cluster_promote(2)`).
     Admin(AdminCall),
+    /// `BEGIN` / `START TRANSACTION`.
+    Begin,
+    /// `COMMIT` / `END`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +147,7 @@ impl Prepared {
             Plan::Explain(_) => "explain",
             Plan::Show { .. } => "show",
             Plan::Admin(_) => "admin",
+            Plan::Begin | Plan::Commit | Plan::Rollback => "transaction",
         }
     }
 }
@@ -161,50 +168,55 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         aggs: vec![],
     };
     let mut admin_column = None;
-    let plan =
-        match stmt {
-            Statement::Query(q) => match admin_call(q, &mut b)? {
-                Some((call, column)) => {
-                    admin_column = Some(column);
-                    Plan::Admin(call)
-                }
-                None => Plan::Select(plan_query(catalog, q, &mut b)?),
-            },
-            Statement::Insert(ins) => Plan::Insert(plan_insert(catalog, ins, &mut b)?),
-            Statement::Update(up) => Plan::Update(plan_update(catalog, up, &mut b)?),
-            Statement::Delete(del) => Plan::Delete(plan_delete(catalog, del, &mut b)?),
-            Statement::Set(set) => plan_set(set)?,
-            Statement::Explain {
-                statement,
-                analyze: false,
-                ..
-            } => Plan::Explain(explain(&plan(catalog, statement, given)?.plan, catalog)),
-            Statement::Reset(r) => match &r.reset {
-                ast::Reset::ALL => Plan::ResetAll,
-                ast::Reset::ConfigurationParameter(name) => Plan::Set {
-                    name: object_name(name)?,
-                    value: None,
-                },
-            },
-            Statement::ShowVariable { variable } => Plan::Show {
-                name: variable
-                    .iter()
-                    .map(|i| i.value.to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            },
-            Statement::StartTransaction { .. }
-            | Statement::Commit { .. }
-            | Statement::Rollback { .. } => return Err(SqlError::feature_not_supported(
-                "explicit transactions are not supported yet; every statement commits on its own",
-            )),
-            other => {
-                return Err(SqlError::feature_not_supported(format!(
-                    "statement not supported: {}",
-                    first_words(&other.to_string())
-                )))
+    let plan = match stmt {
+        Statement::Query(q) => match admin_call(q, &mut b)? {
+            Some((call, column)) => {
+                admin_column = Some(column);
+                Plan::Admin(call)
             }
-        };
+            None => Plan::Select(plan_query(catalog, q, &mut b)?),
+        },
+        Statement::Insert(ins) => Plan::Insert(plan_insert(catalog, ins, &mut b)?),
+        Statement::Update(up) => Plan::Update(plan_update(catalog, up, &mut b)?),
+        Statement::Delete(del) => Plan::Delete(plan_delete(catalog, del, &mut b)?),
+        Statement::Set(set) => plan_set(set)?,
+        Statement::Explain {
+            statement,
+            analyze: false,
+            ..
+        } => Plan::Explain(explain(&plan(catalog, statement, given)?.plan, catalog)),
+        Statement::Reset(r) => match &r.reset {
+            ast::Reset::ALL => Plan::ResetAll,
+            ast::Reset::ConfigurationParameter(name) => Plan::Set {
+                name: object_name(name)?,
+                value: None,
+            },
+        },
+        Statement::ShowVariable { variable } => Plan::Show {
+            name: variable
+                .iter()
+                .map(|i| i.value.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" "),
+        },
+        Statement::StartTransaction { .. } => Plan::Begin,
+        Statement::Commit { chain: false, .. } => Plan::Commit,
+        Statement::Rollback {
+            chain: false,
+            savepoint: None,
+        } => Plan::Rollback,
+        Statement::Commit { .. } | Statement::Rollback { .. } | Statement::Savepoint { .. } => {
+            return Err(SqlError::feature_not_supported(
+                "savepoints and AND CHAIN are not supported",
+            ))
+        }
+        other => {
+            return Err(SqlError::feature_not_supported(format!(
+                "statement not supported: {}",
+                first_words(&other.to_string())
+            )))
+        }
+    };
     let columns = match &plan {
         Plan::Select(s) => s.projection.columns.clone(),
         Plan::Insert(InsertPlan { returning, .. })
@@ -222,7 +234,12 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
             ty: SqlType::Text,
         }],
         Plan::Admin(_) => admin_column.into_iter().collect(),
-        Plan::Set { .. } | Plan::ResetAll | Plan::Empty => vec![],
+        Plan::Set { .. }
+        | Plan::ResetAll
+        | Plan::Empty
+        | Plan::Begin
+        | Plan::Commit
+        | Plan::Rollback => vec![],
     };
     Ok(Prepared {
         plan,
@@ -293,6 +310,7 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         .collect(),
         Plan::Explain(lines) => lines.clone(),
         Plan::Admin(_) => vec!["Cluster administration call".into()],
+        Plan::Begin | Plan::Commit | Plan::Rollback => vec!["Transaction control".into()],
         Plan::Set { .. } | Plan::ResetAll | Plan::Show { .. } | Plan::Empty => {
             vec!["Utility statement".into()]
         }

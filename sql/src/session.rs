@@ -7,6 +7,7 @@ use std::time::Duration;
 use bucketdb_consensus::ReadConsistency;
 
 use crate::error::{SqlError, SqlResult};
+use crate::txn::Txn;
 
 /// The PostgreSQL version bucketdb answers to (`SHOW server_version`).
 pub const SERVER_VERSION: &str = "16.0";
@@ -48,7 +49,6 @@ const READ_ONLY: &[&str] = &[
     "is_superuser",
 ];
 
-#[derive(Debug, Clone)]
 pub struct Session {
     user: String,
     database: String,
@@ -56,6 +56,8 @@ pub struct Session {
     /// The newest log index this session has read or written: its reads,
     /// `local` ones too, never see an older state.
     seen_index: u64,
+    /// The open explicit transaction, if any.
+    pub(crate) txn: Option<Txn>,
 }
 
 impl Session {
@@ -68,6 +70,20 @@ impl Session {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             seen_index: 0,
+            txn: None,
+        }
+    }
+
+    /// Whether an explicit transaction is open.
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// A statement failed: an open transaction refuses everything but
+    /// ROLLBACK (or COMMIT, which then rolls back) from now on.
+    pub fn fail_transaction(&mut self) {
+        if let Some(t) = &mut self.txn {
+            t.failed = true;
         }
     }
 

@@ -144,11 +144,19 @@ impl Store {
     /// Returns the first reason the batch must not be applied, if any.
     fn check(&self, batch: &KvBatch) -> Result<Option<Rejection>, StorageError> {
         for pre in &batch.preconditions {
-            let current = self.get_cf(CF_SM_DATA, &pre.key)?;
-            let holds = match (pre.expect, current) {
-                (Expect::Absent, None) => true,
-                (Expect::Absent, Some(_)) | (Expect::Revision(_), None) => false,
-                (Expect::Revision(rev), Some(bytes)) => StoredRow::decode(&bytes)?.revision == rev,
+            let holds = match &pre.expect {
+                Expect::RangeUnchanged {
+                    end,
+                    rows,
+                    max_revision,
+                } => self.range_summary(&pre.key, end.clone())? == (*rows, *max_revision),
+                point => match (point, self.get_cf(CF_SM_DATA, &pre.key)?) {
+                    (Expect::Absent, None) => true,
+                    (Expect::Revision(rev), Some(bytes)) => {
+                        StoredRow::decode(&bytes)?.revision == *rev
+                    }
+                    _ => false,
+                },
             };
             if !holds {
                 return Ok(Some(Rejection::new(pre.violation, &pre.key, "")));
@@ -161,6 +169,31 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// How many rows `[start, end)` holds now and the highest revision
+    /// among them.
+    fn range_summary(
+        &self,
+        start: &[u8],
+        end: Option<Vec<u8>>,
+    ) -> Result<(u64, u64), StorageError> {
+        let mut ro = rocksdb::ReadOptions::default();
+        if let Some(end) = end {
+            ro.set_iterate_upper_bound(end);
+        }
+        let iter = self.db().iterator_cf_opt(
+            self.cf(CF_SM_DATA),
+            ro,
+            rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward),
+        );
+        let (mut rows, mut max) = (0, 0);
+        for item in iter {
+            let (_, v) = item?;
+            rows += 1;
+            max = max.max(StoredRow::decode(&v)?.revision);
+        }
+        Ok((rows, max))
     }
 
     /// S3 rules, checked against the state after the batch.
@@ -338,6 +371,72 @@ mod tests {
             ops: vec![put(keys::bucket("aaa"))],
         };
         assert_eq!(apply(&s, fresh, 8), ApplyOutcome::Applied { revision: 8 });
+    }
+
+    #[test]
+    fn range_preconditions_see_inserts_updates_and_deletes() {
+        let (_d, s) = open();
+        apply(
+            &s,
+            KvBatch {
+                ops: vec![put(keys::bucket("bkt")), put(keys::object("bkt", "a"))],
+                ..Default::default()
+            },
+            1,
+        );
+        let start = keys::objects_prefix("bkt");
+        let read_as_of = |rows, max_revision| KvBatch {
+            preconditions: vec![Precondition {
+                key: start.clone(),
+                expect: Expect::RangeUnchanged {
+                    end: keys::prefix_end(&start),
+                    rows,
+                    max_revision,
+                },
+                violation: Violation::Conflict,
+            }],
+            ops: vec![put(keys::bucket("zzz"))],
+        };
+        assert_eq!(
+            violation(apply(&s, read_as_of(0, 0), 2)),
+            Violation::Conflict
+        );
+        assert_eq!(
+            apply(&s, read_as_of(1, 1), 3),
+            ApplyOutcome::Applied { revision: 3 }
+        );
+        // A phantom: a new row in the range.
+        apply(
+            &s,
+            KvBatch {
+                ops: vec![put(keys::object("bkt", "b"))],
+                ..Default::default()
+            },
+            4,
+        );
+        assert_eq!(
+            violation(apply(&s, read_as_of(1, 1), 5)),
+            Violation::Conflict
+        );
+        // A delete alone changes the count.
+        apply(
+            &s,
+            KvBatch {
+                ops: vec![KvOp::Delete {
+                    key: keys::object("bkt", "a"),
+                }],
+                ..Default::default()
+            },
+            6,
+        );
+        assert_eq!(
+            violation(apply(&s, read_as_of(2, 4), 7)),
+            Violation::Conflict
+        );
+        assert_eq!(
+            apply(&s, read_as_of(1, 4), 8),
+            ApplyOutcome::Applied { revision: 8 }
+        );
     }
 
     #[test]

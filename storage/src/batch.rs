@@ -30,12 +30,22 @@ pub struct Precondition {
     pub violation: Violation,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Expect {
     /// No row at the key.
     Absent,
     /// The row at the key was last written by this revision (log index).
     Revision(u64),
+    /// The rows from the precondition's key up to `end` (exclusive; none:
+    /// to the end of the table space) are still the ones a transaction
+    /// read: as many, and none written after `max_revision`. Every write
+    /// stamps a new, higher revision and a delete lowers the count, so this
+    /// detects any change to the range, phantoms included.
+    RangeUnchanged {
+        end: Option<Vec<u8>>,
+        rows: u64,
+        max_revision: u64,
+    },
 }
 
 /// Why a batch was refused.

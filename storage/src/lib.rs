@@ -23,7 +23,7 @@ pub use apply::{ApplyOutcome, Rejection};
 pub use batch::{Expect, KvBatch, KvOp, Precondition, Violation};
 pub use error::StorageError;
 pub use raft_log::RaftLogCf;
-pub use read::{Cursor, ReadView};
+pub use read::{Cursor, OwnedView, ReadView};
 pub use row::{Datum, StoredRow};
 pub use snapshot::{SnapshotReader, SnapshotWriter};
 pub use store::Store;

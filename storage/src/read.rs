@@ -96,6 +96,24 @@ impl Cursor<'_> {
     }
 }
 
+self_cell::self_cell!(
+    /// A read view that owns its store handle, so that it can outlive the
+    /// statement that took it: an explicit transaction reads every
+    /// statement from the snapshot taken when it began.
+    pub struct OwnedView {
+        owner: Store,
+        #[covariant]
+        dependent: ReadView,
+    }
+);
+
+impl Store {
+    /// Takes an owned read view of the state as applied now.
+    pub fn owned_view(&self) -> OwnedView {
+        OwnedView::new(self.clone(), |store| store.read_view())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{keys, Datum, KvBatch, KvOp, Store};

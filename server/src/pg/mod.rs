@@ -151,11 +151,36 @@ fn user_error(e: &SqlError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(e)))
 }
 
+/// Parses and plans one statement of the extended protocol.
+fn prepare_one(
+    engine: &Engine,
+    sql: &str,
+    types: &[Option<Type>],
+) -> Result<Option<Prepared>, SqlError> {
+    let statements = engine.parse(sql)?;
+    let stmt = match statements.as_slice() {
+        [] => return Ok(None),
+        [one] => one,
+        _ => {
+            return Err(SqlError::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            ))
+        }
+    };
+    let given: Vec<_> = types
+        .iter()
+        .map(|t| t.as_ref().and_then(encode::sql_type))
+        .collect();
+    engine.prepare(stmt, &given).map(Some)
+}
+
 /// Turns a statement's output into a pgwire response.
 fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
     match output {
         Output::Command(tag) if tag.is_empty() => Ok(Response::EmptyQuery),
         Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
+        Output::Transaction { tag, open: true } => Ok(Response::TransactionStart(Tag::new(tag))),
+        Output::Transaction { tag, open: false } => Ok(Response::TransactionEnd(Tag::new(tag))),
         Output::Rows {
             columns,
             rows,
@@ -181,7 +206,10 @@ impl SimpleQueryHandler for Connection {
     {
         let statements = match self.engine.parse(query) {
             Ok(s) => s,
-            Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&e)))]),
+            Err(e) => {
+                self.session.lock().await.fail_transaction();
+                return Ok(vec![Response::Error(Box::new(error_info(&e)))]);
+            }
         };
         let mut out = Vec::with_capacity(statements.len());
         // Like PostgreSQL, stop at the first failing statement.
@@ -195,6 +223,7 @@ impl SimpleQueryHandler for Connection {
             }) {
                 Ok(r) => out.push(r),
                 Err(e) => {
+                    self.session.lock().await.fail_transaction();
                     out.push(Response::Error(Box::new(error_info(&e))));
                     break;
                 }
@@ -222,25 +251,9 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let statements = self.engine.parse(sql).map_err(|e| user_error(&e))?;
-        let stmt = match statements.as_slice() {
-            [] => return Ok(None),
-            [one] => one,
-            _ => {
-                return Err(user_error(&SqlError::syntax(
-                    "cannot insert multiple commands into a prepared statement",
-                )))
-            }
-        };
-        let given: Vec<_> = types
-            .iter()
-            .map(|t| t.as_ref().and_then(encode::sql_type))
-            .collect();
-        let prepared = self
-            .engine
-            .prepare(stmt, &given)
-            .map_err(|e| user_error(&e))?;
-        Ok(Some(Arc::new(prepared)))
+        prepare_one(&self.engine, sql, types)
+            .map(|p| p.map(Arc::new))
+            .map_err(|e| user_error(&e))
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {

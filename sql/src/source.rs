@@ -1,0 +1,44 @@
+//! Where a statement reads rows from: a read view alone (autocommit), or a
+//! transaction's snapshot overlaid with its own writes (see [`crate::txn`]).
+
+use std::ops::ControlFlow;
+
+use bucketdb_storage::{ReadView, StoredRow};
+
+use crate::error::SqlResult;
+
+/// Rows by key, as one statement sees them.
+pub trait RowSource {
+    /// The row at `key`, if any.
+    fn get(&self, key: &[u8]) -> SqlResult<Option<StoredRow>>;
+
+    /// Visits rows with `start <= key < end` (no end: to the end of the
+    /// table space) in key order, until `visit` breaks.
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<Vec<u8>>,
+        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+    ) -> SqlResult<()>;
+}
+
+impl RowSource for ReadView<'_> {
+    fn get(&self, key: &[u8]) -> SqlResult<Option<StoredRow>> {
+        Ok(ReadView::get(self, key)?)
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: Option<Vec<u8>>,
+        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+    ) -> SqlResult<()> {
+        for item in ReadView::scan(self, start, end) {
+            let (_, row) = item?;
+            if visit(row)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
