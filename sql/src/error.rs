@@ -39,6 +39,7 @@ sqlstates! {
     check_violation => "23514",
     invalid_parameter_value => "22023",
     invalid_text_representation => "22P02",
+    bad_copy_file_format => "22P04",
     numeric_value_out_of_range => "22003",
     division_by_zero => "22012",
     invalid_datetime_format => "22007",

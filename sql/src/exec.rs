@@ -58,6 +58,8 @@ pub enum Output {
     },
     /// A complete command tag (`INSERT 0 3`, `SET`).
     Command(String),
+    /// `COPY … FROM STDIN` started: the client sends this many columns.
+    CopyIn { columns: usize },
     /// BEGIN, COMMIT or ROLLBACK: its tag, and whether a transaction is
     /// open after it (the wire protocol reports the status).
     Transaction { tag: &'static str, open: bool },
@@ -130,14 +132,14 @@ pub struct Engine {
 /// Runs a synchronous scan or plan. On the multi-threaded runtime the worker
 /// hands its other tasks (other connections, CancelRequests) to the rest of
 /// the pool first, so a long scan does not stall them.
-fn cpu_bound<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn cpu_bound<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
     }
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
@@ -178,6 +180,10 @@ impl Engine {
             node,
             catalog: Catalog::new(),
         }
+    }
+
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     pub fn node(&self) -> &RaftNode {
@@ -287,6 +293,9 @@ impl Engine {
                 })
             }
             Plan::Commit => self.commit(session, interrupt).await,
+            Plan::CopyIn(plan) => Ok(Output::CopyIn {
+                columns: self.copy_start(session, plan)?,
+            }),
             Plan::Select(s) if session.txn.is_some() && reads_data(s) => {
                 self.select_in_txn(session, p, s, &params, interrupt)
             }
@@ -865,7 +874,7 @@ fn write_output(p: &Prepared, command: &str, count: u64, returned: Vec<Vec<Value
     }
 }
 
-fn put(key: Vec<u8>, row: &[Value]) -> KvOp {
+pub(crate) fn put(key: Vec<u8>, row: &[Value]) -> KvOp {
     KvOp::Put {
         key,
         columns: row.iter().map(Value::to_datum).collect(),
@@ -886,7 +895,7 @@ fn describe_key(key: &[u8]) -> String {
     }
 }
 
-fn duplicate_key(table: &Table, key: &[u8]) -> SqlError {
+pub(crate) fn duplicate_key(table: &Table, key: &[u8]) -> SqlError {
     SqlError::unique_violation(format!(
         "duplicate key value violates unique constraint \"{}_pkey\": Key {} already exists.",
         table.name,
@@ -895,7 +904,7 @@ fn duplicate_key(table: &Table, key: &[u8]) -> SqlError {
 }
 
 /// Maps the state machine's refusal to the SQL error a client expects.
-fn rejection_error(table: &Table, r: &Rejection) -> SqlError {
+pub(crate) fn rejection_error(table: &Table, r: &Rejection) -> SqlError {
     match r.violation {
         Violation::UniqueViolation => duplicate_key(table, &r.key),
         Violation::MissingParent => SqlError::foreign_key_violation(format!(

@@ -6,6 +6,8 @@ mod access;
 mod aggregate;
 mod bind;
 mod catalog;
+mod copy;
+mod copy_in;
 mod error;
 mod exec;
 mod expr;

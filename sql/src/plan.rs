@@ -6,6 +6,7 @@ use sqlparser::ast::{self, AssignmentTarget, SelectItem, SetExpr, Statement, Tab
 use crate::access::Access;
 use crate::bind::{column_name, object_name, table_name, AggCall, Binder, Ctx, Scope};
 use crate::catalog::{Catalog, Default as ColDefault, Table, TableId};
+use crate::copy::{plan_copy, CopyInPlan};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
 use crate::system::{self, AdminCall};
@@ -119,6 +120,8 @@ pub enum Plan {
     },
     /// A cluster administration call (`SELECT cluster_promote(2)`).
     Admin(AdminCall),
+    /// `COPY table FROM STDIN`.
+    CopyIn(CopyInPlan),
     /// `BEGIN` / `START TRANSACTION`.
     Begin,
     /// `COMMIT` / `END`.
@@ -148,6 +151,7 @@ impl Prepared {
             Plan::Show { .. } => "show",
             Plan::Admin(_) => "admin",
             Plan::Begin | Plan::Commit | Plan::Rollback => "transaction",
+            Plan::CopyIn(_) => "copy",
         }
     }
 }
@@ -200,6 +204,21 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
                 .join(" "),
         },
         Statement::StartTransaction { .. } => Plan::Begin,
+        Statement::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options,
+            ..
+        } => {
+            if !legacy_options.is_empty() {
+                return Err(SqlError::feature_not_supported(
+                    "COPY's pre-9.0 option syntax; use (FORMAT csv, HEADER)",
+                ));
+            }
+            Plan::CopyIn(plan_copy(catalog, source, *to, target, options)?)
+        }
         Statement::Commit { chain: false, .. } => Plan::Commit,
         Statement::Rollback {
             chain: false,
@@ -238,6 +257,7 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         | Plan::ResetAll
         | Plan::Empty
         | Plan::Begin
+        | Plan::CopyIn(_)
         | Plan::Commit
         | Plan::Rollback => vec![],
     };
@@ -311,6 +331,11 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         Plan::Explain(lines) => lines.clone(),
         Plan::Admin(_) => vec!["Cluster administration call".into()],
         Plan::Begin | Plan::Commit | Plan::Rollback => vec!["Transaction control".into()],
+        Plan::CopyIn(c) => vec![format!(
+            "Copy into {} from the client, {} rows per Raft proposal",
+            catalog.get(c.table).name,
+            crate::copy::BATCH_ROWS
+        )],
         Plan::Set { .. } | Plan::ResetAll | Plan::Show { .. } | Plan::Empty => {
             vec!["Utility statement".into()]
         }

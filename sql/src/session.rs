@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bucketdb_consensus::ReadConsistency;
 
+use crate::copy_in::CopyIn;
 use crate::error::{SqlError, SqlResult};
 use crate::txn::Txn;
 
@@ -58,6 +59,8 @@ pub struct Session {
     seen_index: u64,
     /// The open explicit transaction, if any.
     pub(crate) txn: Option<Txn>,
+    /// A `COPY … FROM STDIN` receiving data.
+    pub(crate) copy: Option<CopyIn>,
 }
 
 impl Session {
@@ -71,6 +74,7 @@ impl Session {
                 .collect(),
             seen_index: 0,
             txn: None,
+            copy: None,
         }
     }
 

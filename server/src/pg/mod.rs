@@ -2,6 +2,7 @@
 //! connection, holding that connection's [`Session`].
 
 mod cancel;
+mod copy;
 mod encode;
 mod startup;
 
@@ -17,7 +18,8 @@ use pgwire::api::portal::Format;
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
-    DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse, Response, Tag,
+    CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse,
+    Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
@@ -134,6 +136,10 @@ impl PgWireServerHandlers for Handlers {
         self.0.clone()
     }
 
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
+        self.0.clone()
+    }
+
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         self.0.clone()
     }
@@ -179,6 +185,11 @@ fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
     match output {
         Output::Command(tag) if tag.is_empty() => Ok(Response::EmptyQuery),
         Output::Command(tag) => Ok(Response::Execution(Tag::new(&tag))),
+        Output::CopyIn { columns } => Ok(Response::CopyIn(CopyResponse::new(
+            0,
+            columns,
+            futures::stream::empty(),
+        ))),
         Output::Transaction { tag, open: true } => Ok(Response::TransactionStart(Tag::new(tag))),
         Output::Transaction { tag, open: false } => Ok(Response::TransactionEnd(Tag::new(tag))),
         Output::Rows {
