@@ -11,6 +11,8 @@ use sqlparser::ast;
 
 use crate::catalog::{Catalog, TableId};
 use crate::error::{SqlError, SqlResult};
+use crate::plan::OutColumn;
+use crate::value::Value;
 
 /// Rows per Raft entry.
 pub const BATCH_ROWS: usize = 1000;
@@ -21,62 +23,34 @@ pub enum CopyFormat {
     Csv,
 }
 
-/// A planned `COPY … FROM STDIN`.
+/// Format options shared by both directions.
 #[derive(Debug, Clone)]
-pub struct CopyInPlan {
-    pub table: TableId,
-    /// Table columns in the order the data gives them.
-    pub columns: Vec<usize>,
+pub struct CopyOptions {
     pub format: CopyFormat,
     pub header: bool,
     pub delimiter: u8,
     pub null: String,
 }
 
-/// Plans `COPY … FROM STDIN`.
-pub fn plan_copy(
-    catalog: &Catalog,
-    source: &ast::CopySource,
-    to: bool,
-    target: &ast::CopyTarget,
-    options: &[ast::CopyOption],
-) -> SqlResult<CopyInPlan> {
-    let (
-        ast::CopySource::Table {
-            table_name,
-            columns,
-        },
-        false,
-        ast::CopyTarget::Stdin,
-    ) = (source, to, target)
-    else {
-        return Err(SqlError::feature_not_supported(
-            "only COPY table FROM STDIN is supported (use psql's \\copy for files)",
-        ));
-    };
-    let table = catalog.table(&crate::bind::object_name(table_name)?)?;
-    let columns = if columns.is_empty() {
-        (0..table.columns.len()).collect()
-    } else {
-        columns
-            .iter()
-            .map(|c| table.column_index(&c.value.to_lowercase()))
-            .collect::<SqlResult<Vec<_>>>()?
-    };
-    let mut plan = CopyInPlan {
-        table: table.id,
-        columns,
-        format: CopyFormat::Text,
-        header: false,
-        delimiter: b'\t',
-        null: "\\N".into(),
-    };
+/// A planned `COPY … FROM STDIN`.
+#[derive(Debug, Clone)]
+pub struct CopyInPlan {
+    pub table: TableId,
+    /// Table columns in the order the data gives them.
+    pub columns: Vec<usize>,
+    pub options: CopyOptions,
+}
+
+/// Reads the `(FORMAT …, HEADER, DELIMITER …, NULL …)` options.
+pub fn copy_options(options: &[ast::CopyOption]) -> SqlResult<CopyOptions> {
+    let mut format = CopyFormat::Text;
+    let mut header = false;
     let mut delimiter = None;
     let mut null = None;
     for o in options {
         match o {
             ast::CopyOption::Format(f) => {
-                plan.format = match f.value.to_lowercase().as_str() {
+                format = match f.value.to_lowercase().as_str() {
                     "text" => CopyFormat::Text,
                     "csv" => CopyFormat::Csv,
                     other => {
@@ -86,7 +60,7 @@ pub fn plan_copy(
                     }
                 }
             }
-            ast::CopyOption::Header(h) => plan.header = *h,
+            ast::CopyOption::Header(h) => header = *h,
             ast::CopyOption::Delimiter(c) if c.is_ascii() => delimiter = Some(*c as u8),
             ast::CopyOption::Null(s) => null = Some(s.clone()),
             other => {
@@ -96,13 +70,105 @@ pub fn plan_copy(
             }
         }
     }
-    if plan.format == CopyFormat::Csv {
-        plan.delimiter = b',';
-        plan.null = String::new();
+    let (default_delimiter, default_null) = match format {
+        CopyFormat::Text => (b'\t', "\\N"),
+        CopyFormat::Csv => (b',', ""),
+    };
+    Ok(CopyOptions {
+        format,
+        header,
+        delimiter: delimiter.unwrap_or(default_delimiter),
+        null: null.unwrap_or_else(|| default_null.to_string()),
+    })
+}
+
+/// Plans `COPY table [(columns)] FROM STDIN`.
+pub fn plan_copy_in(
+    catalog: &Catalog,
+    table_name: &ast::ObjectName,
+    columns: &[ast::Ident],
+    options: CopyOptions,
+) -> SqlResult<CopyInPlan> {
+    let table = catalog.table(&crate::bind::object_name(table_name)?)?;
+    let columns = if columns.is_empty() {
+        (0..table.columns.len()).collect()
+    } else {
+        columns
+            .iter()
+            .map(|c| table.column_index(&c.value.to_lowercase()))
+            .collect::<SqlResult<Vec<_>>>()?
+    };
+    Ok(CopyInPlan {
+        table: table.id,
+        columns,
+        options,
+    })
+}
+
+/// Encodes result rows for `COPY … TO STDOUT`, one line per row; with
+/// HEADER the column names lead the first line's message.
+pub fn encode_rows(opts: &CopyOptions, columns: &[OutColumn], rows: &[Vec<Value>]) -> Vec<Vec<u8>> {
+    let cell = |v: &Value| match v {
+        Value::Null => None,
+        v => Some(v.to_text()),
+    };
+    let mut out: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|r| encode_line(opts, r.iter().map(cell)))
+        .collect();
+    if opts.header {
+        let mut header = encode_line(opts, columns.iter().map(|c| Some(c.name.clone())));
+        match out.first_mut() {
+            Some(first) => {
+                header.append(first);
+                *first = header;
+            }
+            None => out.push(header),
+        }
     }
-    plan.delimiter = delimiter.unwrap_or(plan.delimiter);
-    plan.null = null.unwrap_or(plan.null);
-    Ok(plan)
+    out
+}
+
+/// One line of COPY output, newline included.
+fn encode_line(opts: &CopyOptions, cells: impl Iterator<Item = Field>) -> Vec<u8> {
+    let delimiter = opts.delimiter as char;
+    let mut line = String::new();
+    for (i, cell) in cells.enumerate() {
+        if i > 0 {
+            line.push(delimiter);
+        }
+        match (cell, opts.format) {
+            (None, _) => line.push_str(&opts.null),
+            (Some(v), CopyFormat::Text) => {
+                for c in v.chars() {
+                    match c {
+                        '\\' => line.push_str("\\\\"),
+                        '\t' => line.push_str("\\t"),
+                        '\n' => line.push_str("\\n"),
+                        '\r' => line.push_str("\\r"),
+                        c if c == delimiter => {
+                            line.push('\\');
+                            line.push(c);
+                        }
+                        c => line.push(c),
+                    }
+                }
+            }
+            (Some(v), CopyFormat::Csv) => {
+                let quote =
+                    v.is_empty() || v == opts.null || v.contains([delimiter, '"', '\n', '\r']);
+                if quote {
+                    line.push('"');
+                    line.push_str(&v.replace('"', "\"\""));
+                    line.push('"');
+                } else {
+                    line.push_str(&v);
+                }
+            }
+        }
+    }
+    line.push('\n');
+    line.into_bytes()
 }
 
 /// One field of a record: `None` is NULL.
@@ -110,7 +176,7 @@ pub type Field = Option<String>;
 
 /// Splits complete records off the front of `buf`, returning each with the
 /// number of lines it spans. A CSV record may span lines inside quotes.
-pub fn take_records(plan: &CopyInPlan, buf: &mut Vec<u8>) -> Vec<(Vec<u8>, u64)> {
+pub fn take_records(plan: &CopyOptions, buf: &mut Vec<u8>) -> Vec<(Vec<u8>, u64)> {
     let mut out = vec![];
     let mut start = 0;
     let mut in_quotes = false;
@@ -136,7 +202,7 @@ pub fn take_records(plan: &CopyInPlan, buf: &mut Vec<u8>) -> Vec<(Vec<u8>, u64)>
 }
 
 /// Parses one record into its fields.
-pub fn parse_record(plan: &CopyInPlan, rec: &[u8]) -> SqlResult<Vec<Field>> {
+pub fn parse_record(plan: &CopyOptions, rec: &[u8]) -> SqlResult<Vec<Field>> {
     let text = std::str::from_utf8(rec)
         .map_err(|_| SqlError::invalid_text_representation("invalid UTF-8 in COPY data"))?;
     match plan.format {
@@ -214,22 +280,45 @@ fn parse_csv(line: &str, delimiter: char, null: &str) -> SqlResult<Vec<Field>> {
 mod tests {
     use super::*;
 
-    fn plan(format: CopyFormat) -> CopyInPlan {
-        CopyInPlan {
-            table: TableId::Objects,
-            columns: vec![0, 1],
+    fn plan(format: CopyFormat) -> CopyOptions {
+        let csv = format == CopyFormat::Csv;
+        CopyOptions {
             format,
             header: false,
-            delimiter: if format == CopyFormat::Csv {
-                b','
-            } else {
-                b'\t'
-            },
-            null: if format == CopyFormat::Csv {
-                String::new()
-            } else {
-                "\\N".into()
-            },
+            delimiter: if csv { b',' } else { b'\t' },
+            null: if csv { String::new() } else { "\\N".into() },
+        }
+    }
+
+    #[test]
+    fn encoded_lines_parse_back() {
+        for format in [CopyFormat::Text, CopyFormat::Csv] {
+            let p = plan(format);
+            let row = vec![
+                Value::Text("a,b\t\"c\"\nd\\".into()),
+                Value::Null,
+                Value::Text(String::new()),
+                Value::Int(7),
+            ];
+            let mut buf = encode_line(
+                &p,
+                row.iter().map(|v| match v {
+                    Value::Null => None,
+                    v => Some(v.to_text()),
+                }),
+            );
+            let recs = take_records(&p, &mut buf);
+            assert_eq!(recs.len(), 1, "{format:?}");
+            assert_eq!(
+                parse_record(&p, &recs[0].0).unwrap(),
+                vec![
+                    Some("a,b\t\"c\"\nd\\".into()),
+                    None,
+                    Some(String::new()),
+                    Some("7".into())
+                ],
+                "{format:?}"
+            );
         }
     }
 

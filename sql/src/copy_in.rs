@@ -46,20 +46,20 @@ impl CopyIn {
 
     /// Parses complete records; `last` takes the unterminated tail too.
     fn parse(&mut self, last: bool) {
-        let mut records = take_records(&self.plan, &mut self.buf);
+        let mut records = take_records(&self.plan.options, &mut self.buf);
         if last && !self.buf.is_empty() {
             records.push((std::mem::take(&mut self.buf), 1));
         }
         for (rec, lines) in records {
             let line = self.line + 1;
             self.line += lines;
-            if self.error.is_some() || (self.plan.header && line == 1) {
+            if self.error.is_some() || (self.plan.options.header && line == 1) {
                 continue;
             }
-            if self.plan.format == CopyFormat::Text && rec == b"\\." {
+            if self.plan.options.format == CopyFormat::Text && rec == b"\\." {
                 continue;
             }
-            match parse_record(&self.plan, &rec) {
+            match parse_record(&self.plan.options, &rec) {
                 Ok(fields) if fields.len() == self.plan.columns.len() => {
                     self.pending.push((line, fields))
                 }

@@ -16,6 +16,7 @@ use sqlparser::parser::Parser;
 
 use crate::aggregate::AggState;
 use crate::catalog::{Catalog, Table};
+use crate::copy;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{truthy, EvalEnv, Expr};
 use crate::interrupt::Interrupt;
@@ -60,6 +61,8 @@ pub enum Output {
     Command(String),
     /// `COPY … FROM STDIN` started: the client sends this many columns.
     CopyIn { columns: usize },
+    /// `COPY … TO STDOUT`: one encoded line per row.
+    CopyOut { columns: usize, data: Vec<Vec<u8>> },
     /// BEGIN, COMMIT or ROLLBACK: its tag, and whether a transaction is
     /// open after it (the wire protocol reports the status).
     Transaction { tag: &'static str, open: bool },
@@ -296,65 +299,18 @@ impl Engine {
             Plan::CopyIn(plan) => Ok(Output::CopyIn {
                 columns: self.copy_start(session, plan)?,
             }),
-            Plan::Select(s) if session.txn.is_some() && reads_data(s) => {
-                self.select_in_txn(session, p, s, &params, interrupt)
-            }
-            Plan::Select(s) => {
-                let reads_data = s.table.is_some()
-                    || s.function.as_ref().is_some_and(|f| f.function.reads_data());
-                let view = if reads_data {
-                    let seen = self
-                        .node
-                        .read_barrier(session.consistency(), session.seen_index())
-                        .await?;
-                    session.observe(seen);
-                    Some(self.node.store().read_view())
-                } else {
-                    None
-                };
-                let env = EvalEnv {
-                    params: &params,
-                    now: now_micros(),
-                    session,
-                    interrupt,
-                };
-                let rows = match (&view, &s.function) {
-                    (Some(view), Some(call)) => {
-                        let args = call
-                            .args
-                            .iter()
-                            .map(|a| a.eval(&[], &[], &env))
-                            .collect::<SqlResult<Vec<_>>>()?;
-                        cpu_bound(|| {
-                            let rows = match call.function {
-                                TableFn::ListObjects => listing::list_objects(
-                                    view,
-                                    &self.catalog.objects,
-                                    &args,
-                                    interrupt,
-                                )?,
-                                TableFn::BucketStats => listing::bucket_stats(view, &args)?,
-                                other => {
-                                    return Err(SqlError::internal(format!(
-                                        "{}() does not read data",
-                                        other.name()
-                                    )))
-                                }
-                            };
-                            self.select(s, Input::Rows(rows), &env)
-                        })?
-                    }
-                    (Some(view), None) => cpu_bound(|| self.select(s, Input::Table(view), &env))?,
-                    (None, Some(call)) => {
-                        let rows = call.function.cluster_rows(&self.node).await?;
-                        self.select(s, Input::Rows(rows), &env)?
-                    }
-                    (None, None) => self.select(s, Input::Nothing, &env)?,
-                };
-                Ok(Output::Rows {
-                    columns: p.columns.clone(),
-                    command: "SELECT".into(),
-                    rows,
+            Plan::Select(s) => Ok(Output::Rows {
+                columns: p.columns.clone(),
+                command: "SELECT".into(),
+                rows: self.select_rows(session, s, &params, interrupt).await?,
+            }),
+            Plan::CopyOut { select, options } => {
+                let rows = self
+                    .select_rows(session, select, &params, interrupt)
+                    .await?;
+                Ok(Output::CopyOut {
+                    columns: select.projection.columns.len(),
+                    data: copy::encode_rows(options, &select.projection.columns, &rows),
                 })
             }
             Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) if session.txn.is_some() => {
@@ -531,6 +487,66 @@ impl Engine {
         ))
     }
 
+    /// The rows of a SELECT: in a transaction from its view, otherwise from
+    /// a read view taken after the session's read barrier.
+    async fn select_rows(
+        &self,
+        session: &mut Session,
+        s: &SelectPlan,
+        params: &[Value],
+        interrupt: &Interrupt,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        if session.txn.is_some() && reads_data(s) {
+            return self.select_in_txn(session, s, params, interrupt);
+        }
+        let view = if reads_data(s) {
+            let seen = self
+                .node
+                .read_barrier(session.consistency(), session.seen_index())
+                .await?;
+            session.observe(seen);
+            Some(self.node.store().read_view())
+        } else {
+            None
+        };
+        let env = EvalEnv {
+            params,
+            now: now_micros(),
+            session,
+            interrupt,
+        };
+        match (&view, &s.function) {
+            (Some(view), Some(call)) => {
+                let args = call
+                    .args
+                    .iter()
+                    .map(|a| a.eval(&[], &[], &env))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                cpu_bound(|| {
+                    let rows = match call.function {
+                        TableFn::ListObjects => {
+                            listing::list_objects(view, &self.catalog.objects, &args, interrupt)?
+                        }
+                        TableFn::BucketStats => listing::bucket_stats(view, &args)?,
+                        other => {
+                            return Err(SqlError::internal(format!(
+                                "{}() does not read data",
+                                other.name()
+                            )))
+                        }
+                    };
+                    self.select(s, Input::Rows(rows), &env)
+                })
+            }
+            (Some(view), None) => cpu_bound(|| self.select(s, Input::Table(view), &env)),
+            (None, Some(call)) => {
+                let rows = call.function.cluster_rows(&self.node).await?;
+                self.select(s, Input::Rows(rows), &env)
+            }
+            (None, None) => self.select(s, Input::Nothing, &env),
+        }
+    }
+
     /// Plans a write statement on `view` into its batch, RETURNING rows,
     /// row count, command word and table.
     fn plan_write(&self, p: &Prepared, view: &dyn RowSource, env: &EvalEnv) -> SqlResult<Planned> {
@@ -586,11 +602,10 @@ impl Engine {
     fn select_in_txn(
         &self,
         session: &mut Session,
-        p: &Prepared,
         s: &SelectPlan,
         params: &[Value],
         interrupt: &Interrupt,
-    ) -> SqlResult<Output> {
+    ) -> SqlResult<Vec<Vec<Value>>> {
         if s.table.is_none() {
             return Err(SqlError::feature_not_supported(
                 "list_objects() and bucket_stats() cannot be used inside a transaction yet",
@@ -612,11 +627,7 @@ impl Engine {
         });
         let out = rows.map(|(rows, reads)| {
             txn.finish_statement(reads, KvBatch::default());
-            Output::Rows {
-                columns: p.columns.clone(),
-                command: "SELECT".into(),
-                rows,
-            }
+            rows
         });
         session.txn = Some(txn);
         out

@@ -2,11 +2,13 @@
 //! parameter types and result columns, ready to run many times.
 
 use sqlparser::ast::{self, AssignmentTarget, SelectItem, SetExpr, Statement, TableFactor};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
 
 use crate::access::Access;
 use crate::bind::{column_name, object_name, table_name, AggCall, Binder, Ctx, Scope};
 use crate::catalog::{Catalog, Default as ColDefault, Table, TableId};
-use crate::copy::{plan_copy, CopyInPlan};
+use crate::copy::{copy_options, plan_copy_in, CopyInPlan, CopyOptions};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
 use crate::system::{self, AdminCall};
@@ -122,6 +124,11 @@ pub enum Plan {
     Admin(AdminCall),
     /// `COPY table FROM STDIN`.
     CopyIn(CopyInPlan),
+    /// `COPY table | (query) TO STDOUT`.
+    CopyOut {
+        select: SelectPlan,
+        options: CopyOptions,
+    },
     /// `BEGIN` / `START TRANSACTION`.
     Begin,
     /// `COMMIT` / `END`.
@@ -151,7 +158,7 @@ impl Prepared {
             Plan::Show { .. } => "show",
             Plan::Admin(_) => "admin",
             Plan::Begin | Plan::Commit | Plan::Rollback => "transaction",
-            Plan::CopyIn(_) => "copy",
+            Plan::CopyIn(_) | Plan::CopyOut { .. } => "copy",
         }
     }
 }
@@ -217,7 +224,53 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
                     "COPY's pre-9.0 option syntax; use (FORMAT csv, HEADER)",
                 ));
             }
-            Plan::CopyIn(plan_copy(catalog, source, *to, target, options)?)
+            let options = copy_options(options)?;
+            match (source, to, target) {
+                (
+                    ast::CopySource::Table {
+                        table_name,
+                        columns,
+                    },
+                    false,
+                    ast::CopyTarget::Stdin,
+                ) => Plan::CopyIn(plan_copy_in(catalog, table_name, columns, options)?),
+                (source, true, ast::CopyTarget::Stdout) => {
+                    let query = match source {
+                        ast::CopySource::Query(q) => q.clone(),
+                        ast::CopySource::Table {
+                            table_name,
+                            columns,
+                        } => {
+                            let list = if columns.is_empty() {
+                                "*".to_string()
+                            } else {
+                                columns
+                                    .iter()
+                                    .map(|c| c.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            };
+                            let sql = format!("SELECT {list} FROM {table_name}");
+                            match Parser::parse_sql(&PostgreSqlDialect {}, &sql)
+                                .map_err(|e| SqlError::syntax(e.to_string()))?
+                                .pop()
+                            {
+                                Some(Statement::Query(q)) => q,
+                                _ => return Err(SqlError::internal("COPY source query")),
+                            }
+                        }
+                    };
+                    Plan::CopyOut {
+                        select: plan_query(catalog, &query, &mut b)?,
+                        options,
+                    }
+                }
+                _ => {
+                    return Err(SqlError::feature_not_supported(
+                        "COPY supports FROM STDIN and TO STDOUT (use psql's \\copy for files)",
+                    ))
+                }
+            }
         }
         Statement::Commit { chain: false, .. } => Plan::Commit,
         Statement::Rollback {
@@ -258,6 +311,7 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         | Plan::Empty
         | Plan::Begin
         | Plan::CopyIn(_)
+        | Plan::CopyOut { .. }
         | Plan::Commit
         | Plan::Rollback => vec![],
     };
@@ -336,6 +390,7 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
             catalog.get(c.table).name,
             crate::copy::BATCH_ROWS
         )],
+        Plan::CopyOut { .. } => vec!["Copy query results to the client".into()],
         Plan::Set { .. } | Plan::ResetAll | Plan::Show { .. } | Plan::Empty => {
             vec!["Utility statement".into()]
         }

@@ -131,6 +131,56 @@ async fn copy_from_stdin_loads_in_batches_and_reports_bad_lines() {
         .unwrap()
         .get(0);
     assert_eq!(n, 2500);
+
+    // COPY TO STDOUT: a query in CSV with a header, a table in text format;
+    // what comes out loads back in.
+    let out = copy_out(
+        &c,
+        "COPY (SELECT key, size, content_type FROM objects WHERE bucket = 'bulk' ORDER BY key LIMIT 2) TO STDOUT (FORMAT csv, HEADER)",
+    )
+    .await;
+    assert_eq!(
+        out,
+        "key,size,content_type\n\"dir,00000\",0,\"text/plain; charset=\"\"utf-8\"\"\"\n\"dir,00001\",1,\n"
+    );
+    let text = copy_out(&c, "COPY buckets (name, owner) TO STDOUT").await;
+    assert_eq!(text, "bulk\t\\N\n");
+    c.batch_execute("INSERT INTO buckets (name) VALUES ('bulk2')")
+        .await
+        .unwrap();
+    let dump = copy_out(
+        &c,
+        "COPY (SELECT 'bulk2', key, size, content_type FROM objects WHERE bucket = 'bulk') TO STDOUT",
+    )
+    .await;
+    let n = copy_in(
+        &c,
+        "COPY objects (bucket, key, size, content_type) FROM STDIN",
+        dump,
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 2500);
+    let same: i64 = c
+        .query_one(
+            "SELECT count(*) FROM objects WHERE bucket = 'bulk2' AND content_type = 'text/plain; charset=\"utf-8\"'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(same, 1250);
+}
+
+async fn copy_out(c: &tokio_postgres::Client, sql: &str) -> String {
+    use futures::StreamExt;
+    let stream = c.copy_out(sql).await.unwrap();
+    futures::pin_mut!(stream);
+    let mut out = vec![];
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    String::from_utf8(out).unwrap()
 }
 
 #[test]

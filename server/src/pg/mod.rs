@@ -25,6 +25,7 @@ use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::copy::CopyData;
 use pgwire::messages::PgWireBackendMessage;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
@@ -189,6 +190,11 @@ fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
             0,
             columns,
             futures::stream::empty(),
+        ))),
+        Output::CopyOut { columns, data } => Ok(Response::CopyOut(CopyResponse::new(
+            0,
+            columns,
+            futures::stream::iter(data.into_iter().map(|d| Ok(CopyData::new(d.into())))),
         ))),
         Output::Transaction { tag, open: true } => Ok(Response::TransactionStart(Tag::new(tag))),
         Output::Transaction { tag, open: false } => Ok(Response::TransactionEnd(Tag::new(tag))),
