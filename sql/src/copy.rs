@@ -294,7 +294,7 @@ mod tests {
     fn encoded_lines_parse_back() {
         for format in [CopyFormat::Text, CopyFormat::Csv] {
             let p = plan(format);
-            let row = vec![
+            let row = [
                 Value::Text("a,b\t\"c\"\nd\\".into()),
                 Value::Null,
                 Value::Text(String::new()),
