@@ -466,8 +466,25 @@ impl Engine {
                 interrupt,
             };
             let (batch, returned, count, command, table) = cpu_bound(|| {
-                let view = self.node.store().read_view();
-                self.plan_write(p, &view, &env)
+                match &p.plan {
+                    // The rows an INSERT … SELECT copies must still be the
+                    // same when it applies: planned as a one-statement
+                    // transaction, its reads become preconditions.
+                    Plan::Insert(InsertPlan {
+                        select: Some(_), ..
+                    }) => {
+                        let mut txn = Txn::new(self.node.store().owned_view());
+                        let view = txn.view();
+                        let (b, r, n, c, t) = self.plan_write(p, &view, &env)?;
+                        let reads = view.into_reads();
+                        txn.finish_statement(reads, b);
+                        Ok((txn.into_batch().unwrap_or_default(), r, n, c, t))
+                    }
+                    _ => {
+                        let view = self.node.store().read_view();
+                        self.plan_write(p, &view, &env)
+                    }
+                }
             })?;
             if !batch.is_empty() {
                 // Last chance to stop: once proposed, the write completes.
@@ -686,7 +703,29 @@ impl Engine {
         let mut returned = vec![];
         let mut seen = HashSet::new();
         let mut n = 0;
-        for template in &ins.rows {
+        let queried;
+        let templates = match &ins.select {
+            None => &ins.rows,
+            Some((q, targets)) => {
+                let input = match q.table {
+                    Some(_) => Input::Table(view),
+                    None => Input::Nothing,
+                };
+                queried = self
+                    .select(q, input, env)?
+                    .into_iter()
+                    .map(|values| {
+                        let mut full: Vec<Option<Expr>> = vec![None; table.columns.len()];
+                        for (v, &t) in values.into_iter().zip(targets) {
+                            full[t] = Some(Expr::Const(v));
+                        }
+                        full
+                    })
+                    .collect::<Vec<_>>();
+                &queried
+            }
+        };
+        for template in templates {
             let mut row = Vec::with_capacity(template.len());
             for (i, e) in template.iter().enumerate() {
                 let v = match e {

@@ -80,6 +80,9 @@ pub struct InsertPlan {
     pub table: TableId,
     /// One entry per table column and row: the given value, or the default.
     pub rows: Vec<Vec<Option<Expr>>>,
+    /// `INSERT … SELECT`: the query, and the table column each of its
+    /// result columns fills (`rows` is then empty).
+    pub select: Option<(Box<SelectPlan>, Vec<usize>)>,
     pub on_conflict: OnConflict,
     pub returning: Option<Projection>,
 }
@@ -365,11 +368,23 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
             }
             lines
         }
-        Plan::Insert(i) => vec![format!(
-            "Insert into {}: {} row(s), one Raft proposal",
-            catalog.get(i.table).name,
-            i.rows.len()
-        )],
+        Plan::Insert(i) => match &i.select {
+            None => vec![format!(
+                "Insert into {}: {} row(s), one Raft proposal",
+                catalog.get(i.table).name,
+                i.rows.len()
+            )],
+            Some((q, _)) => {
+                let mut lines = vec![format!(
+                    "Insert into {} from a query, one Raft proposal",
+                    catalog.get(i.table).name
+                )];
+                if let Some(id) = q.table {
+                    lines.extend(scan(id, &q.access, &q.filter));
+                }
+                lines
+            }
+        },
         Plan::Update(u) => std::iter::once(format!(
             "Update {}: one Raft proposal",
             catalog.get(u.table).name
@@ -847,17 +862,31 @@ fn plan_insert(catalog: &Catalog, ins: &ast::Insert, b: &mut Binder) -> SqlResul
         .source
         .as_ref()
         .ok_or_else(|| SqlError::syntax("INSERT needs VALUES"))?;
+    let mut select = None;
+    let no_values = vec![];
     let values = match &*source.body {
-        SetExpr::Values(v) => v,
+        SetExpr::Values(v) => &v.rows,
         _ => {
-            return Err(SqlError::feature_not_supported(
-                "INSERT ... SELECT is not supported yet",
-            ))
+            let q = plan_query(catalog, source, b)?;
+            if q.function.is_some() {
+                return Err(SqlError::feature_not_supported(
+                    "INSERT ... SELECT from a table function",
+                ));
+            }
+            if q.projection.columns.len() != targets.len() {
+                return Err(SqlError::syntax(format!(
+                    "INSERT has {} target columns but the query returns {}",
+                    targets.len(),
+                    q.projection.columns.len()
+                )));
+            }
+            select = Some((Box::new(q), targets.clone()));
+            &no_values
         }
     };
     let empty = Scope::default();
     let mut rows = vec![];
-    for row in &values.rows {
+    for row in values {
         let row = &row.content;
         if row.len() > targets.len() {
             return Err(SqlError::syntax(
@@ -933,6 +962,7 @@ fn plan_insert(catalog: &Catalog, ins: &ast::Insert, b: &mut Binder) -> SqlResul
     Ok(InsertPlan {
         table: table.id,
         rows,
+        select,
         on_conflict,
         returning,
     })

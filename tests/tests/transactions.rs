@@ -256,3 +256,70 @@ async fn transactions_on_different_nodes_cannot_lose_updates() {
         .get(0);
     assert_eq!(n, 4);
 }
+
+#[tokio::test]
+async fn insert_select_copies_rows_in_autocommit_and_in_transactions() {
+    let server = Server::start();
+    let c = server.connect().await;
+    setup(&c).await;
+    c.batch_execute("INSERT INTO buckets (name) VALUES ('backup')")
+        .await
+        .unwrap();
+    let n = c
+        .execute(
+            "INSERT INTO objects (bucket, key, size) SELECT 'backup', key, size * 2 FROM objects WHERE bucket = $1 AND key LIKE 'oncall/%'",
+            &[&"txn"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let rows = c
+        .query(
+            "SELECT key, size FROM objects WHERE bucket = 'backup' ORDER BY key",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        got,
+        [
+            ("oncall/alice".to_string(), 2),
+            ("oncall/bob".to_string(), 2)
+        ]
+    );
+    // Running it again collides on the key: 23505, nothing written.
+    let e = c
+        .execute(
+            "INSERT INTO objects (bucket, key) SELECT 'backup', key FROM objects WHERE bucket = 'txn'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "23505");
+    // In a transaction the query sees the transaction's own writes, and
+    // ON CONFLICT DO NOTHING skips the existing keys.
+    c.batch_execute(
+        "BEGIN;
+         INSERT INTO objects (bucket, key, size) VALUES ('txn', 'late', 3);
+         INSERT INTO objects (bucket, key, size) SELECT 'backup', key, size FROM objects WHERE bucket = 'txn' ON CONFLICT DO NOTHING;
+         COMMIT;",
+    )
+    .await
+    .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM objects WHERE bucket = 'backup'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 4, "alice, bob, x and late");
+    // Column count mismatch is a clear error.
+    let e = c
+        .execute(
+            "INSERT INTO objects (bucket, key) SELECT 'backup', key, size FROM objects",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42601");
+}
