@@ -105,6 +105,15 @@ async fn transactions_commit_roll_back_and_read_one_snapshot() {
         "the failed transaction wrote nothing"
     );
 
+    // So does a statement that fails to parse through the extended
+    // protocol (a Parse message).
+    a.batch_execute("BEGIN").await.unwrap();
+    let e = a.prepare("SELEC 1").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "42601");
+    let e = a.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "25P02");
+    a.batch_execute("ROLLBACK").await.unwrap();
+
     // Savepoints are refused; the driver's transaction API works.
     a.batch_execute("BEGIN").await.unwrap();
     let e = a.batch_execute("SAVEPOINT s1").await.unwrap_err();

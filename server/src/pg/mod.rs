@@ -65,7 +65,7 @@ pub async fn serve(listener: TcpListener, engine: Arc<Engine>, metrics: Arc<Metr
 pub struct Connection {
     engine: Arc<Engine>,
     metrics: Arc<Metrics>,
-    session: Mutex<Session>,
+    session: Arc<Mutex<Session>>,
     parser: Arc<StatementParser>,
     cancels: Arc<cancel::Cancels>,
     /// Set by a CancelRequest for this connection.
@@ -88,13 +88,15 @@ impl Connection {
         metrics: Arc<Metrics>,
         cancels: Arc<cancel::Cancels>,
     ) -> Connection {
+        let session = Arc::new(Mutex::new(Session::new("bucketdb", "bucketdb")));
         Connection {
             parser: Arc::new(StatementParser {
                 engine: engine.clone(),
+                session: session.clone(),
             }),
             engine,
             metrics,
-            session: Mutex::new(Session::new("bucketdb", "bucketdb")),
+            session,
             cancels,
             cancel: Arc::default(),
             cancel_key: OnceLock::new(),
@@ -253,6 +255,9 @@ impl SimpleQueryHandler for Connection {
 /// Parses and plans statements of the extended protocol.
 pub struct StatementParser {
     engine: Arc<Engine>,
+    /// The connection's session: a statement that fails to parse fails an
+    /// open transaction, as any failed statement does.
+    session: Arc<Mutex<Session>>,
 }
 
 #[async_trait]
@@ -268,9 +273,13 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        prepare_one(&self.engine, sql, types)
-            .map(|p| p.map(Arc::new))
-            .map_err(|e| user_error(&e))
+        match prepare_one(&self.engine, sql, types) {
+            Ok(p) => Ok(p.map(Arc::new)),
+            Err(e) => {
+                self.session.lock().await.fail_transaction();
+                Err(user_error(&e))
+            }
+        }
     }
 
     fn get_parameter_types(&self, stmt: &Self::Statement) -> PgWireResult<Vec<Type>> {
