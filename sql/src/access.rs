@@ -149,11 +149,13 @@ impl Access {
                     access.bounds = b0;
                 }
             }
-            TableId::Objects => {
+            TableId::Objects | TableId::Uploads | TableId::Parts => {
                 access.first = eq0;
                 if access.first.is_some() {
                     access.second = eq1;
-                    if access.second.is_none() {
+                    // A part's key continues after the upload id, so key
+                    // bounds on the upload id do not translate to a range.
+                    if access.second.is_none() && table.id != TableId::Parts {
                         access.bounds = b1;
                     }
                 }
@@ -185,16 +187,26 @@ impl Access {
             (TableId::Buckets, None, _) if !self.bounds.is_empty() => {
                 format!("Range seek on buckets: {}", bounds(&self.bounds, "name"))
             }
-            (TableId::Objects, Some(b), Some(k)) => {
-                format!("Point get on objects: {} bucket(s) × {} key(s)", n(b), n(k))
-            }
-            (TableId::Objects, Some(b), None) if !self.bounds.is_empty() => format!(
-                "Range seek on objects within {} bucket(s): {}",
+            (TableId::Parts, Some(b), Some(u)) => format!(
+                "Prefix scan of multipart_parts: {} bucket(s) × {} upload(s)",
                 n(b),
-                bounds(&self.bounds, "key")
+                n(u)
             ),
-            (TableId::Objects, Some(b), None) => {
-                format!("Prefix scan of objects in {} bucket(s)", n(b))
+            (_, Some(b), Some(k)) => format!(
+                "Point get on {}: {} bucket(s) × {} {}(s)",
+                table.name,
+                n(b),
+                n(k),
+                table.columns[table.key[1]].name
+            ),
+            (_, Some(b), None) if !self.bounds.is_empty() => format!(
+                "Range seek on {} within {} bucket(s): {}",
+                table.name,
+                n(b),
+                bounds(&self.bounds, table.columns[table.key[1]].name)
+            ),
+            (_, Some(b), None) => {
+                format!("Prefix scan of {} in {} bucket(s)", table.name, n(b))
             }
             (_, _, _) => format!("Full scan of {}", table.name),
         }
@@ -205,7 +217,8 @@ impl Access {
     pub fn is_point(&self, table: &Table) -> bool {
         match table.id {
             TableId::Buckets => self.first.is_some(),
-            TableId::Objects => self.first.is_some() && self.second.is_some(),
+            TableId::Objects | TableId::Uploads => self.first.is_some() && self.second.is_some(),
+            TableId::Parts => false,
         }
     }
 
@@ -242,11 +255,31 @@ impl Access {
             (TableId::Buckets, None, _) => {
                 self.scan_range(&keys::buckets_start(), view, env, visit)
             }
-            (TableId::Objects, Some(buckets), Some(objkeys)) => {
-                let objkeys = texts(objkeys)?;
+            (TableId::Parts, Some(buckets), Some(uploads)) => {
+                let uploads = texts(uploads)?;
                 for b in texts(buckets)? {
-                    for k in &objkeys {
-                        if let Some(row) = view.get(&keys::object(&b, k))? {
+                    for u in &uploads {
+                        let prefix = keys::parts_prefix(&b, u);
+                        let mut stopped = false;
+                        let mut inner = |row: StoredRow| {
+                            let flow = visit(row)?;
+                            stopped = flow.is_break();
+                            Ok(flow)
+                        };
+                        let end = keys::prefix_end(&prefix);
+                        scan_keys(view, env, prefix, end, &mut inner)?;
+                        if stopped {
+                            return Ok(());
+                        }
+                    }
+                }
+                Ok(())
+            }
+            (_, Some(buckets), Some(names)) => {
+                let names = texts(names)?;
+                for b in texts(buckets)? {
+                    for k in &names {
+                        if let Some(row) = view.get(&keys::child(tag(table), &b, k))? {
                             if visit(row)?.is_break() {
                                 return Ok(());
                             }
@@ -255,7 +288,7 @@ impl Access {
                 }
                 Ok(())
             }
-            (TableId::Objects, Some(buckets), None) => {
+            (_, Some(buckets), None) => {
                 let mut stopped = false;
                 for b in texts(buckets)? {
                     let mut inner = |row: StoredRow| {
@@ -263,15 +296,15 @@ impl Access {
                         stopped = flow.is_break();
                         Ok(flow)
                     };
-                    self.scan_range(&keys::objects_prefix(&b), view, env, &mut inner)?;
+                    self.scan_range(&keys::child_prefix(tag(table), &b), view, env, &mut inner)?;
                     if stopped {
                         break;
                     }
                 }
                 Ok(())
             }
-            (TableId::Objects, None, _) => {
-                let start = keys::objects_start();
+            (_, None, _) => {
+                let start = vec![tag(table)];
                 scan_keys(view, env, start.clone(), keys::prefix_end(&start), visit)
             }
         }
@@ -338,6 +371,16 @@ impl Access {
             }
         }
         scan_keys(view, env, start, end, visit)
+    }
+}
+
+/// The key tag of a table's rows.
+fn tag(table: &Table) -> u8 {
+    match table.id {
+        TableId::Buckets => keys::TAG_BUCKETS,
+        TableId::Objects => keys::TAG_OBJECTS,
+        TableId::Uploads => keys::TAG_UPLOADS,
+        TableId::Parts => keys::TAG_PARTS,
     }
 }
 

@@ -9,6 +9,8 @@ use crate::value::{SqlType, Value};
 pub enum TableId {
     Buckets,
     Objects,
+    Uploads,
+    Parts,
 }
 
 /// What a column holds when an INSERT does not name it.
@@ -107,10 +109,48 @@ fn objects() -> Table {
     }
 }
 
+fn uploads() -> Table {
+    use SqlType::*;
+    Table {
+        id: TableId::Uploads,
+        name: "multipart_uploads",
+        columns: vec![
+            col("bucket", Text, Default::Null, Check::NotNull),
+            col("key", Text, Default::Null, Check::NotNull),
+            col("upload_id", Text, Default::Null, Check::NotNull),
+            col("initiated_at", Timestamptz, Default::Now, Check::NotNull),
+            col("owner", Text, Default::Null, Check::None),
+            col("user_metadata", Text, Default::Null, Check::Json),
+        ],
+        // Upload ids are unique within a bucket; parts name their upload
+        // by (bucket, upload_id).
+        key: vec![0, 2],
+    }
+}
+
+fn parts() -> Table {
+    use SqlType::*;
+    Table {
+        id: TableId::Parts,
+        name: "multipart_parts",
+        columns: vec![
+            col("bucket", Text, Default::Null, Check::NotNull),
+            col("upload_id", Text, Default::Null, Check::NotNull),
+            col("part_number", Int8, Default::Null, Check::NotNull),
+            col("size", Int8, Default::Int(0), Check::NonNegative),
+            col("etag", Text, Default::Null, Check::None),
+            col("last_modified", Timestamptz, Default::Now, Check::NotNull),
+        ],
+        key: vec![0, 1, 2],
+    }
+}
+
 /// All built-in tables, built once.
 pub struct Catalog {
     pub buckets: Table,
     pub objects: Table,
+    pub uploads: Table,
+    pub parts: Table,
 }
 
 impl Catalog {
@@ -118,6 +158,8 @@ impl Catalog {
         Catalog {
             buckets: buckets(),
             objects: objects(),
+            uploads: uploads(),
+            parts: parts(),
         }
     }
 
@@ -125,6 +167,8 @@ impl Catalog {
         match name {
             "buckets" => Ok(&self.buckets),
             "objects" => Ok(&self.objects),
+            "multipart_uploads" => Ok(&self.uploads),
+            "multipart_parts" => Ok(&self.parts),
             other => Err(SqlError::undefined_table(format!(
                 "relation \"{other}\" does not exist"
             ))),
@@ -135,6 +179,8 @@ impl Catalog {
         match id {
             TableId::Buckets => &self.buckets,
             TableId::Objects => &self.objects,
+            TableId::Uploads => &self.uploads,
+            TableId::Parts => &self.parts,
         }
     }
 }
@@ -174,6 +220,8 @@ impl Table {
         Ok(match self.id {
             TableId::Buckets => keys::bucket(text(0)?),
             TableId::Objects => keys::object(text(0)?, text(1)?),
+            TableId::Uploads => keys::upload(text(0)?, text(2)?),
+            TableId::Parts => keys::part(text(0)?, text(1)?, self.part_number(row)?),
         })
     }
 
@@ -230,8 +278,34 @@ impl Table {
                     name_rule(rules::check_object_key(k.as_bytes()))?;
                 }
             }
+            TableId::Uploads => {
+                if let Value::Text(id) = &row[2] {
+                    name_rule(rules::check_upload_id(id.as_bytes()))?;
+                }
+            }
+            TableId::Parts => {
+                if let Value::Text(id) = &row[1] {
+                    name_rule(rules::check_upload_id(id.as_bytes()))?;
+                }
+                self.part_number(row)?;
+            }
         }
         Ok(())
+    }
+
+    /// A part row's part number, checked to be 1–10000.
+    fn part_number(&self, row: &[Value]) -> SqlResult<u32> {
+        let n = match &row[2] {
+            Value::Int(n) => *n,
+            _ => {
+                return Err(SqlError::not_null_violation(
+                    "null value in column \"part_number\" of relation \"multipart_parts\" violates not-null constraint",
+                ))
+            }
+        };
+        let n = u32::try_from(n).unwrap_or(0);
+        rules::check_part_number(n).map_err(SqlError::check_violation)?;
+        Ok(n)
     }
 }
 

@@ -672,6 +672,8 @@ impl Engine {
             ApplyOutcome::Rejected(r) => {
                 let table = match keys::decode(&r.key) {
                     Some(keys::DecodedKey::Bucket { .. }) => &self.catalog.buckets,
+                    Some(keys::DecodedKey::Upload { .. }) => &self.catalog.uploads,
+                    Some(keys::DecodedKey::Part { .. }) => &self.catalog.parts,
                     _ => &self.catalog.objects,
                 };
                 Err(rejection_error(table, &r))
@@ -941,6 +943,20 @@ fn describe_key(key: &[u8]) -> String {
             String::from_utf8_lossy(bucket),
             String::from_utf8_lossy(key)
         ),
+        Some(keys::DecodedKey::Upload { bucket, upload_id }) => format!(
+            "(bucket, upload_id)=({}, {})",
+            String::from_utf8_lossy(bucket),
+            String::from_utf8_lossy(upload_id)
+        ),
+        Some(keys::DecodedKey::Part {
+            bucket,
+            upload_id,
+            part_number,
+        }) => format!(
+            "(bucket, upload_id, part_number)=({}, {}, {part_number})",
+            String::from_utf8_lossy(bucket),
+            String::from_utf8_lossy(upload_id)
+        ),
         None => "(?)".into(),
     }
 }
@@ -958,12 +974,12 @@ pub(crate) fn rejection_error(table: &Table, r: &Rejection) -> SqlError {
     match r.violation {
         Violation::UniqueViolation => duplicate_key(table, &r.key),
         Violation::MissingParent => SqlError::foreign_key_violation(format!(
-            "insert or update on table \"objects\" violates foreign key constraint \"objects_bucket_fkey\": {}",
-            r.detail
+            "insert or update on table \"{}\" violates foreign key constraint \"{}_parent_fkey\": {}",
+            table.name, table.name, r.detail
         )),
         Violation::HasChildren => SqlError::foreign_key_violation(format!(
-            "update or delete on table \"buckets\" violates foreign key constraint \"objects_bucket_fkey\": {}",
-            r.detail
+            "update or delete on table \"{}\" violates a foreign key constraint: {}",
+            table.name, r.detail
         )),
         Violation::InvalidValue => SqlError::check_violation(r.detail.clone()),
         Violation::Conflict => SqlError::serialization_failure(

@@ -207,42 +207,87 @@ impl Store {
             )));
         };
         let invalid = |msg: String| Ok(Some(Rejection::new(Violation::InvalidValue, key, msg)));
-        match (op, decoded) {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        // The parent a row needs, and how to name it when it is missing.
+        let bucket_row = |bucket: &[u8]| [&[keys::TAG_BUCKETS], bucket].concat();
+        let parent = match (op, &decoded) {
             (KvOp::Put { .. }, DecodedKey::Bucket { name }) => {
                 if let Err(msg) = rules::check_bucket_name(name) {
                     return invalid(msg);
                 }
+                None
             }
             (KvOp::Put { .. }, DecodedKey::Object { bucket, key: k }) => {
                 if let Err(msg) = rules::check_object_key(k) {
                     return invalid(msg);
                 }
-                let mut bucket_key = keys::buckets_start();
-                bucket_key.extend_from_slice(bucket);
-                if !overlay.exists_after(self, &bucket_key)? {
-                    return Ok(Some(Rejection::new(
-                        Violation::MissingParent,
-                        key,
-                        format!(
-                            "bucket \"{}\" does not exist",
-                            String::from_utf8_lossy(bucket)
-                        ),
-                    )));
-                }
+                Some((
+                    bucket_row(bucket),
+                    format!("bucket \"{}\" does not exist", text(bucket)),
+                ))
             }
-            (KvOp::Delete { .. }, DecodedKey::Bucket { name }) => {
-                let mut prefix = keys::objects_start();
-                prefix.extend_from_slice(name);
-                prefix.push(0);
-                if overlay.any_with_prefix_after(self, &prefix)? {
-                    return Ok(Some(Rejection::new(
-                        Violation::HasChildren,
-                        key,
-                        format!("bucket \"{}\" is not empty", String::from_utf8_lossy(name)),
-                    )));
+            (KvOp::Put { .. }, DecodedKey::Upload { bucket, upload_id }) => {
+                if let Err(msg) = rules::check_upload_id(upload_id) {
+                    return invalid(msg);
                 }
+                Some((
+                    bucket_row(bucket),
+                    format!("bucket \"{}\" does not exist", text(bucket)),
+                ))
             }
-            (KvOp::Delete { .. }, DecodedKey::Object { .. }) => {}
+            (
+                KvOp::Put { .. },
+                DecodedKey::Part {
+                    bucket,
+                    upload_id,
+                    part_number,
+                },
+            ) => {
+                if let Err(msg) = rules::check_part_number(*part_number) {
+                    return invalid(msg);
+                }
+                let upload = [&[keys::TAG_UPLOADS], *bucket, &[0], *upload_id].concat();
+                Some((
+                    upload,
+                    format!(
+                        "upload \"{}\" of bucket \"{}\" does not exist",
+                        text(upload_id),
+                        text(bucket)
+                    ),
+                ))
+            }
+            (KvOp::Delete { .. }, _) => None,
+        };
+        if let Some((parent_key, missing)) = parent {
+            if !overlay.exists_after(self, &parent_key)? {
+                return Ok(Some(Rejection::new(Violation::MissingParent, key, missing)));
+            }
+        }
+        // Rows that must be gone before their parent goes.
+        let children: Vec<(Vec<u8>, String)> = match (op, &decoded) {
+            (KvOp::Delete { .. }, DecodedKey::Bucket { name }) => vec![
+                (
+                    [&[keys::TAG_OBJECTS], *name, &[0]].concat(),
+                    format!("bucket \"{}\" is not empty", text(name)),
+                ),
+                (
+                    [&[keys::TAG_UPLOADS], *name, &[0]].concat(),
+                    format!(
+                        "bucket \"{}\" has multipart uploads in progress",
+                        text(name)
+                    ),
+                ),
+            ],
+            (KvOp::Delete { .. }, DecodedKey::Upload { bucket, upload_id }) => vec![(
+                [&[keys::TAG_PARTS], *bucket, &[0], *upload_id, &[0]].concat(),
+                format!("upload \"{}\" still has parts", text(upload_id)),
+            )],
+            _ => vec![],
+        };
+        for (prefix, why) in children {
+            if overlay.any_with_prefix_after(self, &prefix)? {
+                return Ok(Some(Rejection::new(Violation::HasChildren, key, why)));
+            }
         }
         Ok(None)
     }

@@ -14,6 +14,10 @@ pub const TAG_BUCKETS: u8 = 0x10;
 pub const TAG_BUCKET_STATS: u8 = 0x11;
 /// Table tag of `objects` rows.
 pub const TAG_OBJECTS: u8 = 0x20;
+/// Table tag of `multipart_uploads` rows.
+pub const TAG_UPLOADS: u8 = 0x30;
+/// Table tag of `multipart_parts` rows.
+pub const TAG_PARTS: u8 = 0x40;
 
 const SEP: u8 = 0x00;
 
@@ -43,25 +47,56 @@ pub fn bucket_stats_raw(name: &[u8]) -> Vec<u8> {
     k
 }
 
-/// Key of an `objects` row.
-pub fn object(bucket: &str, key: &str) -> Vec<u8> {
-    let mut k = objects_prefix(bucket);
-    k.extend_from_slice(key.as_bytes());
+/// Key of a row of a bucket-scoped table: `tag`, bucket, 0x00, `name`.
+pub fn child(tag: u8, bucket: &str, name: &str) -> Vec<u8> {
+    let mut k = child_prefix(tag, bucket);
+    k.extend_from_slice(name.as_bytes());
     k
 }
 
-/// Prefix shared by every object of `bucket`.
-pub fn objects_prefix(bucket: &str) -> Vec<u8> {
+/// Prefix shared by every row of `bucket` in a bucket-scoped table.
+pub fn child_prefix(tag: u8, bucket: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(2 + bucket.len());
-    k.push(TAG_OBJECTS);
+    k.push(tag);
     k.extend_from_slice(bucket.as_bytes());
     k.push(SEP);
     k
 }
 
+/// Key of an `objects` row.
+pub fn object(bucket: &str, key: &str) -> Vec<u8> {
+    child(TAG_OBJECTS, bucket, key)
+}
+
+/// Prefix shared by every object of `bucket`.
+pub fn objects_prefix(bucket: &str) -> Vec<u8> {
+    child_prefix(TAG_OBJECTS, bucket)
+}
+
 /// First key of the `objects` table.
 pub fn objects_start() -> Vec<u8> {
     vec![TAG_OBJECTS]
+}
+
+/// Key of a `multipart_uploads` row.
+pub fn upload(bucket: &str, upload_id: &str) -> Vec<u8> {
+    child(TAG_UPLOADS, bucket, upload_id)
+}
+
+/// Prefix shared by every part of one upload. Upload ids never contain
+/// 0x00 (checked by [`crate::rules`]), so it ends the upload id; the part
+/// number follows as 4 big-endian bytes, which sort numerically.
+pub fn parts_prefix(bucket: &str, upload_id: &str) -> Vec<u8> {
+    let mut k = child(TAG_PARTS, bucket, upload_id);
+    k.push(SEP);
+    k
+}
+
+/// Key of a `multipart_parts` row.
+pub fn part(bucket: &str, upload_id: &str, part_number: u32) -> Vec<u8> {
+    let mut k = parts_prefix(bucket, upload_id);
+    k.extend_from_slice(&part_number.to_be_bytes());
+    k
 }
 
 /// The smallest key greater than every key that starts with `prefix`, or
@@ -80,8 +115,22 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 /// A decoded key: which table and its primary-key components.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DecodedKey<'a> {
-    Bucket { name: &'a [u8] },
-    Object { bucket: &'a [u8], key: &'a [u8] },
+    Bucket {
+        name: &'a [u8],
+    },
+    Object {
+        bucket: &'a [u8],
+        key: &'a [u8],
+    },
+    Upload {
+        bucket: &'a [u8],
+        upload_id: &'a [u8],
+    },
+    Part {
+        bucket: &'a [u8],
+        upload_id: &'a [u8],
+        part_number: u32,
+    },
 }
 
 /// Splits a stored key into its table and components.
@@ -89,12 +138,28 @@ pub fn decode(key: &[u8]) -> Option<DecodedKey<'_>> {
     let (&tag, rest) = key.split_first()?;
     match tag {
         TAG_BUCKETS => Some(DecodedKey::Bucket { name: rest }),
-        TAG_OBJECTS => {
+        TAG_OBJECTS | TAG_UPLOADS | TAG_PARTS => {
             let pos = rest.iter().position(|&b| b == SEP)?;
-            Some(DecodedKey::Object {
-                bucket: &rest[..pos],
-                key: &rest[pos + 1..],
-            })
+            let (bucket, name) = (&rest[..pos], &rest[pos + 1..]);
+            match tag {
+                TAG_OBJECTS => Some(DecodedKey::Object { bucket, key: name }),
+                TAG_UPLOADS => Some(DecodedKey::Upload {
+                    bucket,
+                    upload_id: name,
+                }),
+                _ => {
+                    let (upload_id, tail) = name.split_at(name.len().checked_sub(5)?);
+                    let (&sep, number) = tail.split_first()?;
+                    if sep != SEP {
+                        return None;
+                    }
+                    Some(DecodedKey::Part {
+                        bucket,
+                        upload_id,
+                        part_number: u32::from_be_bytes(number.try_into().ok()?),
+                    })
+                }
+            }
         }
         _ => None,
     }
@@ -146,6 +211,22 @@ mod tests {
             decode(&bucket("bkt")),
             Some(DecodedKey::Bucket { name: b"bkt" })
         );
+        assert_eq!(
+            decode(&part("bkt", "up-1", 7)),
+            Some(DecodedKey::Part {
+                bucket: b"bkt",
+                upload_id: b"up-1",
+                part_number: 7
+            })
+        );
+        assert_eq!(
+            decode(&upload("bkt", "up-1")),
+            Some(DecodedKey::Upload {
+                bucket: b"bkt",
+                upload_id: b"up-1"
+            })
+        );
+        assert_eq!(decode(&[TAG_PARTS, b'b', 0, 1]), None);
         assert_eq!(decode(&[0x99]), None);
         assert_eq!(decode(&[]), None);
     }

@@ -48,6 +48,33 @@ pub fn check_object_key(key: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest upload id accepted, in bytes.
+pub const MAX_UPLOAD_ID_BYTES: usize = 256;
+
+/// Checks a multipart upload id: 1–256 bytes of UTF-8 without NUL.
+pub fn check_upload_id(id: &[u8]) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_UPLOAD_ID_BYTES {
+        return Err(format!(
+            "invalid upload id: must be 1 to {MAX_UPLOAD_ID_BYTES} bytes long"
+        ));
+    }
+    if id.contains(&0) || std::str::from_utf8(id).is_err() {
+        return Err("invalid upload id: must be UTF-8 without NUL characters".into());
+    }
+    Ok(())
+}
+
+/// S3 part numbers: 1 to 10,000.
+pub fn check_part_number(n: u32) -> Result<(), String> {
+    if (1..=10_000).contains(&n) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid part number {n}: must be between 1 and 10000"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
