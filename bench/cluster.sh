@@ -23,6 +23,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Runs in this shell (not in $(…)), so that cleanup sees every pid; the
+# node's SQL port is left in ports[id].
+ports=("" "" "" "")
 start_node() { # id extra-args...
   local id=$1; shift
   "$BIN" --node-id "$id" --data-dir "$work/n$id" --sql-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
@@ -32,15 +35,15 @@ start_node() { # id extra-args...
   local port
   port=$(sed -n 's/^bucketdb ready sql=127.0.0.1:\([0-9]*\).*/\1/p' "$work/n$id.out")
   [ -n "$port" ] || { echo "node $id did not start" >&2; cat "$work/n$id.err" >&2; exit 1; }
-  echo "$port"
+  ports[$id]=$port
 }
 
-p1=$(start_node 1)
-p2=$(start_node 2 --join "127.0.0.1:$p1")
-p3=$(start_node 3 --join "127.0.0.1:$p1")
+start_node 1
+p1=${ports[1]}
+start_node 2 --join "127.0.0.1:$p1"
+start_node 3 --join "127.0.0.1:$p1"
 q() { "$PSQL" -qtAX -h 127.0.0.1 -p "$1" -U bench -d bucketdb -c "$2"; }
 leader_id=$(q "$p1" "SELECT leader_id FROM cluster_status()")
-ports=("" "$p1" "$p2" "$p3")
 leader=${ports[$leader_id]}
 follower=${ports[$(( leader_id % 3 + 1 ))]}
 
