@@ -209,6 +209,11 @@ impl RaftNode {
         &self,
         timeout: Duration,
     ) -> Result<u64, ConsensusError> {
+        // The common case without cloning the metrics or arming a timer:
+        // this runs before every read and write.
+        if let Some(leader) = self.raft.metrics().borrow_watched().current_leader {
+            return Ok(leader);
+        }
         self.raft
             .wait(Some(timeout))
             .metrics(|m| m.current_leader.is_some(), "a leader is known")
