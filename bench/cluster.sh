@@ -16,26 +16,18 @@ PGBENCH="$PGBIN/pgbench"
 PSQL="$PGBIN/psql"
 
 work=$(mktemp -d /tmp/bucketdb-cluster-bench.XXXXXX)
-pids=()
+. ./lib.sh
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  stop_bucketdb
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# Runs in this shell (not in $(…)), so that cleanup sees every pid; the
-# node's SQL port is left in ports[id].
 ports=("" "" "" "")
-start_node() { # id extra-args...
+start_node() { # id extra-flags...
   local id=$1; shift
-  "$BIN" --node-id "$id" --data-dir "$work/n$id" --sql-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
-    --raft-addr 127.0.0.1:0 --log warn "$@" >"$work/n$id.out" 2>"$work/n$id.err" &
-  pids+=($!)
-  for _ in $(seq 1 600); do grep -q '^bucketdb ready' "$work/n$id.out" 2>/dev/null && break; sleep 0.1; done
-  local port
-  port=$(sed -n 's/^bucketdb ready sql=127.0.0.1:\([0-9]*\).*/\1/p' "$work/n$id.out")
-  [ -n "$port" ] || { echo "node $id did not start" >&2; cat "$work/n$id.err" >&2; exit 1; }
-  ports[$id]=$port
+  start_bucketdb "n$id" --node-id "$id" "$@"
+  ports[$id]=$started_port
 }
 
 start_node 1

@@ -17,16 +17,12 @@ SIZES=${BENCH_LIST_SIZES:-"10000 100000 1000000"}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
 work=$(mktemp -d /tmp/bucketdb-list-bench.XXXXXX)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+. ./lib.sh
+cleanup() { stop_bucketdb; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$BIN" --data-dir "$work/bdb" --sql-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
-  --raft-addr 127.0.0.1:0 --log warn >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 1 300); do grep -q '^bucketdb ready' "$work/out" 2>/dev/null && break; sleep 0.1; done
-port=$(sed -n 's/^bucketdb ready sql=127.0.0.1:\([0-9]*\).*/\1/p' "$work/out")
-[ -n "$port" ] || { echo "bucketdb did not start"; cat "$work/err"; exit 1; }
+start_bucketdb bdb
+port=$started_port
 psql() { "$PGBIN/psql" -qtAX -h 127.0.0.1 -p "$port" -U bench -d bucketdb "$@"; }
 
 for n in $SIZES; do

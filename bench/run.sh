@@ -15,9 +15,9 @@ PSQL="$PGBIN/psql"
 
 work=$(mktemp -d /tmp/bucketdb-bench.XXXXXX)
 chmod 755 "$work"
-bdb_pid=""
+. ./lib.sh
 cleanup() {
-  [ -n "$bdb_pid" ] && kill "$bdb_pid" 2>/dev/null || true
+  stop_bucketdb
   if [ -f "$work/pg/postmaster.pid" ]; then runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
@@ -26,12 +26,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --- bucketdb ---------------------------------------------------------------
-"$BIN" --data-dir "$work/bdb" --sql-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
-  --raft-addr 127.0.0.1:0 --log warn >"$work/bdb.out" 2>"$work/bdb.err" &
-bdb_pid=$!
-for _ in $(seq 1 300); do grep -q '^bucketdb ready' "$work/bdb.out" 2>/dev/null && break; sleep 0.1; done
-bdb_port=$(sed -n 's/^bucketdb ready sql=127.0.0.1:\([0-9]*\).*/\1/p' "$work/bdb.out")
-[ -n "$bdb_port" ] || { echo "bucketdb did not start"; cat "$work/bdb.err"; exit 1; }
+start_bucketdb bdb
+bdb_port=$started_port
 
 # --- PostgreSQL --------------------------------------------------------------
 pg_port=$(free_port)

@@ -174,30 +174,49 @@ fn encode_line(opts: &CopyOptions, cells: impl Iterator<Item = Field>) -> Vec<u8
 /// One field of a record: `None` is NULL.
 pub type Field = Option<String>;
 
+/// Where splitting records stopped in the bytes not yet consumed, so that
+/// each byte is looked at once however the data is chunked.
+#[derive(Debug, Clone, Copy)]
+pub struct Scan {
+    pos: usize,
+    in_quotes: bool,
+    /// Lines the pending record spans so far.
+    pub lines: u64,
+}
+
+impl Default for Scan {
+    fn default() -> Scan {
+        Scan {
+            pos: 0,
+            in_quotes: false,
+            lines: 1,
+        }
+    }
+}
+
 /// Splits complete records off the front of `buf`, returning each with the
 /// number of lines it spans. A CSV record may span lines inside quotes.
-pub fn take_records(plan: &CopyOptions, buf: &mut Vec<u8>) -> Vec<(Vec<u8>, u64)> {
+pub fn take_records(plan: &CopyOptions, buf: &mut Vec<u8>, scan: &mut Scan) -> Vec<(Vec<u8>, u64)> {
     let mut out = vec![];
     let mut start = 0;
-    let mut in_quotes = false;
-    let mut lines = 1;
-    for i in 0..buf.len() {
+    for i in scan.pos..buf.len() {
         match buf[i] {
-            b'"' if plan.format == CopyFormat::Csv => in_quotes = !in_quotes,
-            b'\n' if in_quotes => lines += 1,
+            b'"' if plan.format == CopyFormat::Csv => scan.in_quotes = !scan.in_quotes,
+            b'\n' if scan.in_quotes => scan.lines += 1,
             b'\n' => {
                 let mut rec = buf[start..i].to_vec();
                 if rec.last() == Some(&b'\r') {
                     rec.pop();
                 }
-                out.push((rec, lines));
+                out.push((rec, scan.lines));
                 start = i + 1;
-                lines = 1;
+                scan.lines = 1;
             }
             _ => {}
         }
     }
     buf.drain(..start);
+    scan.pos = buf.len();
     out
 }
 
@@ -307,7 +326,7 @@ mod tests {
                     v => Some(v.to_text()),
                 }),
             );
-            let recs = take_records(&p, &mut buf);
+            let recs = take_records(&p, &mut buf, &mut Scan::default());
             assert_eq!(recs.len(), 1, "{format:?}");
             assert_eq!(
                 parse_record(&p, &recs[0].0).unwrap(),
@@ -326,7 +345,7 @@ mod tests {
     fn csv_records_may_span_lines_and_keep_partial_ones() {
         let p = plan(CopyFormat::Csv);
         let mut buf = b"a,\"x\ny\"\r\nb,2\nc,".to_vec();
-        let recs = take_records(&p, &mut buf);
+        let recs = take_records(&p, &mut buf, &mut Scan::default());
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].1, 2);
         assert_eq!(
@@ -334,6 +353,22 @@ mod tests {
             vec![Some("a".into()), Some("x\ny".into())]
         );
         assert_eq!(buf, b"c,");
+    }
+
+    #[test]
+    fn records_split_the_same_however_the_bytes_arrive() {
+        let p = plan(CopyFormat::Csv);
+        let data = b"a,\"x\ny\"\nb,2\nc,3\n";
+        let mut whole = data.to_vec();
+        let expected = take_records(&p, &mut whole, &mut Scan::default());
+        let (mut buf, mut scan, mut got) = (vec![], Scan::default(), vec![]);
+        for &byte in data {
+            buf.push(byte);
+            got.extend(take_records(&p, &mut buf, &mut scan));
+        }
+        assert_eq!(got, expected);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].1, 2);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bucketdb_storage::{ApplyOutcome, Expect, KvBatch, Precondition, Violation};
 
-use crate::copy::{parse_record, take_records, CopyFormat, CopyInPlan, Field, BATCH_ROWS};
+use crate::copy::{parse_record, take_records, CopyFormat, CopyInPlan, Field, Scan, BATCH_ROWS};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::{cpu_bound, now_micros, put, rejection_error, Engine};
 use crate::expr::EvalEnv;
@@ -14,11 +14,15 @@ use crate::plan;
 use crate::session::Session;
 use crate::value::Value;
 
+/// The longest record accepted; an unterminated one beyond it fails COPY.
+const MAX_RECORD_BYTES: usize = 16 << 20;
+
 /// A COPY in progress.
 pub struct CopyIn {
     plan: CopyInPlan,
     /// Bytes of a record not complete yet.
     buf: Vec<u8>,
+    scan: Scan,
     /// Lines consumed so far (1-based line of the next record is line + 1).
     line: u64,
     /// Parsed records not yet written, with their line numbers.
@@ -33,6 +37,7 @@ impl CopyIn {
         CopyIn {
             plan,
             buf: vec![],
+            scan: Scan::default(),
             line: 0,
             pending: vec![],
             rows: 0,
@@ -46,9 +51,10 @@ impl CopyIn {
 
     /// Parses complete records; `last` takes the unterminated tail too.
     fn parse(&mut self, last: bool) {
-        let mut records = take_records(&self.plan.options, &mut self.buf);
+        let mut records = take_records(&self.plan.options, &mut self.buf, &mut self.scan);
         if last && !self.buf.is_empty() {
-            records.push((std::mem::take(&mut self.buf), 1));
+            records.push((std::mem::take(&mut self.buf), self.scan.lines));
+            self.scan = Scan::default();
         }
         for (rec, lines) in records {
             let line = self.line + 1;
@@ -110,8 +116,22 @@ impl Engine {
         let Some(mut copy) = session.copy.take() else {
             return Err(SqlError::protocol_violation("no COPY in progress"));
         };
-        copy.buf.extend_from_slice(data);
-        copy.parse(false);
+        if copy.error.is_none() {
+            copy.buf.extend_from_slice(data);
+            copy.parse(false);
+            if copy.buf.len() > MAX_RECORD_BYTES {
+                // A line that never ends (or a CSV quote never closed)
+                // must not grow without bound.
+                copy.error = Some(at_line(
+                    copy.line + 1,
+                    SqlError::bad_copy_file_format(format!(
+                        "record longer than {MAX_RECORD_BYTES} bytes"
+                    )),
+                ));
+                copy.buf = vec![];
+                copy.scan = Scan::default();
+            }
+        }
         if copy.error.is_none() && copy.pending.len() >= BATCH_ROWS {
             if let Err(e) = self.copy_flush(session, &mut copy, interrupt).await {
                 copy.error = Some(e);

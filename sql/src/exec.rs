@@ -593,26 +593,10 @@ impl Engine {
         params: &[Value],
         interrupt: &Interrupt,
     ) -> SqlResult<Output> {
-        let Some(mut txn) = session.txn.take() else {
-            return Err(SqlError::internal("no open transaction"));
-        };
-        let env = EvalEnv {
-            params,
-            now: now_micros(),
-            session,
-            interrupt,
-        };
-        let planned = cpu_bound(|| {
-            let view = txn.view();
-            let planned = self.plan_write(p, &view, &env)?;
-            Ok::<_, SqlError>((planned, view.into_reads()))
-        });
-        let out = planned.map(|((batch, returned, count, command, _), reads)| {
-            txn.finish_statement(reads, batch);
-            write_output(p, command, count, returned)
-        });
-        session.txn = Some(txn);
-        out
+        self.in_txn(session, params, interrupt, |view, env| {
+            let (batch, returned, count, command, _) = self.plan_write(p, view, env)?;
+            Ok((write_output(p, command, count, returned), batch))
+        })
     }
 
     /// A SELECT inside a transaction: its snapshot plus its own writes.
@@ -628,6 +612,20 @@ impl Engine {
                 "list_objects() and bucket_stats() cannot be used inside a transaction yet",
             ));
         }
+        self.in_txn(session, params, interrupt, |view, env| {
+            Ok((self.select(s, Input::Table(view), env)?, KvBatch::default()))
+        })
+    }
+
+    /// Runs one statement on the open transaction's view; keeps what it
+    /// read and the batch it planned (empty for a read) in the transaction.
+    fn in_txn<T>(
+        &self,
+        session: &mut Session,
+        params: &[Value],
+        interrupt: &Interrupt,
+        statement: impl FnOnce(&dyn RowSource, &EvalEnv) -> SqlResult<(T, KvBatch)>,
+    ) -> SqlResult<T> {
         let Some(mut txn) = session.txn.take() else {
             return Err(SqlError::internal("no open transaction"));
         };
@@ -637,14 +635,14 @@ impl Engine {
             session,
             interrupt,
         };
-        let rows = cpu_bound(|| {
+        let result = cpu_bound(|| {
             let view = txn.view();
-            let rows = self.select(s, Input::Table(&view), &env)?;
-            Ok::<_, SqlError>((rows, view.into_reads()))
+            let (out, batch) = statement(&view, &env)?;
+            Ok::<_, SqlError>((out, batch, view.into_reads()))
         });
-        let out = rows.map(|(rows, reads)| {
-            txn.finish_statement(reads, KvBatch::default());
-            rows
+        let out = result.map(|(out, batch, reads)| {
+            txn.finish_statement(reads, batch);
+            out
         });
         session.txn = Some(txn);
         out

@@ -12,7 +12,10 @@ async fn copy_in(
     let sink = c.copy_in::<_, bytes::Bytes>(sql).await?;
     futures::pin_mut!(sink);
     // Sent in small chunks so that records straddle CopyData messages.
-    for chunk in data.as_bytes().chunks(777) {
+    for chunk in data
+        .as_bytes()
+        .chunks(if data.len() > 1 << 20 { 1 << 16 } else { 777 })
+    {
         sink.send(bytes::Bytes::copy_from_slice(chunk)).await?;
     }
     sink.finish().await
@@ -125,6 +128,18 @@ async fn copy_from_stdin_loads_in_batches_and_reports_bad_lines() {
     .unwrap_err();
     assert_eq!(sqlstate(&e), "23505");
     assert!(message(&e).contains("line 2"), "{e:?}");
+    // A CSV quote that never closes cannot grow the server's buffer
+    // without bound: past 16 MiB the COPY fails.
+    let endless = format!("bulk,\"{}", "x".repeat(17 << 20));
+    let e = copy_in(
+        &c,
+        "COPY objects (bucket, key) FROM STDIN (FORMAT csv)",
+        endless,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(sqlstate(&e), "22P04");
+    assert!(message(&e).contains("record longer than"), "{e:?}");
     let n: i64 = c
         .query_one("SELECT count(*) FROM objects WHERE bucket = 'bulk'", &[])
         .await
