@@ -43,6 +43,7 @@ mod tests {
                 key: vec![1, 2],
                 columns: vec![Datum::Text("x".into()), Datum::Int(3)],
             }],
+            timestamp: 0,
         });
         let bytes = encode(&cmd).unwrap();
         assert_eq!(decode::<Command>(&bytes).unwrap(), cmd);

@@ -494,6 +494,7 @@ mod tests {
                 key: keys::bucket(name),
                 columns: vec![Datum::Text(name.into())],
             }],
+            timestamp: 0,
         }
     }
 

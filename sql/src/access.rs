@@ -13,6 +13,7 @@ use crate::error::{SqlError, SqlResult};
 use crate::expr::{like_prefix, CmpOp, EvalEnv, Expr};
 use crate::source::RowSource;
 use crate::value::Value;
+use crate::versions::VersionStream;
 
 /// Bounds on one text key column.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -149,7 +150,7 @@ impl Access {
                     access.bounds = b0;
                 }
             }
-            TableId::Objects | TableId::Uploads | TableId::Parts => {
+            TableId::Objects | TableId::Uploads | TableId::Parts | TableId::Versions => {
                 access.first = eq0;
                 if access.first.is_some() {
                     access.second = eq1;
@@ -181,6 +182,20 @@ impl Access {
         };
         let n = |v: &[Expr]| v.len();
         match (table.id, &self.first, &self.second) {
+            (TableId::Versions, Some(b), Some(k)) => format!(
+                "Versions of {} bucket(s) × {} key(s), current and stored merged",
+                n(b),
+                n(k)
+            ),
+            (TableId::Versions, Some(b), None) => format!(
+                "Versions in {} bucket(s), current and stored merged{}{}",
+                n(b),
+                if self.bounds.is_empty() { "" } else { ": " },
+                bounds(&self.bounds, "key")
+            ),
+            (TableId::Versions, None, _) => {
+                "Versions in every bucket, current and stored merged".into()
+            }
             (TableId::Buckets, Some(names), _) => {
                 format!("Point get on buckets: {} name(s)", n(names))
             }
@@ -218,7 +233,7 @@ impl Access {
         match table.id {
             TableId::Buckets => self.first.is_some(),
             TableId::Objects | TableId::Uploads => self.first.is_some() && self.second.is_some(),
-            TableId::Parts => false,
+            TableId::Parts | TableId::Versions => false,
         }
     }
 
@@ -230,18 +245,9 @@ impl Access {
         env: &EvalEnv,
         visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
     ) -> SqlResult<()> {
-        let texts = |list: &[Expr]| -> SqlResult<Vec<String>> {
-            let mut out = vec![];
-            for e in list {
-                if let Value::Text(s) = e.eval(&[], &[], env)? {
-                    out.push(s);
-                }
-            }
-            out.sort();
-            out.dedup();
-            Ok(out)
-        };
+        let texts = |list: &[Expr]| texts(list, env);
         match (table.id, &self.first, &self.second) {
+            (TableId::Versions, _, _) => self.scan_versions(view, env, visit),
             (TableId::Buckets, Some(names), _) => {
                 for n in texts(names)? {
                     if let Some(row) = view.get(&keys::bucket(&n))? {
@@ -318,13 +324,20 @@ impl Access {
         env: &EvalEnv,
         visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
     ) -> SqlResult<()> {
-        let with = |s: &str| {
-            let mut k = prefix.to_vec();
-            k.extend_from_slice(s.as_bytes());
-            k
+        let Some((lo, hi)) = self.key_bounds(env)? else {
+            return Ok(());
         };
-        let mut start = prefix.to_vec();
-        let mut end = keys::prefix_end(prefix);
+        let start = [prefix, &lo].concat();
+        let end = match hi {
+            Some(hi) => Some([prefix, &hi].concat()),
+            None => keys::prefix_end(prefix),
+        };
+        scan_keys(view, env, start, end, visit)
+    }
+
+    /// The bounds as key bytes `[lo, hi)` (no `hi`: unbounded), or `None`
+    /// when a bound is NULL and nothing can match.
+    fn key_bounds(&self, env: &EvalEnv) -> SqlResult<Option<(Vec<u8>, Option<Vec<u8>>)>> {
         let text = |e: &Expr| -> SqlResult<Option<String>> {
             match e.eval(&[], &[], env)? {
                 Value::Text(s) => Ok(Some(s)),
@@ -334,44 +347,109 @@ impl Access {
                 ))),
             }
         };
-        let narrow_end = |end: &mut Option<Vec<u8>>, candidate: Vec<u8>| {
-            if end.as_ref().is_none_or(|e| candidate < *e) {
-                *end = Some(candidate);
+        let mut lo: Vec<u8> = vec![];
+        let mut hi: Option<Vec<u8>> = None;
+        let narrow_hi = |hi: &mut Option<Vec<u8>>, candidate: Vec<u8>| {
+            if hi.as_ref().is_none_or(|h| candidate < *h) {
+                *hi = Some(candidate);
             }
         };
         if let Some((e, _)) = &self.bounds.lower {
             match text(e)? {
-                Some(s) => start = start.max(with(&s)),
-                None => return Ok(()),
+                Some(s) => lo = lo.max(s.into_bytes()),
+                None => return Ok(None),
             }
         }
         if let Some((e, inclusive)) = &self.bounds.upper {
             match text(e)? {
                 Some(s) => {
-                    let mut k = with(&s);
+                    let mut k = s.into_bytes();
                     if *inclusive {
                         k.push(0);
                     }
-                    narrow_end(&mut end, k);
+                    narrow_hi(&mut hi, k);
                 }
-                None => return Ok(()),
+                None => return Ok(None),
             }
         }
         if let Some(p) = &self.bounds.like {
             match text(p)? {
                 Some(pattern) => {
                     let (lit, _) = like_prefix(&pattern);
-                    let k = with(&lit);
+                    let k = lit.into_bytes();
                     if let Some(e) = keys::prefix_end(&k) {
-                        narrow_end(&mut end, e);
+                        narrow_hi(&mut hi, e);
                     }
-                    start = start.max(k);
+                    lo = lo.max(k);
                 }
-                None => return Ok(()),
+                None => return Ok(None),
             }
         }
-        scan_keys(view, env, start, end, visit)
+        Ok(Some((lo, hi)))
     }
+
+    /// `object_versions`: the versions of the objects the path covers,
+    /// bucket by bucket.
+    fn scan_versions(
+        &self,
+        view: &dyn RowSource,
+        env: &EvalEnv,
+        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+    ) -> SqlResult<()> {
+        let buckets = match &self.first {
+            Some(list) => texts(list, env)?,
+            None => {
+                let start = keys::buckets_start();
+                let mut names = vec![];
+                view.scan(&start, keys::prefix_end(&start), &mut |k, _| {
+                    names.push(String::from_utf8_lossy(&k[start.len()..]).into_owned());
+                    Ok(ControlFlow::Continue(()))
+                })?;
+                names
+            }
+        };
+        let ranges = match &self.second {
+            Some(names) => texts(names, env)?
+                .into_iter()
+                .map(|n| {
+                    let mut hi = n.clone().into_bytes();
+                    hi.push(0);
+                    (n.into_bytes(), Some(hi))
+                })
+                .collect(),
+            None => match self.key_bounds(env)? {
+                Some(range) => vec![range],
+                None => vec![],
+            },
+        };
+        for b in &buckets {
+            for (lo, hi) in &ranges {
+                let mut stream = VersionStream::new(view, b, lo, hi.as_deref(), env.interrupt);
+                while let Some(group) = stream.next_object()? {
+                    for v in group {
+                        if visit(v.as_row())?.is_break() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The text values of a list of row-independent expressions, sorted and
+/// without duplicates (NULLs match nothing and are left out).
+fn texts(list: &[Expr], env: &EvalEnv) -> SqlResult<Vec<String>> {
+    let mut out = vec![];
+    for e in list {
+        if let Value::Text(s) = e.eval(&[], &[], env)? {
+            out.push(s);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// The key tag of a table's rows.
@@ -381,6 +459,7 @@ fn tag(table: &Table) -> u8 {
         TableId::Objects => keys::TAG_OBJECTS,
         TableId::Uploads => keys::TAG_UPLOADS,
         TableId::Parts => keys::TAG_PARTS,
+        TableId::Versions => keys::TAG_VERSIONS,
     }
 }
 
@@ -398,7 +477,7 @@ fn scan_keys(
         return Ok(());
     }
     let mut n = 0usize;
-    view.scan(&start, end, &mut |row| {
+    view.scan(&start, end, &mut |_, row| {
         if n.is_multiple_of(INTERRUPT_CHECK_ROWS) {
             env.interrupt.check()?;
         }

@@ -1,6 +1,6 @@
 //! The fixed catalog: the built-in tables, their columns, keys and defaults.
 
-use bucketdb_storage::{keys, rules};
+use bucketdb_storage::{keys, rules, versioning};
 
 use crate::error::{SqlError, SqlResult};
 use crate::value::{SqlType, Value};
@@ -11,6 +11,9 @@ pub enum TableId {
     Objects,
     Uploads,
     Parts,
+    /// `object_versions`: read-only but for DELETE; made of the `objects`
+    /// rows and the stored versions (see [`crate::versions`]).
+    Versions,
 }
 
 /// What a column holds when an INSERT does not name it.
@@ -21,6 +24,9 @@ pub enum Default {
     Int(i64),
     /// The statement's timestamp, fixed by the planner on the leader.
     Now,
+    /// Assigned by the state machine when it applies the write (version
+    /// ids); a statement may only leave it at this placeholder.
+    Assigned(&'static str),
 }
 
 /// Extra rule a column's value must follow.
@@ -91,7 +97,12 @@ fn objects() -> Table {
         columns: vec![
             col("bucket", Text, Default::Null, Check::NotNull),
             col("key", Text, Default::Null, Check::NotNull),
-            col("version_id", Text, Default::Text("null"), Check::NotNull),
+            col(
+                "version_id",
+                Text,
+                Default::Assigned(versioning::NULL_VERSION),
+                Check::NotNull,
+            ),
             col("size", Int8, Default::Int(0), Check::NonNegative),
             col("etag", Text, Default::Null, Check::None),
             col("content_type", Text, Default::Null, Check::None),
@@ -106,6 +117,32 @@ fn objects() -> Table {
             col("tags", Text, Default::Null, Check::Json),
         ],
         key: vec![0, 1],
+    }
+}
+
+fn versions() -> Table {
+    use SqlType::*;
+    let c = |name, ty| col(name, ty, Default::Null, Check::None);
+    Table {
+        id: TableId::Versions,
+        name: "object_versions",
+        columns: vec![
+            c("bucket", Text),
+            c("key", Text),
+            c("version_id", Text),
+            c("is_latest", Bool),
+            c("is_delete_marker", Bool),
+            c("size", Int8),
+            c("etag", Text),
+            c("content_type", Text),
+            c("storage_class", Text),
+            c("last_modified", Timestamptz),
+            c("user_metadata", Text),
+            c("tags", Text),
+        ],
+        // Access paths use (bucket, key); a version is named by its
+        // version id within them.
+        key: vec![0, 1, 2],
     }
 }
 
@@ -151,6 +188,7 @@ pub struct Catalog {
     pub objects: Table,
     pub uploads: Table,
     pub parts: Table,
+    pub versions: Table,
 }
 
 impl Catalog {
@@ -160,6 +198,7 @@ impl Catalog {
             objects: objects(),
             uploads: uploads(),
             parts: parts(),
+            versions: versions(),
         }
     }
 
@@ -169,6 +208,7 @@ impl Catalog {
             "objects" => Ok(&self.objects),
             "multipart_uploads" => Ok(&self.uploads),
             "multipart_parts" => Ok(&self.parts),
+            "object_versions" => Ok(&self.versions),
             other => Err(SqlError::undefined_table(format!(
                 "relation \"{other}\" does not exist"
             ))),
@@ -181,6 +221,7 @@ impl Catalog {
             TableId::Objects => &self.objects,
             TableId::Uploads => &self.uploads,
             TableId::Parts => &self.parts,
+            TableId::Versions => &self.versions,
         }
     }
 }
@@ -222,6 +263,11 @@ impl Table {
             TableId::Objects => keys::object(text(0)?, text(1)?),
             TableId::Uploads => keys::upload(text(0)?, text(2)?),
             TableId::Parts => keys::part(text(0)?, text(1)?, self.part_number(row)?),
+            TableId::Versions => {
+                return Err(SqlError::internal(
+                    "object_versions rows are named by their sequence, not their columns",
+                ))
+            }
         })
     }
 
@@ -289,6 +335,33 @@ impl Table {
                 }
                 self.part_number(row)?;
             }
+            TableId::Versions => {}
+        }
+        Ok(())
+    }
+
+    /// Refuses a new row that sets a column the database assigns.
+    pub fn check_assigned(&self, row: &[Value]) -> SqlResult<()> {
+        for (c, v) in self.columns.iter().zip(row) {
+            if let Default::Assigned(placeholder) = c.default {
+                if !matches!(v, Value::Text(t) if t == placeholder) {
+                    return Err(SqlError::generated_always(format!(
+                        "cannot insert a non-DEFAULT value into column \"{}\": it is assigned by the database",
+                        c.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses writes other than DELETE to a table that is read-only.
+    pub fn check_writable(&self, statement: &str) -> SqlResult<()> {
+        if self.id == TableId::Versions {
+            return Err(SqlError::wrong_object_type(format!(
+                "cannot {statement} {}: write objects instead (only DELETE removes a version)",
+                self.name
+            )));
         }
         Ok(())
     }
@@ -331,6 +404,24 @@ mod tests {
             c.objects.column_index("size").unwrap(),
             bucketdb_storage::stats::OBJECT_SIZE_COLUMN
         );
+    }
+
+    #[test]
+    fn storage_reads_versioning_and_version_ids_where_the_catalog_puts_them() {
+        let c = Catalog::new();
+        assert_eq!(
+            c.buckets.column_index("versioning").unwrap(),
+            versioning::BUCKET_VERSIONING_COLUMN
+        );
+        assert_eq!(
+            c.objects.column_index("version_id").unwrap(),
+            versioning::OBJECT_VERSION_ID_COLUMN
+        );
+        assert_eq!(
+            c.objects.column_index("last_modified").unwrap(),
+            versioning::OBJECT_LAST_MODIFIED_COLUMN
+        );
+        assert_eq!(c.objects.columns.len(), versioning::OBJECT_COLUMNS);
     }
 
     #[test]

@@ -90,6 +90,7 @@ pub fn plan_copy_in(
     options: CopyOptions,
 ) -> SqlResult<CopyInPlan> {
     let table = catalog.table(&crate::bind::object_name(table_name)?)?;
+    table.check_writable("copy into")?;
     let columns = if columns.is_empty() {
         (0..table.columns.len()).collect()
     } else {

@@ -190,7 +190,10 @@ impl Engine {
         };
         let (batch, lines) = cpu_bound(|| {
             let view = self.node().store().read_view();
-            let mut batch = KvBatch::default();
+            let mut batch = KvBatch {
+                timestamp: env.now,
+                ..KvBatch::default()
+            };
             let mut lines: HashMap<Vec<u8>, u64> = HashMap::new();
             for (line, fields) in rows {
                 let row = (|| {
@@ -206,6 +209,7 @@ impl Engine {
                         row.push(v.coerce(col.ty)?);
                     }
                     table.check_row(&row)?;
+                    table.check_assigned(&row)?;
                     Ok::<_, SqlError>(row)
                 })()
                 .map_err(|e| at_line(line, e))?;

@@ -37,6 +37,8 @@ sqlstates! {
     foreign_key_violation => "23503",
     not_null_violation => "23502",
     check_violation => "23514",
+    generated_always => "428C9",
+    wrong_object_type => "42809",
     invalid_parameter_value => "22023",
     invalid_text_representation => "22P02",
     bad_copy_file_format => "22P04",

@@ -15,7 +15,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::aggregate::AggState;
-use crate::catalog::{Catalog, Table};
+use crate::catalog::{Catalog, Table, TableId};
 use crate::copy;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{truthy, EvalEnv, Expr};
@@ -30,6 +30,7 @@ use crate::source::RowSource;
 use crate::table_fn::TableFn;
 use crate::txn::Txn;
 use crate::value::{SqlType, Value};
+use crate::versions;
 
 /// How long an autocommit write keeps re-planning after conflicts before it
 /// gives up with 40001.
@@ -486,6 +487,10 @@ impl Engine {
                     }
                 }
             })?;
+            let batch = KvBatch {
+                timestamp: env.now,
+                ..batch
+            };
             if !batch.is_empty() {
                 // Last chance to stop: once proposed, the write completes.
                 interrupt.check()?;
@@ -545,6 +550,9 @@ impl Engine {
                             listing::list_objects(view, &self.catalog.objects, &args, interrupt)?
                         }
                         TableFn::BucketStats => listing::bucket_stats(view, &args)?,
+                        TableFn::ListObjectVersions => {
+                            versions::list_object_versions(view, &args, interrupt)?
+                        }
                         other => {
                             return Err(SqlError::internal(format!(
                                 "{}() does not read data",
@@ -658,9 +666,10 @@ impl Engine {
         if txn.failed {
             return Ok(end("ROLLBACK"));
         }
-        let Some(batch) = txn.into_batch() else {
+        let Some(mut batch) = txn.into_batch() else {
             return Ok(end("COMMIT"));
         };
+        batch.timestamp = now_micros();
         interrupt.check()?;
         match self.node.propose(batch).await? {
             ApplyOutcome::Applied { revision } => {
@@ -672,6 +681,7 @@ impl Engine {
                     Some(keys::DecodedKey::Bucket { .. }) => &self.catalog.buckets,
                     Some(keys::DecodedKey::Upload { .. }) => &self.catalog.uploads,
                     Some(keys::DecodedKey::Part { .. }) => &self.catalog.parts,
+                    Some(keys::DecodedKey::Version { .. }) => &self.catalog.versions,
                     _ => &self.catalog.objects,
                 };
                 Err(rejection_error(table, &r))
@@ -735,6 +745,7 @@ impl Engine {
                 row.push(v.coerce(table.columns[i].ty)?);
             }
             table.check_row(&row)?;
+            table.check_assigned(&row)?;
             let key = table.row_key(&row)?;
             if !seen.insert(key.clone()) {
                 match &ins.on_conflict {
@@ -884,9 +895,20 @@ impl Engine {
         let matches = self.matching(table, &del.access, &del.filter, view, env)?;
         let n = matches.len() as u64;
         for (stored, row) in matches {
-            let key = table.row_key(&row)?;
+            // A version is stored at one key (checked unchanged) and named
+            // to the state machine by another (see `versions::Located`).
+            let (stored_at, key) = match table.id {
+                TableId::Versions => {
+                    let at = versions::Located::of(&stored)?;
+                    (at.stored_key(), at.version_key())
+                }
+                _ => {
+                    let key = table.row_key(&row)?;
+                    (key.clone(), key)
+                }
+            };
             batch.preconditions.push(Precondition {
-                key: key.clone(),
+                key: stored_at,
                 expect: Expect::Revision(stored.revision),
                 violation: Violation::Conflict,
             });
@@ -954,6 +976,11 @@ fn describe_key(key: &[u8]) -> String {
             "(bucket, upload_id, part_number)=({}, {}, {part_number})",
             String::from_utf8_lossy(bucket),
             String::from_utf8_lossy(upload_id)
+        ),
+        Some(keys::DecodedKey::Version { bucket, key, .. }) => format!(
+            "(bucket, key)=({}, {})",
+            String::from_utf8_lossy(bucket),
+            String::from_utf8_lossy(&key)
         ),
         None => "(?)".into(),
     }

@@ -20,6 +20,7 @@ mod system;
 mod table_fn;
 mod txn;
 mod value;
+mod versions;
 
 pub use error::{SqlError, SqlResult};
 pub use exec::{Engine, Output};

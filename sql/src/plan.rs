@@ -842,6 +842,7 @@ fn plan_insert(catalog: &Catalog, ins: &ast::Insert, b: &mut Binder) -> SqlResul
         }
     };
     let table = catalog.table(&name)?;
+    table.check_writable("insert into")?;
     let targets: Vec<usize> = if ins.columns.is_empty() {
         (0..table.columns.len()).collect()
     } else {
@@ -987,6 +988,11 @@ fn update_assignments(
         let value = if matches!(&a.value, ast::Expr::Identifier(i) if i.value.eq_ignore_ascii_case("default"))
         {
             default_expr(table, col)
+        } else if matches!(table.columns[col].default, ColDefault::Assigned(_)) {
+            return Err(SqlError::generated_always(format!(
+                "column \"{}\" can only be updated to DEFAULT: it is assigned by the database",
+                table.columns[col].name
+            )));
         } else {
             b.bind(&a.value, scope, Ctx::want(ty))?.0
         };
@@ -1002,6 +1008,7 @@ pub fn default_expr(table: &Table, col: usize) -> Expr {
         ColDefault::Text(t) => Expr::Const(Value::Text(t.to_string())),
         ColDefault::Int(i) => Expr::Const(Value::Int(i)),
         ColDefault::Now => Expr::Func(crate::expr::Func::Now, vec![]),
+        ColDefault::Assigned(t) => Expr::Const(Value::Text(t.to_string())),
     }
 }
 
@@ -1025,6 +1032,7 @@ fn plan_update(catalog: &Catalog, up: &ast::Update, b: &mut Binder) -> SqlResult
         ));
     }
     let (table, q) = single_table(catalog, &up.table, b)?;
+    table.check_writable("update")?;
     let scope = table_scope(table, &q);
     let assignments = update_assignments(table, &up.assignments, b, &scope)?;
     let filter = up

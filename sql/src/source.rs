@@ -12,13 +12,13 @@ pub trait RowSource {
     /// The row at `key`, if any.
     fn get(&self, key: &[u8]) -> SqlResult<Option<StoredRow>>;
 
-    /// Visits rows with `start <= key < end` (no end: to the end of the
-    /// table space) in key order, until `visit` breaks.
+    /// Visits rows (with their keys) with `start <= key < end` (no end: to
+    /// the end of the table space) in key order, until `visit` breaks.
     fn scan(
         &self,
         start: &[u8],
         end: Option<Vec<u8>>,
-        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+        visit: &mut dyn FnMut(&[u8], StoredRow) -> SqlResult<ControlFlow<()>>,
     ) -> SqlResult<()>;
 }
 
@@ -31,11 +31,11 @@ impl RowSource for ReadView<'_> {
         &self,
         start: &[u8],
         end: Option<Vec<u8>>,
-        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+        visit: &mut dyn FnMut(&[u8], StoredRow) -> SqlResult<ControlFlow<()>>,
     ) -> SqlResult<()> {
         for item in ReadView::scan(self, start, end) {
-            let (_, row) = item?;
-            if visit(row)?.is_break() {
+            let (key, row) = item?;
+            if visit(&key, row)?.is_break() {
                 break;
             }
         }

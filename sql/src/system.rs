@@ -60,10 +60,9 @@ impl TableFn {
                     Value::Text(membership.to_string()),
                 ]])
             }
-            TableFn::ListObjects | TableFn::BucketStats => Err(SqlError::internal(format!(
-                "{}() reads data, not cluster state",
-                self.name()
-            ))),
+            TableFn::ListObjects | TableFn::BucketStats | TableFn::ListObjectVersions => Err(
+                SqlError::internal(format!("{}() reads data, not cluster state", self.name())),
+            ),
         }
     }
 }

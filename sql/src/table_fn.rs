@@ -23,6 +23,8 @@ pub enum TableFn {
     ListObjects,
     /// Object count and bytes per bucket, maintained on apply.
     BucketStats,
+    /// S3 ListObjectVersions over one bucket.
+    ListObjectVersions,
 }
 
 /// A planned call: the function and one bound argument per parameter.
@@ -43,6 +45,7 @@ impl TableFn {
             "cluster_status" => Some(TableFn::ClusterStatus),
             "list_objects" => Some(TableFn::ListObjects),
             "bucket_stats" => Some(TableFn::BucketStats),
+            "list_object_versions" => Some(TableFn::ListObjectVersions),
             _ => None,
         }
     }
@@ -53,13 +56,17 @@ impl TableFn {
             TableFn::ClusterStatus => "cluster_status",
             TableFn::ListObjects => "list_objects",
             TableFn::BucketStats => "bucket_stats",
+            TableFn::ListObjectVersions => "list_object_versions",
         }
     }
 
     /// Whether the rows come from the state machine (and so the statement
     /// takes the session's read barrier and a read view).
     pub fn reads_data(self) -> bool {
-        matches!(self, TableFn::ListObjects | TableFn::BucketStats)
+        matches!(
+            self,
+            TableFn::ListObjects | TableFn::BucketStats | TableFn::ListObjectVersions
+        )
     }
 
     fn params(self) -> Vec<Param> {
@@ -75,6 +82,14 @@ impl TableFn {
                 ("continuation_token", Text, Some(Value::Null)),
             ],
             TableFn::BucketStats => vec![("bucket", Text, Some(Value::Null))],
+            TableFn::ListObjectVersions => vec![
+                ("bucket", Text, None),
+                ("prefix", Text, Some(Value::Text(String::new()))),
+                ("delimiter", Text, Some(Value::Null)),
+                ("key_marker", Text, Some(Value::Null)),
+                ("version_id_marker", Text, Some(Value::Null)),
+                ("max_keys", Int8, Some(Value::Int(1000))),
+            ],
         }
     }
 
@@ -117,6 +132,19 @@ impl TableFn {
                 ("bucket", Text),
                 ("object_count", Int8),
                 ("total_size", Int8),
+            ],
+            TableFn::ListObjectVersions => &[
+                ("key", Text),
+                ("version_id", Text),
+                ("is_latest", Bool),
+                ("is_delete_marker", Bool),
+                ("is_prefix", Bool),
+                ("size", Int8),
+                ("etag", Text),
+                ("last_modified", Timestamptz),
+                ("storage_class", Text),
+                ("next_key_marker", Text),
+                ("next_version_id_marker", Text),
             ],
         }
     }

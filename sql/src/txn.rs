@@ -111,7 +111,12 @@ impl Txn {
                 None => KvOp::Delete { key },
             })
             .collect();
-        Some(KvBatch { preconditions, ops })
+        Some(KvBatch {
+            preconditions,
+            ops,
+            // COMMIT stamps it.
+            timestamp: 0,
+        })
     }
 }
 
@@ -150,7 +155,7 @@ impl RowSource for TxnView<'_> {
         &self,
         start: &[u8],
         end: Option<Vec<u8>>,
-        visit: &mut dyn FnMut(StoredRow) -> SqlResult<ControlFlow<()>>,
+        visit: &mut dyn FnMut(&[u8], StoredRow) -> SqlResult<ControlFlow<()>>,
     ) -> SqlResult<()> {
         let below_end = |k: &[u8]| end.as_ref().is_none_or(|e| k < e.as_slice());
         let mut base = self
@@ -207,7 +212,7 @@ impl RowSource for TxnView<'_> {
                 }
             };
             if let Some(row) = row {
-                if visit(row)?.is_break() {
+                if visit(&key, row)?.is_break() {
                     stopped_after = Some(key);
                     break;
                 }

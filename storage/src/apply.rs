@@ -11,6 +11,7 @@ use crate::keys::{self, DecodedKey};
 use crate::row::StoredRow;
 use crate::rules;
 use crate::store::{Store, CF_SM_DATA, CF_SM_META};
+use crate::versioning::Versioning;
 
 /// The result of applying one batch; identical on every replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +57,14 @@ impl<'b> Overlay<'b> {
         match self.writes.get(key) {
             Some(present) => Ok(*present),
             None => Ok(store.get_cf(CF_SM_DATA, key)?.is_some()),
+        }
+    }
+
+    /// The row at `key` before the batch.
+    fn row_before(&self, store: &Store, key: &[u8]) -> Result<Option<StoredRow>, StorageError> {
+        match store.get_cf(CF_SM_DATA, key)? {
+            Some(bytes) => Ok(Some(StoredRow::decode(&bytes)?)),
+            None => Ok(None),
         }
     }
 
@@ -107,18 +116,13 @@ impl Store {
         };
         let mut wb = WriteBatch::default();
         if matches!(outcome, ApplyOutcome::Applied { .. }) {
-            self.stats_into_batch(&mut wb, &batch.ops, revision)?;
+            let writes = self.resolve_writes(&batch.ops, revision, batch.timestamp)?;
+            self.stats_into_batch(&mut wb, &writes, revision)?;
             let data = self.cf(CF_SM_DATA);
-            for op in &batch.ops {
-                match op {
-                    KvOp::Put { key, columns } => {
-                        let row = StoredRow {
-                            revision,
-                            columns: columns.clone(),
-                        };
-                        wb.put_cf(data, key, row.encode());
-                    }
-                    KvOp::Delete { key } => wb.delete_cf(data, key),
+            for w in &writes {
+                match &w.row {
+                    Some(row) => wb.put_cf(data, &w.key, row.encode()),
+                    None => wb.delete_cf(data, &w.key),
                 }
             }
         }
@@ -211,11 +215,26 @@ impl Store {
         // The parent a row needs, and how to name it when it is missing.
         let bucket_row = |bucket: &[u8]| [&[keys::TAG_BUCKETS], bucket].concat();
         let parent = match (op, &decoded) {
-            (KvOp::Put { .. }, DecodedKey::Bucket { name }) => {
+            (KvOp::Put { columns, .. }, DecodedKey::Bucket { name }) => {
                 if let Err(msg) = rules::check_bucket_name(name) {
                     return invalid(msg);
                 }
+                if Versioning::of_bucket(columns) == Versioning::Disabled {
+                    if let Some(old) = overlay.row_before(self, key)? {
+                        if Versioning::of_bucket(&old.columns) != Versioning::Disabled {
+                            return invalid(format!(
+                                "versioning of bucket \"{}\" cannot be disabled once enabled; suspend it instead",
+                                text(name)
+                            ));
+                        }
+                    }
+                }
                 None
+            }
+            (KvOp::Put { .. }, DecodedKey::Version { .. }) => {
+                return invalid(
+                    "object versions are written by the database: write objects instead".into(),
+                )
             }
             (KvOp::Put { .. }, DecodedKey::Object { bucket, key: k }) => {
                 if let Err(msg) = rules::check_object_key(k) {
@@ -269,6 +288,10 @@ impl Store {
                 (
                     [&[keys::TAG_OBJECTS], *name, &[0]].concat(),
                     format!("bucket \"{}\" is not empty", text(name)),
+                ),
+                (
+                    keys::versions_prefix(name),
+                    format!("bucket \"{}\" still has object versions", text(name)),
                 ),
                 (
                     [&[keys::TAG_UPLOADS], *name, &[0]].concat(),
@@ -392,6 +415,7 @@ mod tests {
                 violation: Violation::UniqueViolation,
             }],
             ops: vec![put(keys::bucket("bbb")), put(keys::bucket("aaa"))],
+            timestamp: 0,
         };
         assert_eq!(violation(apply(&s, dup, 6)), Violation::UniqueViolation);
         assert!(s
@@ -405,6 +429,7 @@ mod tests {
                 violation: Violation::Conflict,
             }],
             ops: vec![put(keys::bucket("aaa"))],
+            timestamp: 0,
         };
         assert_eq!(violation(apply(&s, stale, 7)), Violation::Conflict);
         let fresh = KvBatch {
@@ -414,6 +439,7 @@ mod tests {
                 violation: Violation::Conflict,
             }],
             ops: vec![put(keys::bucket("aaa"))],
+            timestamp: 0,
         };
         assert_eq!(apply(&s, fresh, 8), ApplyOutcome::Applied { revision: 8 });
     }
@@ -441,6 +467,7 @@ mod tests {
                 violation: Violation::Conflict,
             }],
             ops: vec![put(keys::bucket("zzz"))],
+            timestamp: 0,
         };
         assert_eq!(
             violation(apply(&s, read_as_of(0, 0), 2)),

@@ -12,6 +12,11 @@ use crate::row::Datum;
 pub struct KvBatch {
     pub preconditions: Vec<Precondition>,
     pub ops: Vec<KvOp>,
+    /// When the statement or transaction ran (microseconds since the Unix
+    /// epoch, from the proposer's clock): the time of the rows the state
+    /// machine writes on its own, such as delete markers.
+    #[serde(default)]
+    pub timestamp: i64,
 }
 
 impl KvBatch {

@@ -14,6 +14,9 @@ pub const TAG_BUCKETS: u8 = 0x10;
 pub const TAG_BUCKET_STATS: u8 = 0x11;
 /// Table tag of `objects` rows.
 pub const TAG_OBJECTS: u8 = 0x20;
+/// Tag of noncurrent object versions and delete markers (see
+/// [`crate::versioning`]); the current version lives under [`TAG_OBJECTS`].
+pub const TAG_VERSIONS: u8 = 0x21;
 /// Table tag of `multipart_uploads` rows.
 pub const TAG_UPLOADS: u8 = 0x30;
 /// Table tag of `multipart_parts` rows.
@@ -78,6 +81,47 @@ pub fn objects_start() -> Vec<u8> {
     vec![TAG_OBJECTS]
 }
 
+/// Prefix shared by every stored version of `bucket`.
+pub fn versions_prefix(bucket: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + bucket.len());
+    k.push(TAG_VERSIONS);
+    k.extend_from_slice(bucket);
+    k.push(SEP);
+    k
+}
+
+/// Where the versions of object keys from `raw` on begin: a bound in the
+/// versions space that corresponds to the object-key bound `raw`.
+///
+/// Object keys may contain 0x00, so the key is escaped (0x00 becomes
+/// 0x00 0xff) and ended with 0x00 0x01: the escaping keeps byte order, and
+/// the versions of one key stay together, ahead of every longer key.
+pub fn versions_bound(bucket: &[u8], raw: &[u8]) -> Vec<u8> {
+    let mut k = versions_prefix(bucket);
+    for &b in raw {
+        k.push(b);
+        if b == SEP {
+            k.push(0xff);
+        }
+    }
+    k
+}
+
+/// Prefix shared by the stored versions of one object.
+pub fn key_versions_prefix(bucket: &[u8], key: &[u8]) -> Vec<u8> {
+    let mut k = versions_bound(bucket, key);
+    k.extend_from_slice(&[SEP, 0x01]);
+    k
+}
+
+/// Key of a stored version; `seq` is the log index that made it. Newer
+/// versions (higher `seq`) sort first.
+pub fn version(bucket: &[u8], key: &[u8], seq: u64) -> Vec<u8> {
+    let mut k = key_versions_prefix(bucket, key);
+    k.extend_from_slice(&(u64::MAX - seq).to_be_bytes());
+    k
+}
+
 /// Key of a `multipart_uploads` row.
 pub fn upload(bucket: &str, upload_id: &str) -> Vec<u8> {
     child(TAG_UPLOADS, bucket, upload_id)
@@ -131,6 +175,11 @@ pub enum DecodedKey<'a> {
         upload_id: &'a [u8],
         part_number: u32,
     },
+    Version {
+        bucket: &'a [u8],
+        key: Vec<u8>,
+        seq: u64,
+    },
 }
 
 /// Splits a stored key into its table and components.
@@ -138,6 +187,7 @@ pub fn decode(key: &[u8]) -> Option<DecodedKey<'_>> {
     let (&tag, rest) = key.split_first()?;
     match tag {
         TAG_BUCKETS => Some(DecodedKey::Bucket { name: rest }),
+        TAG_VERSIONS => decode_version(rest),
         TAG_OBJECTS | TAG_UPLOADS | TAG_PARTS => {
             let pos = rest.iter().position(|&b| b == SEP)?;
             let (bucket, name) = (&rest[..pos], &rest[pos + 1..]);
@@ -163,6 +213,30 @@ pub fn decode(key: &[u8]) -> Option<DecodedKey<'_>> {
         }
         _ => None,
     }
+}
+
+/// Decodes the part of a version key after its tag.
+fn decode_version(rest: &[u8]) -> Option<DecodedKey<'_>> {
+    let pos = rest.iter().position(|&b| b == SEP)?;
+    let (bucket, name) = (&rest[..pos], &rest[pos + 1..]);
+    let (escaped, tail) = name.split_at(name.len().checked_sub(10)?);
+    if tail[..2] != [SEP, 0x01] {
+        return None;
+    }
+    let mut key = Vec::with_capacity(escaped.len());
+    let mut bytes = escaped.iter();
+    while let Some(&b) = bytes.next() {
+        key.push(b);
+        if b == SEP && bytes.next() != Some(&0xff) {
+            return None;
+        }
+    }
+    let inverted = u64::from_be_bytes(tail[2..].try_into().ok()?);
+    Some(DecodedKey::Version {
+        bucket,
+        key,
+        seq: u64::MAX - inverted,
+    })
 }
 
 #[cfg(test)]
@@ -229,6 +303,30 @@ mod tests {
         assert_eq!(decode(&[TAG_PARTS, b'b', 0, 1]), None);
         assert_eq!(decode(&[0x99]), None);
         assert_eq!(decode(&[]), None);
+    }
+
+    #[test]
+    fn versions_group_by_key_newest_first() {
+        let v = |k: &str, seq| version(b"b", k.as_bytes(), seq);
+        let mut keys = vec![v("a\0b", 1), v("a", 1), v("a", 9), v("a\0", 5), v("b", 2)];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![v("a", 9), v("a", 1), v("a\0", 5), v("a\0b", 1), v("b", 2)]
+        );
+        assert_eq!(
+            decode(&v("a\0b", 7)),
+            Some(DecodedKey::Version {
+                bucket: b"b",
+                key: b"a\0b".to_vec(),
+                seq: 7
+            })
+        );
+        // Object-key bounds map to version-key bounds that keep order.
+        assert!(versions_bound(b"b", b"a\0") > v("a", 1));
+        assert!(versions_bound(b"b", b"a\0") < v("a\0", 1));
+        assert!(versions_bound(b"b", b"b") > v("a\0b", 1));
+        assert_eq!(decode(&[TAG_VERSIONS, b'b', 0, b'k']), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod rules;
 mod snapshot;
 pub mod stats;
 mod store;
+pub mod versioning;
 
 pub use apply::{ApplyOutcome, Rejection};
 pub use batch::{Expect, KvBatch, KvOp, Precondition, Violation};

@@ -6,16 +6,16 @@
 //! puts them in every snapshot; clients cannot write them (the key decodes
 //! to no table, so apply refuses it in a client batch).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use rocksdb::WriteBatch;
 
-use crate::batch::KvOp;
 use crate::error::StorageError;
 use crate::keys::{self, DecodedKey};
 use crate::read::ReadView;
 use crate::row::{Datum, StoredRow};
 use crate::store::{Store, CF_SM_DATA};
+use crate::versioning::RowWrite;
 
 /// Position of `size` among an `objects` row's columns. The SQL catalog
 /// defines the columns; a test there checks it agrees.
@@ -66,40 +66,30 @@ impl ReadView<'_> {
 }
 
 impl Store {
-    /// Adds to `wb` the counter updates that applying `ops` causes. Called
-    /// only for batches that passed their checks, before they are written.
+    /// Adds to `wb` the counter updates that `writes` cause (one write per
+    /// key, as [`Store::resolve_writes`] gives them). Called only for
+    /// batches that passed their checks, before they are written.
     pub(crate) fn stats_into_batch(
         &self,
         wb: &mut WriteBatch,
-        ops: &[KvOp],
+        writes: &[RowWrite],
         revision: u64,
     ) -> Result<(), StorageError> {
-        // Object key -> its size after the ops seen so far (None: absent).
-        let mut after: HashMap<&[u8], Option<i64>> = HashMap::new();
         let mut deltas: BTreeMap<&[u8], BucketStats> = BTreeMap::new();
         let mut dropped: Vec<&[u8]> = vec![];
-        for op in ops {
-            match keys::decode(op.key()) {
+        for w in writes {
+            match keys::decode(&w.key) {
                 Some(DecodedKey::Object { bucket, .. }) => {
-                    let before = match after.get(op.key()) {
-                        Some(size) => *size,
-                        None => match self.get_cf(CF_SM_DATA, op.key())? {
-                            Some(bytes) => Some(object_size(&StoredRow::decode(&bytes)?.columns)),
-                            None => None,
-                        },
+                    let before = match self.get_cf(CF_SM_DATA, &w.key)? {
+                        Some(bytes) => Some(object_size(&StoredRow::decode(&bytes)?.columns)),
+                        None => None,
                     };
-                    let now = match op {
-                        KvOp::Put { columns, .. } => Some(object_size(columns)),
-                        KvOp::Delete { .. } => None,
-                    };
-                    after.insert(op.key(), now);
+                    let now = w.row.as_ref().map(|r| object_size(&r.columns));
                     let d = deltas.entry(bucket).or_default();
                     d.objects += now.is_some() as i64 - before.is_some() as i64;
                     d.bytes += now.unwrap_or(0) - before.unwrap_or(0);
                 }
-                Some(DecodedKey::Bucket { name }) if matches!(op, KvOp::Delete { .. }) => {
-                    dropped.push(name)
-                }
+                Some(DecodedKey::Bucket { name }) if w.row.is_none() => dropped.push(name),
                 _ => {}
             }
         }
@@ -129,7 +119,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ApplyOutcome, KvBatch};
+    use crate::{ApplyOutcome, KvBatch, KvOp};
 
     fn object(bucket: &str, key: &str, size: i64) -> KvOp {
         let mut columns = vec![Datum::Null; OBJECT_SIZE_COLUMN + 1];

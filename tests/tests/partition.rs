@@ -15,6 +15,7 @@ fn put(name: &str) -> KvBatch {
             key: keys::bucket(name),
             columns: vec![Datum::Text(name.into())],
         }],
+        timestamp: 0,
     }
 }
 

@@ -1,0 +1,478 @@
+//! Reading object versions: the `object_versions` table and
+//! `list_object_versions(…)` (S3 ListObjectVersions).
+//!
+//! An object's current version is its `objects` row; its older versions and
+//! delete markers are stored versions (see `bucketdb_storage::versioning`).
+//! Reading merges the two key spaces in object-key order: for each key the
+//! current row, if any, then the stored versions, newest first. The first
+//! of them is the latest.
+
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
+
+use bucketdb_storage::keys::{self, DecodedKey};
+use bucketdb_storage::versioning::{self, is_delete_marker};
+use bucketdb_storage::{Datum, ReadView, StoredRow};
+
+use crate::error::{SqlError, SqlResult};
+use crate::interrupt::Interrupt;
+use crate::listing::MAX_KEYS;
+use crate::source::RowSource;
+use crate::value::Value;
+
+/// Rows one refill of a [`Pull`] reads.
+const PULL_CHUNK: usize = 256;
+
+/// Reads a key range a chunk at a time, so that two ranges can be merged
+/// although a [`RowSource`] visits rows by callback.
+struct Pull<'a> {
+    source: &'a dyn RowSource,
+    /// Where the next chunk starts (`None`: the range is exhausted).
+    next: Option<Vec<u8>>,
+    end: Option<Vec<u8>>,
+    buf: VecDeque<(Vec<u8>, StoredRow)>,
+    interrupt: &'a Interrupt,
+}
+
+impl<'a> Pull<'a> {
+    fn new(
+        source: &'a dyn RowSource,
+        start: Vec<u8>,
+        end: Option<Vec<u8>>,
+        interrupt: &'a Interrupt,
+    ) -> Pull<'a> {
+        Pull {
+            source,
+            next: Some(start),
+            end,
+            buf: VecDeque::new(),
+            interrupt,
+        }
+    }
+
+    fn peek_key(&mut self) -> SqlResult<Option<&[u8]>> {
+        if self.buf.is_empty() {
+            self.refill()?;
+        }
+        Ok(self.buf.front().map(|(k, _)| k.as_slice()))
+    }
+
+    fn pop(&mut self) -> Option<(Vec<u8>, StoredRow)> {
+        self.buf.pop_front()
+    }
+
+    fn refill(&mut self) -> SqlResult<()> {
+        let Some(start) = self.next.take() else {
+            return Ok(());
+        };
+        if self.end.as_ref().is_some_and(|e| *e <= start) {
+            return Ok(());
+        }
+        self.interrupt.check()?;
+        let buf = &mut self.buf;
+        self.source.scan(&start, self.end.clone(), &mut |k, row| {
+            buf.push_back((k.to_vec(), row));
+            Ok(if buf.len() >= PULL_CHUNK {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
+        if self.buf.len() >= PULL_CHUNK {
+            if let Some((last, _)) = self.buf.back() {
+                let mut after = last.clone();
+                after.push(0);
+                self.next = Some(after);
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips to the first key at or after `at`.
+    fn seek(&mut self, at: Vec<u8>) {
+        while self.buf.front().is_some_and(|(k, _)| *k < at) {
+            self.buf.pop_front();
+        }
+        if self.buf.is_empty() && self.next.is_some() {
+            self.next = Some(at);
+        }
+    }
+}
+
+/// One version of an object.
+pub struct Version {
+    pub key: Vec<u8>,
+    /// The log index that made it; it names the version to the state
+    /// machine.
+    pub seq: u64,
+    pub is_latest: bool,
+    /// Whether it is the `objects` row (otherwise a stored version).
+    pub is_current: bool,
+    pub stored: StoredRow,
+}
+
+/// Positions of the columns [`Version::as_row`] adds after the visible
+/// ones of `object_versions` to say where the version is stored.
+const SEQ_COLUMN: usize = 12;
+const IS_CURRENT_COLUMN: usize = 13;
+
+impl Version {
+    fn column(&self, i: usize) -> Datum {
+        self.stored.columns.get(i).cloned().unwrap_or(Datum::Null)
+    }
+
+    pub fn is_delete_marker(&self) -> bool {
+        !self.is_current && is_delete_marker(&self.stored.columns)
+    }
+
+    pub fn version_id(&self) -> Value {
+        Value::from_datum(&self.column(versioning::OBJECT_VERSION_ID_COLUMN))
+    }
+
+    /// The row of `object_versions`, followed by where it is stored (see
+    /// [`Located`]), with the revision of the row it was read from.
+    pub fn as_row(&self) -> StoredRow {
+        let c = |i| self.column(i);
+        StoredRow {
+            revision: self.stored.revision,
+            columns: vec![
+                c(0),
+                c(1),
+                c(versioning::OBJECT_VERSION_ID_COLUMN),
+                Datum::Bool(self.is_latest),
+                Datum::Bool(self.is_delete_marker()),
+                c(3),
+                c(4),
+                c(5),
+                c(6),
+                c(7),
+                c(8),
+                c(9),
+                Datum::Int(self.seq as i64),
+                Datum::Bool(self.is_current),
+            ],
+        }
+    }
+}
+
+/// Where an `object_versions` row read by a statement is stored, and how
+/// the state machine names it.
+pub struct Located {
+    bucket: String,
+    key: String,
+    seq: u64,
+    is_current: bool,
+}
+
+impl Located {
+    pub fn of(row: &StoredRow) -> SqlResult<Located> {
+        let c = &row.columns;
+        match (
+            c.first(),
+            c.get(1),
+            c.get(SEQ_COLUMN),
+            c.get(IS_CURRENT_COLUMN),
+        ) {
+            (
+                Some(Datum::Text(bucket)),
+                Some(Datum::Text(key)),
+                Some(Datum::Int(seq)),
+                Some(Datum::Bool(is_current)),
+            ) => Ok(Located {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                seq: *seq as u64,
+                is_current: *is_current,
+            }),
+            _ => Err(SqlError::internal(
+                "object_versions row without its location",
+            )),
+        }
+    }
+
+    /// The key the version is stored at.
+    pub fn stored_key(&self) -> Vec<u8> {
+        if self.is_current {
+            keys::object(&self.bucket, &self.key)
+        } else {
+            self.version_key()
+        }
+    }
+
+    /// The key that names the version in a delete.
+    pub fn version_key(&self) -> Vec<u8> {
+        keys::version(self.bucket.as_bytes(), self.key.as_bytes(), self.seq)
+    }
+}
+
+/// The versions of one bucket's objects with keys in `[lo, hi)`, object by
+/// object in key order.
+pub struct VersionStream<'a> {
+    bucket: Vec<u8>,
+    objects: Vec<u8>,
+    current: Pull<'a>,
+    stored: Pull<'a>,
+}
+
+impl<'a> VersionStream<'a> {
+    pub fn new(
+        source: &'a dyn RowSource,
+        bucket: &str,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+        interrupt: &'a Interrupt,
+    ) -> VersionStream<'a> {
+        let b = bucket.as_bytes();
+        let objects = keys::objects_prefix(bucket);
+        let current_end = match hi {
+            Some(hi) => Some([objects.as_slice(), hi].concat()),
+            None => keys::prefix_end(&objects),
+        };
+        let stored_end = match hi {
+            Some(hi) => Some(keys::versions_bound(b, hi)),
+            None => keys::prefix_end(&keys::versions_prefix(b)),
+        };
+        VersionStream {
+            bucket: b.to_vec(),
+            current: Pull::new(
+                source,
+                [objects.as_slice(), lo].concat(),
+                current_end,
+                interrupt,
+            ),
+            stored: Pull::new(source, keys::versions_bound(b, lo), stored_end, interrupt),
+            objects,
+        }
+    }
+
+    fn stored_key(&mut self) -> SqlResult<Option<(Vec<u8>, u64)>> {
+        match self.stored.peek_key()? {
+            Some(k) => match keys::decode(k) {
+                Some(DecodedKey::Version { key, seq, .. }) => Ok(Some((key, seq))),
+                _ => Err(SqlError::internal("undecodable version key")),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// All versions of the next object, newest first.
+    pub fn next_object(&mut self) -> SqlResult<Option<Vec<Version>>> {
+        let base = self.objects.len();
+        let current = self.current.peek_key()?.map(|k| k[base..].to_vec());
+        let stored = self.stored_key()?.map(|(k, _)| k);
+        let key = match (current.clone(), stored) {
+            (None, None) => return Ok(None),
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+        };
+        let mut out = vec![];
+        if current.as_ref() == Some(&key) {
+            if let Some((_, row)) = self.current.pop() {
+                out.push(Version {
+                    key: key.clone(),
+                    seq: row.revision,
+                    is_latest: true,
+                    is_current: true,
+                    stored: row,
+                });
+            }
+        }
+        while let Some((k, seq)) = self.stored_key()? {
+            if k != key {
+                break;
+            }
+            if let Some((_, row)) = self.stored.pop() {
+                out.push(Version {
+                    key: k,
+                    seq,
+                    is_latest: out.is_empty(),
+                    is_current: false,
+                    stored: row,
+                });
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Skips to the first object key at or after `raw`.
+    pub fn seek(&mut self, raw: &[u8]) {
+        self.current.seek([self.objects.as_slice(), raw].concat());
+        self.stored.seek(keys::versions_bound(&self.bucket, raw));
+    }
+}
+
+/// A ListObjectVersions request, from `list_object_versions`' arguments.
+struct Request {
+    bucket: String,
+    prefix: String,
+    delimiter: Option<String>,
+    key_marker: Option<String>,
+    version_id_marker: Option<String>,
+    max_keys: usize,
+}
+
+impl Request {
+    fn from_args(args: &[Value]) -> SqlResult<Request> {
+        let text = |i: usize| match args.get(i) {
+            Some(Value::Text(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let bucket = text(0).ok_or_else(|| {
+            SqlError::invalid_parameter_value("list_object_versions(): bucket must not be null")
+        })?;
+        let max_keys = match args.get(5) {
+            Some(Value::Int(n)) if *n >= 1 => (*n).min(MAX_KEYS) as usize,
+            Some(Value::Null) | None => MAX_KEYS as usize,
+            Some(other) => {
+                return Err(SqlError::invalid_parameter_value(format!(
+                    "list_object_versions(): max_keys must be between 1 and {MAX_KEYS}, got {other}"
+                )))
+            }
+        };
+        let version_id_marker = text(4);
+        let key_marker = text(3);
+        if version_id_marker.is_some() && key_marker.is_none() {
+            return Err(SqlError::invalid_parameter_value(
+                "list_object_versions(): version_id_marker needs key_marker",
+            ));
+        }
+        Ok(Request {
+            bucket,
+            prefix: text(1).unwrap_or_default(),
+            delimiter: text(2).filter(|d| !d.is_empty()),
+            key_marker,
+            version_id_marker,
+            max_keys,
+        })
+    }
+
+    /// The common prefix `key` rolls up into, if any.
+    fn common_prefix<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        let d = self.delimiter.as_ref()?.as_bytes();
+        let tail = key.get(self.prefix.len()..)?;
+        let pos = tail.windows(d.len()).position(|w| w == d)?;
+        Some(&key[..self.prefix.len() + pos + d.len()])
+    }
+}
+
+/// Columns of a listed row (see `TableFn::ListObjectVersions`).
+const NEXT_KEY_MARKER: usize = 9;
+const NEXT_VERSION_ID_MARKER: usize = 10;
+
+/// `list_object_versions(bucket, prefix, delimiter, key_marker,
+/// version_id_marker, max_keys)`: versions and common prefixes in key
+/// order, each object's versions newest first; when the page is cut short
+/// its last row carries the markers to resume from. Like `list_objects`, a
+/// common prefix costs one seek, however many versions it holds.
+pub fn list_object_versions(
+    view: &ReadView,
+    args: &[Value],
+    interrupt: &Interrupt,
+) -> SqlResult<Vec<Vec<Value>>> {
+    let req = Request::from_args(args)?;
+    if view.get(&keys::bucket(&req.bucket))?.is_none() {
+        return Err(SqlError::undefined_object(format!(
+            "bucket \"{}\" does not exist",
+            req.bucket
+        )));
+    }
+    let lo = req.prefix.as_bytes();
+    let hi = keys::prefix_end(lo);
+    let mut stream = VersionStream::new(view, &req.bucket, lo, hi.as_deref(), interrupt);
+    // Where to resume: after a whole common prefix, after a whole key, or
+    // after one version of a key.
+    let mut resume_in: Option<(Vec<u8>, String)> = None;
+    if let Some(marker) = &req.key_marker {
+        let m = marker.as_bytes();
+        match (req.common_prefix(m), &req.version_id_marker) {
+            (Some(common), _) if common == m => match keys::prefix_end(m) {
+                Some(next) => stream.seek(&next),
+                None => return Ok(vec![]),
+            },
+            (_, Some(vid)) => {
+                stream.seek(m);
+                resume_in = Some((m.to_vec(), vid.clone()));
+            }
+            (_, None) => {
+                let mut after = m.to_vec();
+                after.push(0);
+                stream.seek(&after);
+            }
+        }
+    }
+    let mut rows: Vec<Vec<Value>> = Vec::with_capacity(req.max_keys.min(64));
+    let text = |b: &[u8]| Value::Text(String::from_utf8_lossy(b).into_owned());
+    while let Some(group) = stream.next_object()? {
+        let Some(first) = group.first() else {
+            continue;
+        };
+        if let Some(common) = req.common_prefix(&first.key) {
+            if rows.len() == req.max_keys {
+                mark_truncated(&mut rows);
+                break;
+            }
+            let mut row = vec![Value::Null; 11];
+            row[0] = text(common);
+            row[4] = Value::Bool(true);
+            rows.push(row);
+            match keys::prefix_end(common) {
+                Some(next) => stream.seek(&next),
+                None => break,
+            }
+            continue;
+        }
+        let skip = match resume_in.take() {
+            Some((key, vid)) if key == first.key => resume_position(&group, &vid),
+            _ => 0,
+        };
+        for v in &group[skip..] {
+            if rows.len() == req.max_keys {
+                mark_truncated(&mut rows);
+                return Ok(rows);
+            }
+            let r = v.as_row();
+            let c = |i: usize| Value::from_datum(&r.columns[i]);
+            rows.push(vec![
+                text(&v.key),
+                v.version_id(),
+                Value::Bool(v.is_latest),
+                Value::Bool(v.is_delete_marker()),
+                Value::Bool(false),
+                c(5),
+                c(6),
+                c(9),
+                c(8),
+                Value::Null,
+                Value::Null,
+            ]);
+        }
+    }
+    Ok(rows)
+}
+
+/// Sets the resume markers on the last row of a page that was cut short.
+fn mark_truncated(rows: &mut [Vec<Value>]) {
+    if let Some(last) = rows.last_mut() {
+        last[NEXT_KEY_MARKER] = last[0].clone();
+        if last[4] != Value::Bool(true) {
+            last[NEXT_VERSION_ID_MARKER] = last[1].clone();
+        }
+    }
+}
+
+/// Where listing resumes within one object's versions after the version
+/// `vid`: just after it, or, if it is gone, after every version at least
+/// as new (when its id tells its age).
+fn resume_position(group: &[Version], vid: &str) -> usize {
+    if let Some(i) = group
+        .iter()
+        .position(|v| v.version_id() == Value::Text(vid.to_string()))
+    {
+        return i + 1;
+    }
+    match versioning::seq_of_version_id(vid) {
+        Some(seq) => group.iter().take_while(|v| v.seq >= seq).count(),
+        None => 0,
+    }
+}
