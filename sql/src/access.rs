@@ -337,7 +337,7 @@ impl Access {
 
     /// The bounds as key bytes `[lo, hi)` (no `hi`: unbounded), or `None`
     /// when a bound is NULL and nothing can match.
-    fn key_bounds(&self, env: &EvalEnv) -> SqlResult<Option<(Vec<u8>, Option<Vec<u8>>)>> {
+    fn key_bounds(&self, env: &EvalEnv) -> SqlResult<Option<KeyRange>> {
         let text = |e: &Expr| -> SqlResult<Option<String>> {
             match e.eval(&[], &[], env)? {
                 Value::Text(s) => Ok(Some(s)),
@@ -451,6 +451,9 @@ fn texts(list: &[Expr], env: &EvalEnv) -> SqlResult<Vec<String>> {
     out.dedup();
     Ok(out)
 }
+
+/// Key bytes `[lo, hi)` within one bucket (no `hi`: to the bucket's end).
+type KeyRange = (Vec<u8>, Option<Vec<u8>>);
 
 /// The key tag of a table's rows.
 fn tag(table: &Table) -> u8 {

@@ -332,7 +332,7 @@ impl Engine {
                     .iter()
                     .map(|a| a.eval(&[], &[], &env))
                     .collect::<SqlResult<Vec<_>>>()?;
-                let value = call.function.run(&self.node, args).await?;
+                let value = call.function.run(&self.node, session, args).await?;
                 Ok(Output::Rows {
                     columns: p.columns.clone(),
                     rows: vec![vec![value]],

@@ -7,6 +7,9 @@ use bucketdb_storage::{ReadView, StoredRow};
 
 use crate::error::SqlResult;
 
+/// Called with each row a scan visits, and its key; breaks to stop.
+pub type KeyedVisit<'v> = dyn FnMut(&[u8], StoredRow) -> SqlResult<ControlFlow<()>> + 'v;
+
 /// Rows by key, as one statement sees them.
 pub trait RowSource {
     /// The row at `key`, if any.
@@ -14,12 +17,8 @@ pub trait RowSource {
 
     /// Visits rows (with their keys) with `start <= key < end` (no end: to
     /// the end of the table space) in key order, until `visit` breaks.
-    fn scan(
-        &self,
-        start: &[u8],
-        end: Option<Vec<u8>>,
-        visit: &mut dyn FnMut(&[u8], StoredRow) -> SqlResult<ControlFlow<()>>,
-    ) -> SqlResult<()>;
+    fn scan(&self, start: &[u8], end: Option<Vec<u8>>, visit: &mut KeyedVisit<'_>)
+        -> SqlResult<()>;
 }
 
 impl RowSource for ReadView<'_> {
@@ -31,7 +30,7 @@ impl RowSource for ReadView<'_> {
         &self,
         start: &[u8],
         end: Option<Vec<u8>>,
-        visit: &mut dyn FnMut(&[u8], StoredRow) -> SqlResult<ControlFlow<()>>,
+        visit: &mut KeyedVisit<'_>,
     ) -> SqlResult<()> {
         for item in ReadView::scan(self, start, end) {
             let (key, row) = item?;

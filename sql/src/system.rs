@@ -14,6 +14,7 @@ use crate::bind::{Binder, Ctx, Scope};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
 use crate::plan::OutColumn;
+use crate::session::Session;
 use crate::table_fn::TableFn;
 use crate::value::{SqlType, Value};
 
@@ -67,7 +68,8 @@ impl TableFn {
     }
 }
 
-/// A function that changes the cluster.
+/// A function with a side effect (on the cluster, or on the session's
+/// settings), so it is planned as a call of its own, never per row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminFn {
     AddLearner,
@@ -75,6 +77,8 @@ pub enum AdminFn {
     Remove,
     TransferLeader,
     Snapshot,
+    /// `set_config(name, value, is_local)`: like SET; returns the value.
+    SetConfig,
 }
 
 /// A planned admin call: the function and its bound arguments.
@@ -92,6 +96,7 @@ impl AdminFn {
             "cluster_remove" => Some(AdminFn::Remove),
             "cluster_transfer_leader" => Some(AdminFn::TransferLeader),
             "cluster_snapshot" => Some(AdminFn::Snapshot),
+            "set_config" => Some(AdminFn::SetConfig),
             _ => None,
         }
     }
@@ -102,6 +107,19 @@ impl AdminFn {
             AdminFn::AddLearner => &[("node_id", Int8), ("raft_addr", Text), ("sql_addr", Text)],
             AdminFn::Promote | AdminFn::Remove | AdminFn::TransferLeader => &[("node_id", Int8)],
             AdminFn::Snapshot => &[],
+            AdminFn::SetConfig => &[
+                ("setting_name", Text),
+                ("new_value", Text),
+                ("is_local", Bool),
+            ],
+        }
+    }
+
+    /// The type of the value the call returns.
+    fn returns(self) -> SqlType {
+        match self {
+            AdminFn::SetConfig => SqlType::Text,
+            _ => SqlType::Int8,
         }
     }
 
@@ -112,13 +130,19 @@ impl AdminFn {
             AdminFn::Remove => "cluster_remove",
             AdminFn::TransferLeader => "cluster_transfer_leader",
             AdminFn::Snapshot => "cluster_snapshot",
+            AdminFn::SetConfig => "set_config",
         }
     }
 
     /// Runs the call. Membership changes return the log index the change
     /// committed at; a leader transfer returns the new leader's id; a
-    /// snapshot returns its index.
-    pub async fn run(self, node: &RaftNode, args: Vec<Value>) -> SqlResult<Value> {
+    /// snapshot returns its index; `set_config` the setting's new value.
+    pub async fn run(
+        self,
+        node: &RaftNode,
+        session: &mut Session,
+        args: Vec<Value>,
+    ) -> SqlResult<Value> {
         let id = |i: usize| -> SqlResult<u64> {
             match args.get(i) {
                 Some(Value::Int(n)) if *n > 0 => Ok(*n as u64),
@@ -165,6 +189,28 @@ impl AdminFn {
                 Value::Int(to as i64)
             }
             AdminFn::Snapshot => index(node.snapshot().await?),
+            AdminFn::SetConfig => {
+                let (Some(Value::Text(name)), Some(Value::Text(value))) =
+                    (args.first(), args.get(1))
+                else {
+                    return Err(SqlError::invalid_parameter_value(
+                        "set_config: setting_name and new_value must not be null",
+                    ));
+                };
+                // A transaction-local setting would have to be undone at the
+                // transaction's end; outside one it has no effect (as in
+                // PostgreSQL).
+                if args.get(2) == Some(&Value::Bool(true)) {
+                    if session.txn.is_some() {
+                        return Err(SqlError::feature_not_supported(
+                            "set_config(..., is_local => true) inside a transaction",
+                        ));
+                    }
+                    return Ok(Value::Text(value.clone()));
+                }
+                session.set(name, value)?;
+                Value::Text(session.show(name)?)
+            }
         })
     }
 }
@@ -192,7 +238,7 @@ pub fn plan_admin(
     };
     if !select.from.is_empty() || select.selection.is_some() {
         return Err(SqlError::feature_not_supported(format!(
-            "{}() changes the cluster and must be called alone: SELECT {}(…)",
+            "{}() has side effects and must be called alone: SELECT {}(…)",
             function.name(),
             function.name()
         )));
@@ -237,7 +283,7 @@ pub fn plan_admin(
         AdminCall { function, args },
         OutColumn {
             name: alias.unwrap_or_else(|| function.name().to_string()),
-            ty: SqlType::Int8,
+            ty: function.returns(),
         },
     )))
 }

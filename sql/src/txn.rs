@@ -11,14 +11,13 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::ops::ControlFlow;
 
 use bucketdb_storage::{
     Datum, Expect, KvBatch, KvOp, OwnedView, Precondition, StoredRow, Violation,
 };
 
 use crate::error::SqlResult;
-use crate::source::RowSource;
+use crate::source::{KeyedVisit, RowSource};
 
 /// What a transaction read from its snapshot.
 #[derive(Debug, Default)]
@@ -155,7 +154,7 @@ impl RowSource for TxnView<'_> {
         &self,
         start: &[u8],
         end: Option<Vec<u8>>,
-        visit: &mut dyn FnMut(&[u8], StoredRow) -> SqlResult<ControlFlow<()>>,
+        visit: &mut KeyedVisit<'_>,
     ) -> SqlResult<()> {
         let below_end = |k: &[u8]| end.as_ref().is_none_or(|e| k < e.as_slice());
         let mut base = self

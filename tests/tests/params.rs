@@ -1,7 +1,7 @@
 //! Parameters of every type drivers send, in binary (tokio-postgres
 //! prepared statements) and text (declared and untyped) formats.
 
-use bucketdb_tests::Server;
+use bucketdb_tests::{sqlstate, Server};
 use chrono::{TimeZone, Utc};
 use tokio_postgres::types::Type;
 
@@ -152,4 +152,43 @@ async fn session_settings_and_startup_options() {
         .unwrap()
         .get(0);
     assert_eq!(v, "bucketdb");
+
+    // set_config: as SET, returning the new value; is_local outside a
+    // transaction changes nothing (as in PostgreSQL).
+    let v: String = c
+        .query_one(
+            "SELECT set_config('application_name', $1, false)",
+            &[&"via-set-config"],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "via-set-config");
+    let v: String = c
+        .query_one("SELECT current_setting('application_name')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "via-set-config");
+    let v: String = c
+        .query_one("SELECT set_config('consistency', 'local', true)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "local");
+    let v: String = c.query_one("SHOW consistency", &[]).await.unwrap().get(0);
+    assert_eq!(v, "linearizable");
+    let e = c
+        .query_one("SELECT set_config('no_such_setting', 'x', false)", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42704");
+    let e = c
+        .query(
+            "SELECT set_config('application_name', key, false) FROM objects",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "0A000");
 }

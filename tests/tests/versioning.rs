@@ -202,9 +202,12 @@ async fn list_object_versions_pages_and_rolls_up_prefixes() {
         .await
         .unwrap();
     }
-    c.execute("DELETE FROM objects WHERE bucket = 'vbk' AND key = 'b'", &[])
-        .await
-        .unwrap();
+    c.execute(
+        "DELETE FROM objects WHERE bucket = 'vbk' AND key = 'b'",
+        &[],
+    )
+    .await
+    .unwrap();
 
     let all: Vec<(String, Option<String>, bool)> = c
         .query(
