@@ -192,3 +192,52 @@ async fn session_settings_and_startup_options() {
         .unwrap_err();
     assert_eq!(sqlstate(&e), "0A000");
 }
+
+/// The extended protocol's row limit: Execute with max_rows sends that many
+/// rows and suspends the portal; the next Execute goes on where it stopped.
+#[tokio::test]
+async fn portal_row_limit_suspends_and_resumes() {
+    let server = Server::start();
+    let mut c = server.connect().await;
+    c.batch_execute("INSERT INTO buckets (name) VALUES ('pages')")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=25)
+        .map(|n| format!("('pages', 'k{n:02}', {n})"))
+        .collect();
+    c.execute(
+        &format!(
+            "INSERT INTO objects (bucket, key, size) VALUES {}",
+            values.join(", ")
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+    let txn = c.transaction().await.unwrap();
+    let portal = txn
+        .bind(
+            "SELECT key FROM objects WHERE bucket = $1 ORDER BY key",
+            &[&"pages"],
+        )
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = vec![];
+    let mut fetches = 0;
+    loop {
+        let rows = txn.query_portal(&portal, 10).await.unwrap();
+        fetches += 1;
+        assert!(rows.len() <= 10, "at most max_rows per Execute");
+        seen.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+        if rows.len() < 10 || fetches > 5 {
+            break;
+        }
+    }
+    txn.commit().await.unwrap();
+    assert_eq!(fetches, 3, "25 rows in pages of 10");
+    let mut expected = seen.clone();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen, expected, "in order, none repeated");
+}
