@@ -569,6 +569,33 @@ impl Binder {
                     SqlType::Bool,
                 ))
             }
+            B::Arrow | B::LongArrow => {
+                let want_text = Ctx {
+                    expected: Some(SqlType::Text),
+                    ..ctx
+                };
+                let (doc, _) = self.bind(l, scope, want_text)?;
+                let (path, ty) = self.bind(
+                    r,
+                    scope,
+                    Ctx {
+                        expected: None,
+                        ..ctx
+                    },
+                )?;
+                if !matches!(ty, SqlType::Text | SqlType::Int4 | SqlType::Int8) {
+                    return Err(SqlError::undefined_function(format!(
+                        "operator does not exist: json {op} {}",
+                        ty.name()
+                    )));
+                }
+                let f = if matches!(op, B::Arrow) {
+                    Func::JsonGet
+                } else {
+                    Func::JsonGetText
+                };
+                Ok((Expr::Func(f, vec![doc, path]), SqlType::Text))
+            }
             B::StringConcat => {
                 let want = Ctx {
                     expected: Some(SqlType::Text),

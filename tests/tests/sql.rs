@@ -407,3 +407,59 @@ async fn explain_shows_the_access_path() {
     let p = plan("EXPLAIN DELETE FROM buckets WHERE name IN ('a', 'b')".into()).await;
     assert!(p.contains("Point get on buckets: 2 name(s)"), "{p}");
 }
+
+/// `->` and `->>` on the JSON columns (user metadata, tags), as in
+/// PostgreSQL, in filters and results, with parameters.
+#[tokio::test]
+async fn json_access_to_user_metadata_and_tags() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.batch_execute(
+        r#"INSERT INTO buckets (name) VALUES ('meta');
+           INSERT INTO objects (bucket, key, user_metadata, tags) VALUES
+             ('meta', 'a', '{"owner": "ann", "n": 1}', '{"list": ["x", "y"]}'),
+             ('meta', 'b', '{"owner": "bob", "n": 5}', NULL),
+             ('meta', 'c', '{"owner": null}', '{"list": []}');"#,
+    )
+    .await
+    .unwrap();
+    let keys =
+        |rows: Vec<tokio_postgres::Row>| -> Vec<String> { rows.iter().map(|r| r.get(0)).collect() };
+    let owned = c
+        .query(
+            "SELECT key FROM objects WHERE bucket = 'meta' AND user_metadata::jsonb ->> 'owner' = $1",
+            &[&"bob"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(keys(owned), ["b"]);
+    let big = c
+        .query(
+            "SELECT key FROM objects WHERE bucket = 'meta' AND (user_metadata ->> 'n')::bigint > 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(keys(big), ["b"]);
+    let rows = c
+        .query(
+            "SELECT key, user_metadata -> 'owner', tags -> 'list' ->> 1 FROM objects WHERE bucket = 'meta' ORDER BY key",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<String>, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a".into(), Some("\"ann\"".into()), Some("y".into())),
+            ("b".into(), Some("\"bob\"".into()), None),
+            ("c".into(), Some("null".into()), None),
+        ]
+    );
+    let e = c.query("SELECT 'not json' ->> 'k'", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "22P02");
+}
