@@ -228,7 +228,6 @@ impl Access {
     }
 
     /// Whether the path reads single keys only.
-    #[cfg(test)]
     pub fn is_point(&self, table: &Table) -> bool {
         match table.id {
             TableId::Buckets => self.first.is_some(),

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bucketdb_consensus::RaftNode;
@@ -49,7 +50,7 @@ fn conflict_backoff(attempt: u32) -> Duration {
 }
 
 /// The result of one statement.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Output {
     /// Rows, and the command word(s) the tag starts with (`SELECT`,
     /// `INSERT 0`, `UPDATE`, `DELETE`, `SHOW`); the row count completes it.
@@ -57,6 +58,14 @@ pub enum Output {
         columns: Vec<plan::OutColumn>,
         rows: Vec<Vec<Value>>,
         command: String,
+    },
+    /// A SELECT's rows as they are read: the first chunk, then the rest
+    /// from a scan that runs on while the client takes them (bounded, so a
+    /// slow client pauses the scan). A later chunk may be an error.
+    RowStream {
+        columns: Vec<plan::OutColumn>,
+        first: Vec<Vec<Value>>,
+        rest: tokio::sync::mpsc::Receiver<SqlResult<Vec<Vec<Value>>>>,
     },
     /// A complete command tag (`INSERT 0 3`, `SET`).
     Command(String),
@@ -67,6 +76,26 @@ pub enum Output {
     /// BEGIN, COMMIT or ROLLBACK: its tag, and whether a transaction is
     /// open after it (the wire protocol reports the status).
     Transaction { tag: &'static str, open: bool },
+}
+
+impl Output {
+    /// A result's rows, waiting for a streaming one to end (`None`: the
+    /// statement returns no rows).
+    pub async fn into_rows(self) -> SqlResult<Option<Vec<Vec<Value>>>> {
+        match self {
+            Output::Rows { rows, .. } => Ok(Some(rows)),
+            Output::RowStream {
+                first, mut rest, ..
+            } => {
+                let mut rows = first;
+                while let Some(chunk) = rest.recv().await {
+                    rows.extend(chunk?);
+                }
+                Ok(Some(rows))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Aggregation state of a grouped query, one entry per group in the order
@@ -130,7 +159,8 @@ enum Input<'a> {
 /// The SQL engine of a node.
 pub struct Engine {
     node: RaftNode,
-    catalog: Catalog,
+    /// Shared with scans that stream on after the statement returns.
+    catalog: Arc<Catalog>,
 }
 
 /// Runs a synchronous scan or plan. On the multi-threaded runtime the worker
@@ -182,7 +212,7 @@ impl Engine {
     pub fn new(node: RaftNode) -> Engine {
         Engine {
             node,
-            catalog: Catalog::new(),
+            catalog: Arc::new(Catalog::new()),
         }
     }
 
@@ -300,6 +330,9 @@ impl Engine {
             Plan::CopyIn(plan) => Ok(Output::CopyIn {
                 columns: self.copy_start(session, plan)?,
             }),
+            Plan::Select(s) if streams(&self.catalog, s) && session.txn.is_none() => {
+                self.select_stream(session, s, p, params, interrupt).await
+            }
             Plan::Select(s) => Ok(Output::Rows {
                 columns: p.columns.clone(),
                 command: "SELECT".into(),
@@ -348,91 +381,79 @@ impl Engine {
         input: Input<'_>,
         env: &EvalEnv,
     ) -> SqlResult<Vec<Vec<Value>>> {
-        let limit = count_arg(&s.limit, env, "LIMIT")?;
-        let offset = count_arg(&s.offset, env, "OFFSET")?.unwrap_or(0);
-        let grouped = !s.aggs.is_empty() || !s.group_by.is_empty();
-        let stop_after = match (s.order.is_empty() && !grouped, limit) {
-            (true, Some(l)) => Some(l.saturating_add(offset)),
-            _ => None,
-        };
-        // Result rows with their sort keys; `row` is the input row, or empty
-        // and `slots` the group's slots in a grouped query.
-        let emit = |row: &[Value], slots: &[Value]| -> SqlResult<(Vec<Value>, Vec<Value>)> {
-            let values = project(&s.projection, row, slots, env)?;
-            let keys = s
-                .order
-                .iter()
-                .map(|k| match &k.source {
-                    SortSource::Output(i) => Ok(values[*i].clone()),
-                    SortSource::Input(e) => e.eval(row, slots, env),
-                })
-                .collect::<SqlResult<Vec<_>>>()?;
-            Ok((keys, values))
-        };
-        let mut groups = Groups::default();
-        let mut out: Vec<(Vec<Value>, Vec<Value>)> = vec![];
-        let mut visit = |row: Vec<Value>| -> SqlResult<ControlFlow<()>> {
-            if stop_after.is_some_and(|n| out.len() >= n) {
-                return Ok(ControlFlow::Break(()));
-            }
-            if !passes(&s.filter, &row, env)? {
-                return Ok(ControlFlow::Continue(()));
-            }
-            if grouped {
-                groups.add(s, &row, env)?;
-            } else {
-                out.push(emit(&row, &[])?);
-            }
+        let mut rows = vec![];
+        select_into(&self.catalog, s, input, env, &mut |row| {
+            rows.push(row);
             Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(rows)
+    }
+
+    /// A SELECT that can hand out rows as it finds them (see [`streams`]):
+    /// its scan runs on a blocking thread over a read view of its own and
+    /// sends chunks through a bounded channel. The first chunk (or the
+    /// error) is awaited here, so a statement that fails early fails as a
+    /// whole, as before.
+    async fn select_stream(
+        &self,
+        session: &mut Session,
+        s: &SelectPlan,
+        p: &Prepared,
+        params: Vec<Value>,
+        interrupt: &Interrupt,
+    ) -> SqlResult<Output> {
+        let seen = self
+            .node
+            .read_barrier(session.consistency(), session.seen_index())
+            .await?;
+        session.observe(seen);
+        let view = self.node.store().owned_view();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(STREAM_CHUNKS_AHEAD);
+        let (catalog, plan, settings, interrupt) = (
+            self.catalog.clone(),
+            s.clone(),
+            session.detached(),
+            interrupt.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let env = EvalEnv {
+                params: &params,
+                now: now_micros(),
+                session: &settings,
+                interrupt: &interrupt,
+            };
+            let mut chunk = Vec::with_capacity(STREAM_CHUNK_ROWS);
+            let result = select_into(
+                &catalog,
+                &plan,
+                Input::Table(view.borrow_dependent()),
+                &env,
+                &mut |row| {
+                    chunk.push(row);
+                    if chunk.len() < STREAM_CHUNK_ROWS {
+                        return Ok(ControlFlow::Continue(()));
+                    }
+                    // The receiver is gone (client left, portal closed):
+                    // stop reading.
+                    match tx.blocking_send(Ok(std::mem::take(&mut chunk))) {
+                        Ok(()) => Ok(ControlFlow::Continue(())),
+                        Err(_) => Ok(ControlFlow::Break(())),
+                    }
+                },
+            );
+            let last = result.map(|()| chunk);
+            if !matches!(&last, Ok(c) if c.is_empty()) {
+                let _ = tx.blocking_send(last);
+            }
+        });
+        let first = match rx.recv().await {
+            Some(chunk) => chunk?,
+            None => vec![],
         };
-        match (s.table, input) {
-            (Some(id), Input::Table(view)) => {
-                let table = self.catalog.get(id);
-                s.access.scan(table, view, env, &mut |stored| {
-                    visit(row_values(table, &stored))
-                })?;
-            }
-            (_, Input::Rows(rows)) => {
-                for row in rows {
-                    if visit(row)?.is_break() {
-                        break;
-                    }
-                }
-            }
-            _ => {
-                let _ = visit(vec![])?;
-            }
-        }
-        if grouped {
-            for slots in groups.finish(s) {
-                if let Some(h) = &s.having {
-                    if !truthy(&h.eval(&[], &slots, env)?)? {
-                        continue;
-                    }
-                }
-                out.push(emit(&[], &slots)?);
-            }
-        }
-        if !s.order.is_empty() {
-            out.sort_by(|(a, _), (b, _)| {
-                for (k, (x, y)) in s.order.iter().zip(a.iter().zip(b)) {
-                    let o = match (x.is_null(), y.is_null()) {
-                        (true, false) if k.nulls_first => std::cmp::Ordering::Less,
-                        (false, true) if k.nulls_first => std::cmp::Ordering::Greater,
-                        _ if k.desc && x.is_null() == y.is_null() => y.sort_cmp(x),
-                        _ => x.sort_cmp(y),
-                    };
-                    if o != std::cmp::Ordering::Equal {
-                        return o;
-                    }
-                }
-                std::cmp::Ordering::Equal
-            });
-        }
-        let rows = out.into_iter().map(|(_, v)| v).skip(offset);
-        Ok(match limit {
-            Some(l) => rows.take(l).collect(),
-            None => rows.collect(),
+        Ok(Output::RowStream {
+            columns: p.columns.clone(),
+            first,
+            rest: rx,
         })
     }
 
@@ -927,6 +948,132 @@ type Planned = (
     &'static str,
     crate::catalog::TableId,
 );
+
+/// Runs a SELECT, handing each result row to `out` in order until it
+/// breaks. Without grouping or ORDER BY a row goes out as soon as the scan
+/// finds it; otherwise all are gathered (and sorted) first.
+fn select_into(
+    catalog: &Catalog,
+    s: &SelectPlan,
+    input: Input<'_>,
+    env: &EvalEnv,
+    out: &mut dyn FnMut(Vec<Value>) -> SqlResult<ControlFlow<()>>,
+) -> SqlResult<()> {
+    let limit = count_arg(&s.limit, env, "LIMIT")?;
+    let offset = count_arg(&s.offset, env, "OFFSET")?.unwrap_or(0);
+    let grouped = !s.aggs.is_empty() || !s.group_by.is_empty();
+    let stop_after = match (s.order.is_empty() && !grouped, limit) {
+        (true, Some(l)) => Some(l.saturating_add(offset)),
+        _ => None,
+    };
+    // Result rows with their sort keys; `row` is the input row, or empty
+    // and `slots` the group's slots in a grouped query.
+    let emit = |row: &[Value], slots: &[Value]| -> SqlResult<(Vec<Value>, Vec<Value>)> {
+        let values = project(&s.projection, row, slots, env)?;
+        let keys = s
+            .order
+            .iter()
+            .map(|k| match &k.source {
+                SortSource::Output(i) => Ok(values[*i].clone()),
+                SortSource::Input(e) => e.eval(row, slots, env),
+            })
+            .collect::<SqlResult<Vec<_>>>()?;
+        Ok((keys, values))
+    };
+    let direct = s.order.is_empty() && !grouped;
+    let mut groups = Groups::default();
+    let mut gathered: Vec<(Vec<Value>, Vec<Value>)> = vec![];
+    let mut passed = 0usize;
+    let mut visit = |row: Vec<Value>| -> SqlResult<ControlFlow<()>> {
+        if stop_after.is_some_and(|n| passed >= n) {
+            return Ok(ControlFlow::Break(()));
+        }
+        if !passes(&s.filter, &row, env)? {
+            return Ok(ControlFlow::Continue(()));
+        }
+        passed += 1;
+        if grouped {
+            groups.add(s, &row, env)?;
+        } else if direct {
+            if passed > offset {
+                return out(emit(&row, &[])?.1);
+            }
+        } else {
+            gathered.push(emit(&row, &[])?);
+        }
+        Ok(ControlFlow::Continue(()))
+    };
+    match (s.table, input) {
+        (Some(id), Input::Table(view)) => {
+            let table = catalog.get(id);
+            s.access.scan(table, view, env, &mut |stored| {
+                visit(row_values(table, &stored))
+            })?;
+        }
+        (_, Input::Rows(rows)) => {
+            for row in rows {
+                if visit(row)?.is_break() {
+                    break;
+                }
+            }
+        }
+        _ => {
+            let _ = visit(vec![])?;
+        }
+    }
+    if grouped {
+        for slots in groups.finish(s) {
+            if let Some(h) = &s.having {
+                if !truthy(&h.eval(&[], &slots, env)?)? {
+                    continue;
+                }
+            }
+            gathered.push(emit(&[], &slots)?);
+        }
+    }
+    if direct {
+        return Ok(());
+    }
+    if !s.order.is_empty() {
+        gathered.sort_by(|(a, _), (b, _)| {
+            for (k, (x, y)) in s.order.iter().zip(a.iter().zip(b)) {
+                let o = match (x.is_null(), y.is_null()) {
+                    (true, false) if k.nulls_first => std::cmp::Ordering::Less,
+                    (false, true) if k.nulls_first => std::cmp::Ordering::Greater,
+                    _ if k.desc && x.is_null() == y.is_null() => y.sort_cmp(x),
+                    _ => x.sort_cmp(y),
+                };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+    }
+    let rows = gathered.into_iter().map(|(_, v)| v).skip(offset);
+    for row in rows.take(limit.unwrap_or(usize::MAX)) {
+        if out(row)?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Rows per chunk a streaming SELECT sends, and chunks it may read ahead
+/// of the client.
+const STREAM_CHUNK_ROWS: usize = 256;
+const STREAM_CHUNKS_AHEAD: usize = 4;
+
+/// Whether a SELECT can send rows as its scan finds them: it reads a table
+/// and neither groups nor sorts.
+/// Point lookups stay inline: a handful of rows gains nothing from a
+/// thread and a channel.
+fn streams(catalog: &Catalog, s: &SelectPlan) -> bool {
+    s.table.is_some_and(|t| !s.access.is_point(catalog.get(t)))
+        && s.order.is_empty()
+        && s.aggs.is_empty()
+        && s.group_by.is_empty()
+}
 
 /// Whether a SELECT reads the state machine (a table or a data function).
 fn reads_data(s: &SelectPlan) -> bool {

@@ -64,6 +64,20 @@ pub struct Session {
 }
 
 impl Session {
+    /// A copy of the session's identity and settings, without its
+    /// transaction or COPY: what a scan that runs on after the statement
+    /// returned evaluates its expressions with.
+    pub fn detached(&self) -> Session {
+        Session {
+            user: self.user.clone(),
+            database: self.database.clone(),
+            settings: self.settings.clone(),
+            seen_index: self.seen_index,
+            txn: None,
+            copy: None,
+        }
+    }
+
     pub fn new(user: &str, database: &str) -> Session {
         Session {
             user: user.to_string(),

@@ -143,14 +143,16 @@ async fn read(engine: &Engine, s: &mut Session, key: &str) -> Result<i64, String
     )
     .await
     {
-        Ok(Output::Rows { rows, .. }) => match rows.as_slice() {
-            [row] => match row.first() {
-                Some(Value::Int(v)) => Ok(*v),
-                other => Err(format!("unexpected value {other:?}")),
+        Ok(out) => match out.into_rows().await.map_err(|e| e.code.to_string())? {
+            Some(rows) => match rows.as_slice() {
+                [row] => match row.first() {
+                    Some(Value::Int(v)) => Ok(*v),
+                    other => Err(format!("unexpected value {other:?}")),
+                },
+                _ => Err(format!("{} rows for {key}", rows.len())),
             },
-            _ => Err(format!("{} rows for {key}", rows.len())),
+            None => Err("not rows".into()),
         },
-        Ok(other) => Err(format!("unexpected output {other:?}")),
         Err(e) => Err(e.code.to_string()),
     }
 }

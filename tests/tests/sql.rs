@@ -463,3 +463,78 @@ async fn json_access_to_user_metadata_and_tags() {
     let e = c.query("SELECT 'not json' ->> 'k'", &[]).await.unwrap_err();
     assert_eq!(sqlstate(&e), "22P02");
 }
+
+/// A scan's rows are sent as they are read (in chunks, through a bounded
+/// channel): every row arrives once and in key order, LIMIT/OFFSET hold,
+/// an error met after rows were sent still reaches the client with its
+/// SQLSTATE, and the connection goes on.
+#[tokio::test]
+async fn streamed_scans_are_complete_ordered_and_fail_cleanly() {
+    const ROWS: i64 = 3000;
+    let server = Server::start();
+    let c = server.connect().await;
+    c.batch_execute("INSERT INTO buckets (name) VALUES ('big')")
+        .await
+        .unwrap();
+    for start in (1..=ROWS).step_by(500) {
+        let values: Vec<String> = (start..start + 500)
+            .map(|n| format!("('big', 'k{n:05}', {n})"))
+            .collect();
+        c.batch_execute(&format!(
+            "INSERT INTO objects (bucket, key, size) VALUES {}",
+            values.join(", ")
+        ))
+        .await
+        .unwrap();
+    }
+    for protocol in ["extended", "simple"] {
+        let keys: Vec<String> = if protocol == "extended" {
+            c.query("SELECT key FROM objects WHERE bucket = $1", &[&"big"])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        } else {
+            c.simple_query("SELECT key FROM objects WHERE bucket = 'big'")
+                .await
+                .unwrap()
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => {
+                        Some(r.get(0).unwrap().to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let expected: Vec<String> = (1..=ROWS).map(|n| format!("k{n:05}")).collect();
+        assert_eq!(keys, expected, "{protocol}");
+    }
+    let page: Vec<i64> = c
+        .query(
+            "SELECT size FROM objects WHERE bucket = 'big' AND size % 2 = 0 LIMIT 3 OFFSET 1000",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(page, [2002, 2004, 2006]);
+    // Division by zero at row 2500, after several chunks went out.
+    let e = c
+        .query(
+            "SELECT 10 / (size - 2500) FROM objects WHERE bucket = 'big'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22012");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM objects WHERE bucket = 'big'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, ROWS);
+}

@@ -12,8 +12,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use bucketdb_sql::{Engine, Interrupt, Output, Prepared, Session, SqlError};
-use futures::Sink;
+use bucketdb_sql::{Engine, Interrupt, Output, Prepared, Session, SqlError, Value};
+use futures::{Sink, StreamExt};
 use pgwire::api::portal::Format;
 use pgwire::api::portal::Portal;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -209,6 +209,30 @@ fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
             let encoded = encode::rows(schema.clone(), &columns, rows);
             let mut resp = QueryResponse::new(schema, futures::stream::iter(encoded));
             resp.set_command_tag(&command);
+            Ok(Response::Query(resp))
+        }
+        Output::RowStream {
+            columns,
+            first,
+            rest,
+        } => {
+            let schema = Arc::new(encode::fields(&columns, formats));
+            let columns = Arc::new(columns);
+            let encode_chunk = {
+                let (schema, columns) = (schema.clone(), columns.clone());
+                move |chunk: Result<Vec<Vec<Value>>, SqlError>| match chunk {
+                    Ok(rows) => encode::rows(schema.clone(), &columns, rows),
+                    Err(e) => vec![Err(user_error(&e))],
+                }
+            };
+            let later = futures::stream::unfold(rest, |mut rx| async move {
+                rx.recv().await.map(|chunk| (chunk, rx))
+            });
+            let rows = futures::stream::iter([Ok(first)])
+                .chain(later)
+                .flat_map(move |chunk| futures::stream::iter(encode_chunk(chunk)));
+            let mut resp = QueryResponse::new(schema, rows);
+            resp.set_command_tag("SELECT");
             Ok(Response::Query(resp))
         }
     }
