@@ -30,24 +30,72 @@ struct ListRequest {
     resume_at: Option<Vec<u8>>,
 }
 
-impl ListRequest {
-    fn from_args(args: &[Value]) -> SqlResult<ListRequest> {
-        let text = |i: usize| match args.get(i) {
+/// The arguments of a listing function, read by position.
+pub(crate) struct ListArgs<'a> {
+    pub function: &'static str,
+    pub args: &'a [Value],
+}
+
+impl ListArgs<'_> {
+    /// A text argument (`None`: NULL or not given).
+    pub fn text(&self, i: usize) -> Option<String> {
+        match self.args.get(i) {
             Some(Value::Text(s)) => Some(s.clone()),
             _ => None,
+        }
+    }
+
+    /// The bucket argument, which must be given.
+    pub fn bucket(&self, i: usize) -> SqlResult<String> {
+        self.text(i).ok_or_else(|| {
+            SqlError::invalid_parameter_value(format!(
+                "{}(): bucket must not be null",
+                self.function
+            ))
+        })
+    }
+
+    /// A page size: 1 or more, capped at [`MAX_KEYS`]; NULL means the cap.
+    pub fn max_keys(&self, i: usize) -> SqlResult<usize> {
+        match self.args.get(i) {
+            Some(Value::Int(n)) if *n >= 1 => Ok((*n).min(MAX_KEYS) as usize),
+            Some(Value::Null) | None => Ok(MAX_KEYS as usize),
+            Some(other) => Err(SqlError::invalid_parameter_value(format!(
+                "{}(): max_keys must be between 1 and {MAX_KEYS}, got {other}",
+                self.function
+            ))),
+        }
+    }
+}
+
+/// Refuses a listing of a bucket that does not exist (42704).
+pub(crate) fn check_bucket(view: &ReadView, bucket: &str) -> SqlResult<()> {
+    match view.get(&keys::bucket(bucket))? {
+        Some(_) => Ok(()),
+        None => Err(SqlError::undefined_object(format!(
+            "bucket \"{bucket}\" does not exist"
+        ))),
+    }
+}
+
+/// The common prefix a key (relative to the bucket) rolls up into under
+/// `prefix` and `delimiter`: up to and including the first delimiter after
+/// the prefix.
+pub(crate) fn common_prefix<'k>(key: &'k [u8], prefix: &str, delimiter: &str) -> Option<&'k [u8]> {
+    let tail = key.get(prefix.len()..)?;
+    let pos = find(tail, delimiter.as_bytes())?;
+    Some(&key[..prefix.len() + pos + delimiter.len()])
+}
+
+impl ListRequest {
+    fn from_args(args: &[Value]) -> SqlResult<ListRequest> {
+        let a = ListArgs {
+            function: "list_objects",
+            args,
         };
-        let bucket = text(0).ok_or_else(|| {
-            SqlError::invalid_parameter_value("list_objects(): bucket must not be null")
-        })?;
-        let max_keys = match args.get(4) {
-            Some(Value::Int(n)) if *n >= 1 => (*n).min(MAX_KEYS) as usize,
-            Some(Value::Null) | None => MAX_KEYS as usize,
-            Some(other) => {
-                return Err(SqlError::invalid_parameter_value(format!(
-                    "list_objects(): max_keys must be between 1 and {MAX_KEYS}, got {other}"
-                )))
-            }
-        };
+        let text = |i: usize| a.text(i);
+        let bucket = a.bucket(0)?;
+        let max_keys = a.max_keys(4)?;
         let resume_at = text(5)
             .map(|t| {
                 hex::decode(&t).map_err(|_| {
@@ -78,12 +126,7 @@ pub fn list_objects(
     interrupt: &Interrupt,
 ) -> SqlResult<Vec<Vec<Value>>> {
     let req = ListRequest::from_args(args)?;
-    if view.get(&keys::bucket(&req.bucket))?.is_none() {
-        return Err(SqlError::undefined_object(format!(
-            "bucket \"{}\" does not exist",
-            req.bucket
-        )));
-    }
+    check_bucket(view, &req.bucket)?;
     let base = keys::objects_prefix(&req.bucket);
     let under = |rel: &[u8]| [base.as_slice(), rel].concat();
     let full_prefix = under(req.prefix.as_bytes());
@@ -120,10 +163,10 @@ pub fn list_objects(
             }
             break;
         }
-        let folded = req.delimiter.as_ref().and_then(|d| {
-            let tail = &rel[req.prefix.len()..];
-            find(tail, d.as_bytes()).map(|pos| &rel[..req.prefix.len() + pos + d.len()])
-        });
+        let folded = req
+            .delimiter
+            .as_ref()
+            .and_then(|d| common_prefix(rel, &req.prefix, d));
         match folded {
             Some(common) => {
                 rows.push(vec![

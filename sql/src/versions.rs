@@ -16,7 +16,7 @@ use bucketdb_storage::{Datum, ReadView, StoredRow};
 
 use crate::error::{SqlError, SqlResult};
 use crate::interrupt::Interrupt;
-use crate::listing::MAX_KEYS;
+use crate::listing::{check_bucket, common_prefix, ListArgs};
 use crate::source::RowSource;
 use crate::value::Value;
 
@@ -314,22 +314,13 @@ struct Request {
 
 impl Request {
     fn from_args(args: &[Value]) -> SqlResult<Request> {
-        let text = |i: usize| match args.get(i) {
-            Some(Value::Text(s)) => Some(s.clone()),
-            _ => None,
+        let a = ListArgs {
+            function: "list_object_versions",
+            args,
         };
-        let bucket = text(0).ok_or_else(|| {
-            SqlError::invalid_parameter_value("list_object_versions(): bucket must not be null")
-        })?;
-        let max_keys = match args.get(5) {
-            Some(Value::Int(n)) if *n >= 1 => (*n).min(MAX_KEYS) as usize,
-            Some(Value::Null) | None => MAX_KEYS as usize,
-            Some(other) => {
-                return Err(SqlError::invalid_parameter_value(format!(
-                    "list_object_versions(): max_keys must be between 1 and {MAX_KEYS}, got {other}"
-                )))
-            }
-        };
+        let text = |i: usize| a.text(i);
+        let bucket = a.bucket(0)?;
+        let max_keys = a.max_keys(5)?;
         let version_id_marker = text(4);
         let key_marker = text(3);
         if version_id_marker.is_some() && key_marker.is_none() {
@@ -349,10 +340,7 @@ impl Request {
 
     /// The common prefix `key` rolls up into, if any.
     fn common_prefix<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
-        let d = self.delimiter.as_ref()?.as_bytes();
-        let tail = key.get(self.prefix.len()..)?;
-        let pos = tail.windows(d.len()).position(|w| w == d)?;
-        Some(&key[..self.prefix.len() + pos + d.len()])
+        common_prefix(key, &self.prefix, self.delimiter.as_ref()?)
     }
 }
 
@@ -371,12 +359,7 @@ pub fn list_object_versions(
     interrupt: &Interrupt,
 ) -> SqlResult<Vec<Vec<Value>>> {
     let req = Request::from_args(args)?;
-    if view.get(&keys::bucket(&req.bucket))?.is_none() {
-        return Err(SqlError::undefined_object(format!(
-            "bucket \"{}\" does not exist",
-            req.bucket
-        )));
-    }
+    check_bucket(view, &req.bucket)?;
     let lo = req.prefix.as_bytes();
     let hi = keys::prefix_end(lo);
     let mut stream = VersionStream::new(view, &req.bucket, lo, hi.as_deref(), interrupt);

@@ -60,14 +60,6 @@ impl<'b> Overlay<'b> {
         }
     }
 
-    /// The row at `key` before the batch.
-    fn row_before(&self, store: &Store, key: &[u8]) -> Result<Option<StoredRow>, StorageError> {
-        match store.get_cf(CF_SM_DATA, key)? {
-            Some(bytes) => Ok(Some(StoredRow::decode(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
     /// Whether any key under `prefix` exists after the batch.
     fn any_with_prefix_after(&self, store: &Store, prefix: &[u8]) -> Result<bool, StorageError> {
         let end = keys::prefix_end(prefix);
@@ -154,11 +146,9 @@ impl Store {
                     rows,
                     max_revision,
                 } => self.range_summary(&pre.key, end.clone())? == (*rows, *max_revision),
-                point => match (point, self.get_cf(CF_SM_DATA, &pre.key)?) {
+                point => match (point, self.row(&pre.key)?) {
                     (Expect::Absent, None) => true,
-                    (Expect::Revision(rev), Some(bytes)) => {
-                        StoredRow::decode(&bytes)?.revision == *rev
-                    }
+                    (Expect::Revision(rev), Some(row)) => row.revision == *rev,
                     _ => false,
                 },
             };
@@ -220,7 +210,7 @@ impl Store {
                     return invalid(msg);
                 }
                 if Versioning::of_bucket(columns) == Versioning::Disabled {
-                    if let Some(old) = overlay.row_before(self, key)? {
+                    if let Some(old) = self.row(key)? {
                         if Versioning::of_bucket(&old.columns) != Versioning::Disabled {
                             return invalid(format!(
                                 "versioning of bucket \"{}\" cannot be disabled once enabled; suspend it instead",

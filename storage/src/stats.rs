@@ -80,10 +80,7 @@ impl Store {
         for w in writes {
             match keys::decode(&w.key) {
                 Some(DecodedKey::Object { bucket, .. }) => {
-                    let before = match self.get_cf(CF_SM_DATA, &w.key)? {
-                        Some(bytes) => Some(object_size(&StoredRow::decode(&bytes)?.columns)),
-                        None => None,
-                    };
+                    let before = self.row(&w.key)?.map(|r| object_size(&r.columns));
                     let now = w.row.as_ref().map(|r| object_size(&r.columns));
                     let d = deltas.entry(bucket).or_default();
                     d.objects += now.is_some() as i64 - before.is_some() as i64;
@@ -99,10 +96,10 @@ impl Store {
                 continue;
             }
             let key = keys::bucket_stats_raw(bucket);
-            let mut s = match self.get_cf(CF_SM_DATA, &key)? {
-                Some(bytes) => BucketStats::from_row(&StoredRow::decode(&bytes)?),
-                None => BucketStats::default(),
-            };
+            let mut s = self
+                .row(&key)?
+                .map(|r| BucketStats::from_row(&r))
+                .unwrap_or_default();
             s.objects += d.objects;
             s.bytes += d.bytes;
             wb.put_cf(data, key, s.to_row(revision).encode());

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 
 use crate::error::StorageError;
+use crate::row::StoredRow;
 
 /// Column family of the Raft log: index (big-endian u64) → encoded entry.
 pub(crate) const CF_RAFT_LOG: &str = "raft_log";
@@ -70,6 +71,14 @@ impl Store {
 
     pub(crate) fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    /// The applied row at `key`, if any.
+    pub(crate) fn row(&self, key: &[u8]) -> Result<Option<StoredRow>, StorageError> {
+        match self.get_cf(CF_SM_DATA, key)? {
+            Some(bytes) => Ok(Some(StoredRow::decode(&bytes)?)),
+            None => Ok(None),
+        }
     }
 
     /// Reads a state-machine metadata value (last applied, membership).

@@ -109,10 +109,7 @@ impl Resolver<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<StoredRow>, StorageError> {
         match self.pending.get(key) {
             Some(row) => Ok(row.clone()),
-            None => match self.store.get_cf(CF_SM_DATA, key)? {
-                Some(bytes) => Ok(Some(StoredRow::decode(&bytes)?)),
-                None => Ok(None),
-            },
+            None => self.store.row(key),
         }
     }
 
