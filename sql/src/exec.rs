@@ -423,24 +423,29 @@ impl Engine {
                 interrupt: &interrupt,
             };
             let mut chunk = Vec::with_capacity(STREAM_CHUNK_ROWS);
-            let result = select_into(
-                &catalog,
-                &plan,
-                Input::Table(view.borrow_dependent()),
-                &env,
-                &mut |row| {
-                    chunk.push(row);
-                    if chunk.len() < STREAM_CHUNK_ROWS {
-                        return Ok(ControlFlow::Continue(()));
-                    }
-                    // The receiver is gone (client left, portal closed):
-                    // stop reading.
-                    match tx.blocking_send(Ok(std::mem::take(&mut chunk))) {
-                        Ok(()) => Ok(ControlFlow::Continue(())),
-                        Err(_) => Ok(ControlFlow::Break(())),
-                    }
-                },
-            );
+            let scan = std::panic::AssertUnwindSafe(|| {
+                select_into(
+                    &catalog,
+                    &plan,
+                    Input::Table(view.borrow_dependent()),
+                    &env,
+                    &mut |row| {
+                        chunk.push(row);
+                        if chunk.len() < STREAM_CHUNK_ROWS {
+                            return Ok(ControlFlow::Continue(()));
+                        }
+                        // The receiver is gone (client left, portal
+                        // closed): stop reading.
+                        match tx.blocking_send(Ok(std::mem::take(&mut chunk))) {
+                            Ok(()) => Ok(ControlFlow::Continue(())),
+                            Err(_) => Ok(ControlFlow::Break(())),
+                        }
+                    },
+                )
+            });
+            // A scan that died must not look like a complete result.
+            let result = std::panic::catch_unwind(scan)
+                .unwrap_or_else(|_| Err(SqlError::internal("the scan stopped unexpectedly")));
             let last = result.map(|()| chunk);
             if !matches!(&last, Ok(c) if c.is_empty()) {
                 let _ = tx.blocking_send(last);
