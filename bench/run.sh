@@ -60,13 +60,15 @@ run() { # target port user db script clients
 }
 
 echo "bucketdb vs PostgreSQL (fsync on), ${SECONDS_PER_RUN}s per run, ${ROWS} preloaded objects, $(nproc) cores"
-printf '%-14s %7s %12s %10s %12s %10s %8s\n' script clients bdb_tps bdb_ms pg_tps pg_ms ratio
-for script in upsert.sql point_select.sql; do
+printf '%-18s %7s %12s %10s %12s %10s %8s\n' script clients bdb_tps bdb_ms pg_tps pg_ms ratio
+# *_df.sql ask the same as their namesakes through a subquery, which only
+# DataFusion plans: the pairs compare the fast path with DataFusion.
+for script in upsert.sql point_select.sql point_select_df.sql range_agg.sql range_agg_df.sql join_select.sql; do
   for c in $CLIENTS; do
     read -r btps blat < <(run bucketdb "$bdb_port" bench bucketdb "$script" "$c")
     read -r ptps plat < <(run postgres "$pg_port" postgres postgres "$script" "$c")
     ratio=$(python3 -c "print(f'{$btps / $ptps:.2f}')")
-    printf '%-14s %7s %12s %10s %12s %10s %8s\n' "${script%.sql}" "$c" "$btps" "$blat" "$ptps" "$plat" "$ratio"
+    printf '%-18s %7s %12s %10s %12s %10s %8s\n' "${script%.sql}" "$c" "$btps" "$blat" "$ptps" "$plat" "$ratio"
   done
 done
 echo "ratio = bucketdb tps / PostgreSQL tps (higher is better for bucketdb)"

@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     .with_context(|| format!("starting node in {}", config.data_dir.display()))?;
 
     let metrics = Arc::new(Metrics::new());
-    let engine = Arc::new(Engine::new(node.clone()));
+    let engine = Arc::new(Engine::new(node.clone()).context("setting up the SQL engine")?);
     tokio::spawn(http::serve(http_listener, node.clone(), metrics.clone()));
     let server = tokio::spawn(pg::serve(sql_listener, engine, metrics));
 

@@ -183,6 +183,7 @@ fn parts() -> Table {
 }
 
 /// All built-in tables, built once.
+#[derive(Debug)]
 pub struct Catalog {
     pub buckets: Table,
     pub objects: Table,

@@ -16,6 +16,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::aggregate::AggState;
+use crate::analytic::{self, Analytic, QueryScope};
 use crate::catalog::{Catalog, Table, TableId};
 use crate::copy;
 use crate::error::{SqlError, SqlResult};
@@ -161,6 +162,8 @@ pub struct Engine {
     node: RaftNode,
     /// Shared with scans that stream on after the statement returns.
     catalog: Arc<Catalog>,
+    /// Reads the fast planner does not take.
+    analytic: Analytic,
 }
 
 /// Runs a synchronous scan or plan. On the multi-threaded runtime the worker
@@ -177,7 +180,7 @@ pub(crate) fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-fn row_values(table: &Table, row: &StoredRow) -> Vec<Value> {
+pub(crate) fn row_values(table: &Table, row: &StoredRow) -> Vec<Value> {
     let mut v: Vec<Value> = row.columns.iter().map(Value::from_datum).collect();
     v.resize(table.columns.len(), Value::Null);
     v
@@ -187,7 +190,7 @@ fn project(p: &Projection, row: &[Value], aggs: &[Value], env: &EvalEnv) -> SqlR
     p.items.iter().map(|e| e.eval(row, aggs, env)).collect()
 }
 
-fn passes(filter: &Option<Expr>, row: &[Value], env: &EvalEnv) -> SqlResult<bool> {
+pub(crate) fn passes(filter: &Option<Expr>, row: &[Value], env: &EvalEnv) -> SqlResult<bool> {
     match filter {
         Some(f) => truthy(&f.eval(row, &[], env)?),
         None => Ok(true),
@@ -209,11 +212,13 @@ fn count_arg(e: &Option<Expr>, env: &EvalEnv, what: &str) -> SqlResult<Option<us
 }
 
 impl Engine {
-    pub fn new(node: RaftNode) -> Engine {
-        Engine {
+    pub fn new(node: RaftNode) -> SqlResult<Engine> {
+        let catalog = Arc::new(Catalog::new());
+        Ok(Engine {
             node,
-            catalog: Arc::new(Catalog::new()),
-        }
+            analytic: Analytic::new(catalog.clone())?,
+            catalog,
+        })
     }
 
     pub(crate) fn catalog(&self) -> &Catalog {
@@ -229,8 +234,33 @@ impl Engine {
         Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| SqlError::syntax(e.to_string()))
     }
 
-    pub fn prepare(&self, stmt: &Statement, given: &[Option<SqlType>]) -> SqlResult<Prepared> {
-        plan::plan(&self.catalog, stmt, given)
+    /// Plans a statement: with bucketdb's own planner, or, for a read it
+    /// does not take, with DataFusion. When both refuse, DataFusion's error
+    /// is reported where the fast planner only lacked the feature (0A000)
+    /// or the relation (42P01, e.g. a pg_catalog table), unless DataFusion
+    /// lacks a function: that is bucketdb's own (`set_config`,
+    /// `list_objects`), so the fast planner's word on it stands, as it does
+    /// for every other error. `source` is the
+    /// statement's text when the query string held only it: known client
+    /// catalog queries are recognised by their text.
+    pub async fn prepare(
+        &self,
+        stmt: &Statement,
+        source: Option<&str>,
+        given: &[Option<SqlType>],
+    ) -> SqlResult<Prepared> {
+        match plan::plan(&self.catalog, stmt, given) {
+            Err(e) if analytic::takes(stmt, &e) => self
+                .analytic
+                .prepare(stmt, source, given)
+                .await
+                .map_err(|df| match e.code {
+                    "0A000" if df.code != "42883" => df,
+                    "42P01" => df,
+                    _ => e,
+                }),
+            planned => planned,
+        }
     }
 
     /// Runs a prepared statement with parameter values (already decoded).
@@ -330,6 +360,26 @@ impl Engine {
             Plan::CopyIn(plan) => Ok(Output::CopyIn {
                 columns: self.copy_start(session, plan)?,
             }),
+            Plan::Analytic(a) => {
+                if session.txn.is_some() {
+                    return Err(SqlError::feature_not_supported(
+                        "this query needs the DataFusion planner, which does not read inside an explicit transaction yet; run it outside BEGIN … COMMIT",
+                    ));
+                }
+                let seen = self
+                    .node
+                    .read_barrier(session.consistency(), session.seen_index())
+                    .await?;
+                session.observe(seen);
+                let scope = QueryScope {
+                    view: self.node.store().owned_view(),
+                    interrupt: interrupt.clone(),
+                    session: session.detached(),
+                };
+                self.analytic
+                    .run(a, p.columns.clone(), &params, scope)
+                    .await
+            }
             Plan::Select(s) if streams(&self.catalog, s) && session.txn.is_none() => {
                 self.select_stream(session, s, p, params, interrupt).await
             }

@@ -4,6 +4,7 @@
 
 mod access;
 mod aggregate;
+mod analytic;
 mod bind;
 mod catalog;
 mod copy;

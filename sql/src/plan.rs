@@ -132,6 +132,8 @@ pub enum Plan {
         select: SelectPlan,
         options: CopyOptions,
     },
+    /// A read planned by DataFusion (see [`crate::analytic`]).
+    Analytic(crate::analytic::AnalyticPlan),
     /// `BEGIN` / `START TRANSACTION`.
     Begin,
     /// `COMMIT` / `END`.
@@ -153,6 +155,7 @@ impl Prepared {
         match self.plan {
             Plan::Empty => "empty",
             Plan::Select(_) => "select",
+            Plan::Analytic(_) => "analytic",
             Plan::Insert(_) => "insert",
             Plan::Update(_) => "update",
             Plan::Delete(_) => "delete",
@@ -310,6 +313,7 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         }],
         Plan::Admin(_) => admin_column.into_iter().collect(),
         Plan::Set { .. }
+        | Plan::Analytic(_)
         | Plan::ResetAll
         | Plan::Empty
         | Plan::Begin
@@ -398,6 +402,8 @@ fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         .chain(scan(d.table, &d.access, &d.filter))
         .collect(),
         Plan::Explain(lines) => lines.clone(),
+        // Never nested: DataFusion explains its own plans.
+        Plan::Analytic(_) => vec!["Planned by DataFusion".into()],
         Plan::Admin(_) => vec!["Cluster administration call".into()],
         Plan::Begin | Plan::Commit | Plan::Rollback => vec!["Transaction control".into()],
         Plan::CopyIn(c) => vec![format!(

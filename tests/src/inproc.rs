@@ -85,7 +85,7 @@ impl InProcCluster {
             }
         };
         let member = Node {
-            engine: Arc::new(Engine::new(node.clone())),
+            engine: Arc::new(Engine::new(node.clone()).expect("engine")),
             node,
             faults,
             info,
@@ -205,7 +205,7 @@ pub async fn sql(
     let [stmt] = stmts.as_slice() else {
         panic!("one statement expected: {query}");
     };
-    let prepared = engine.prepare(stmt, &[])?;
+    let prepared = engine.prepare(stmt, Some(query), &[]).await?;
     let interrupt = Interrupt::start(Arc::new(AtomicBool::new(false)), None);
     engine.execute(session, &prepared, &interrupt, params).await
 }

@@ -42,3 +42,69 @@ fn psql_creates_reads_and_reports_errors() {
     let ts = out.trim();
     assert!(ts.ends_with("+00") && ts.len() >= 22, "{ts}");
 }
+
+/// psql's meta-commands read pg_catalog through DataFusion.
+#[test]
+fn psql_meta_commands_describe_the_database() {
+    let server = Server::start();
+    let run = |cmd: &str| {
+        let (ok, out, err) = server.psql(&["-c", cmd]);
+        assert!(ok, "{cmd}: {err}");
+        assert!(!err.contains("ERROR"), "{cmd}: {err}");
+        out
+    };
+    let out = run("\\dt");
+    assert!(out.contains("List of relations"), "{out}");
+    for table in [
+        "buckets",
+        "objects",
+        "object_versions",
+        "multipart_uploads",
+        "multipart_parts",
+    ] {
+        assert!(out.contains(table), "\\dt lacks {table}: {out}");
+    }
+    assert!(
+        !out.contains("pg_class"),
+        "\\dt lists catalog tables: {out}"
+    );
+
+    let out = run("\\d objects");
+    assert!(out.contains("Table \"public.objects\""), "{out}");
+    for (column, ty) in [
+        ("bucket", "text"),
+        ("size", "bigint"),
+        ("last_modified", "timestamp with time zone"),
+    ] {
+        assert!(
+            out.lines().any(|l| l.contains(column) && l.contains(ty)),
+            "\\d objects lacks {column} {ty}: {out}"
+        );
+    }
+
+    let out = run("\\l");
+    assert!(out.contains("List of databases"), "{out}");
+    assert!(out.contains("bucketdb"), "{out}");
+
+    let out = run("\\df");
+    assert!(out.contains("List of functions"), "{out}");
+
+    // information_schema answers too.
+    let (ok, out, err) = server.psql(&[
+        "-At",
+        "-c",
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'buckets' ORDER BY ordinal_position",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec![
+            "name",
+            "owner",
+            "region",
+            "versioning",
+            "created_at",
+            "tags"
+        ]
+    );
+}

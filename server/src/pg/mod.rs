@@ -161,7 +161,7 @@ fn user_error(e: &SqlError) -> PgWireError {
 }
 
 /// Parses and plans one statement of the extended protocol.
-fn prepare_one(
+async fn prepare_one(
     engine: &Engine,
     sql: &str,
     types: &[Option<Type>],
@@ -180,7 +180,7 @@ fn prepare_one(
         .iter()
         .map(|t| t.as_ref().and_then(encode::sql_type))
         .collect();
-    engine.prepare(stmt, &given).map(Some)
+    engine.prepare(stmt, Some(sql), &given).await.map(Some)
 }
 
 /// Turns a statement's output into a pgwire response.
@@ -256,8 +256,9 @@ impl SimpleQueryHandler for Connection {
         };
         let mut out = Vec::with_capacity(statements.len());
         // Like PostgreSQL, stop at the first failing statement.
+        let source = (statements.len() == 1).then_some(query);
         for stmt in &statements {
-            let result = match self.engine.prepare(stmt, &[]) {
+            let result = match self.engine.prepare(stmt, source, &[]).await {
                 Ok(p) => self.run(&p, vec![]).await,
                 Err(e) => Err(e),
             };
@@ -297,7 +298,7 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        match prepare_one(&self.engine, sql, types) {
+        match prepare_one(&self.engine, sql, types).await {
             Ok(p) => Ok(p.map(Arc::new)),
             Err(e) => {
                 self.session.lock().await.fail_transaction();

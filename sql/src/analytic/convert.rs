@@ -1,0 +1,311 @@
+//! Between bucketdb's values and Arrow: table schemas and scanned rows into
+//! record batches, result batches back into rows the wire layer encodes,
+//! and parameter values into DataFusion scalars.
+//!
+//! bucketdb's wire encoding works on [`Value`], so results come back to it
+//! rather than going out through a second encoder; Arrow types outside
+//! bucketdb's few are sent as their text form, which is what a
+//! text-format client shows anyway.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+
+use crate::catalog::{Check, Table};
+use crate::value::{SqlType, Value};
+
+/// The zone bucketdb's timestamps are in; DataFusion's session uses it too.
+pub const UTC: &str = "UTC";
+
+fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+}
+
+/// The Arrow type a column of `ty` is scanned as.
+pub fn arrow_type(ty: SqlType) -> DataType {
+    match ty {
+        SqlType::Bool => DataType::Boolean,
+        SqlType::Int4 => DataType::Int32,
+        SqlType::Int8 => DataType::Int64,
+        SqlType::Float8 => DataType::Float64,
+        SqlType::Text => DataType::Utf8,
+        SqlType::Timestamptz => timestamp_type(),
+    }
+}
+
+/// The SQL type a result column of Arrow type `dt` is reported as.
+pub fn sql_type(dt: &DataType) -> SqlType {
+    match dt {
+        DataType::Boolean => SqlType::Bool,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
+            SqlType::Int4
+        }
+        DataType::Int64 | DataType::UInt32 | DataType::UInt64 => SqlType::Int8,
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => SqlType::Float8,
+        DataType::Timestamp(_, _) => SqlType::Timestamptz,
+        _ => SqlType::Text,
+    }
+}
+
+/// A table's Arrow schema: key columns and those checked NOT NULL are
+/// declared non-null (psql's `\d` shows it).
+pub fn table_schema(table: &Table) -> SchemaRef {
+    let fields = table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let nullable = !table.is_key_column(i) && c.check != Check::NotNull;
+            Field::new(c.name, arrow_type(c.ty), nullable)
+        })
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
+}
+
+/// Builds a batch of `schema` (the projected table schema) from rows that
+/// hold the projected columns in order.
+pub fn rows_to_batch(schema: &SchemaRef, rows: &[Vec<Value>]) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(c, f)| column(f.data_type(), rows.iter().map(|r| &r[c])))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &datafusion::arrow::record_batch::RecordBatchOptions::new()
+            .with_row_count(Some(rows.len())),
+    )?)
+}
+
+fn mismatch(v: &Value, dt: &DataType) -> DataFusionError {
+    DataFusionError::Internal(format!("stored value {v:?} does not fit column type {dt}"))
+}
+
+fn column<'a>(dt: &DataType, values: impl Iterator<Item = &'a Value>) -> Result<ArrayRef> {
+    macro_rules! build {
+        ($builder:expr, $pat:pat => $val:expr) => {{
+            let mut b = $builder;
+            for v in values {
+                match v {
+                    Value::Null => b.append_null(),
+                    $pat => b.append_value($val),
+                    other => return Err(mismatch(other, dt)),
+                }
+            }
+            Arc::new(b.finish()) as ArrayRef
+        }};
+    }
+    Ok(match dt {
+        DataType::Boolean => build!(BooleanBuilder::new(), Value::Bool(x) => *x),
+        DataType::Int32 => build!(Int32Builder::new(), Value::Int(x) => i32::try_from(*x)
+            .map_err(|_| mismatch(&Value::Int(*x), dt))?),
+        DataType::Int64 => build!(Int64Builder::new(), Value::Int(x) => *x),
+        DataType::Float64 => build!(Float64Builder::new(), Value::Float(x) => *x),
+        DataType::Utf8 => build!(StringBuilder::new(), Value::Text(x) => x),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => build!(
+            TimestampMicrosecondBuilder::new().with_timezone(UTC), Value::Timestamp(x) => *x),
+        other => {
+            return Err(DataFusionError::Internal(format!(
+                "no scan for column type {other}"
+            )))
+        }
+    })
+}
+
+/// One result column, readable row by row as bucketdb values.
+enum Reader {
+    Bool(ArrayRef),
+    Int(ArrayRef),
+    Float(ArrayRef),
+    Text(ArrayRef),
+    Timestamp(ArrayRef),
+    /// Types bucketdb has no value for, as their display text.
+    Shown(Vec<Option<String>>),
+}
+
+impl Reader {
+    fn new(array: &ArrayRef) -> Result<Reader> {
+        Ok(match array.data_type() {
+            DataType::Boolean => Reader::Bool(array.clone()),
+            dt => match sql_type(dt) {
+                SqlType::Int4 | SqlType::Int8 => Reader::Int(cast(array, &DataType::Int64)?),
+                SqlType::Float8 => Reader::Float(cast(array, &DataType::Float64)?),
+                SqlType::Timestamptz => Reader::Timestamp(cast(array, &timestamp_type())?),
+                SqlType::Text
+                    if matches!(
+                        dt,
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    ) || matches!(dt, DataType::Dictionary(_, v) if v.is_string()) =>
+                {
+                    Reader::Text(cast(array, &DataType::Utf8)?)
+                }
+                _ => {
+                    let f = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())?;
+                    Reader::Shown(
+                        (0..array.len())
+                            .map(|i| array.is_valid(i).then(|| f.value(i).to_string()))
+                            .collect(),
+                    )
+                }
+            },
+        })
+    }
+
+    fn value(&self, i: usize) -> Value {
+        let valid = |a: &ArrayRef| a.is_valid(i);
+        match self {
+            Reader::Bool(a) if valid(a) => Value::Bool(a.as_boolean().value(i)),
+            Reader::Int(a) if valid(a) => Value::Int(a.as_primitive::<Int64Type>().value(i)),
+            Reader::Float(a) if valid(a) => Value::Float(a.as_primitive::<Float64Type>().value(i)),
+            Reader::Text(a) if valid(a) => Value::Text(a.as_string::<i32>().value(i).to_string()),
+            Reader::Timestamp(a) if valid(a) => {
+                Value::Timestamp(a.as_primitive::<TimestampMicrosecondType>().value(i))
+            }
+            Reader::Shown(v) => v[i].clone().map_or(Value::Null, Value::Text),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// A result batch as rows of bucketdb values.
+pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>> {
+    let readers = batch
+        .columns()
+        .iter()
+        .map(Reader::new)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((0..batch.num_rows())
+        .map(|i| readers.iter().map(|r| r.value(i)).collect())
+        .collect())
+}
+
+/// A parameter value as a scalar of the type DataFusion inferred for it
+/// (none inferred: as it came).
+pub fn param_scalar(v: &Value, ty: Option<&DataType>) -> Result<ScalarValue> {
+    let s = match v {
+        Value::Null => {
+            return match ty {
+                Some(dt) => ScalarValue::try_from(dt),
+                None => Ok(ScalarValue::Utf8(None)),
+            }
+        }
+        Value::Bool(b) => ScalarValue::Boolean(Some(*b)),
+        Value::Int(i) => ScalarValue::Int64(Some(*i)),
+        Value::Float(f) => ScalarValue::Float64(Some(*f)),
+        Value::Text(t) => ScalarValue::Utf8(Some(t.clone())),
+        Value::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some(UTC.into())),
+    };
+    match ty {
+        Some(dt) if dt != &s.data_type() => s.cast_to(dt),
+        _ => Ok(s),
+    }
+}
+
+/// A literal of a filter as a bucketdb value, if bucketdb has its type.
+pub fn literal_value(s: &ScalarValue) -> Option<Value> {
+    if s.is_null() {
+        return Some(Value::Null);
+    }
+    Some(match s {
+        ScalarValue::Boolean(Some(b)) => Value::Bool(*b),
+        ScalarValue::Utf8(Some(t))
+        | ScalarValue::Utf8View(Some(t))
+        | ScalarValue::LargeUtf8(Some(t)) => Value::Text(t.clone()),
+        ScalarValue::Float64(Some(f)) => Value::Float(*f),
+        ScalarValue::Float32(Some(f)) => Value::Float(f64::from(*f)),
+        ScalarValue::TimestampMicrosecond(Some(t), _) => Value::Timestamp(*t),
+        ScalarValue::TimestampMillisecond(Some(t), _) => Value::Timestamp(t.checked_mul(1000)?),
+        ScalarValue::TimestampSecond(Some(t), _) => Value::Timestamp(t.checked_mul(1_000_000)?),
+        ScalarValue::TimestampNanosecond(Some(t), _) => Value::Timestamp(t.div_euclid(1000)),
+        other => match other.cast_to(&DataType::Int64).ok()? {
+            ScalarValue::Int64(Some(i)) if other.data_type().is_integer() => Value::Int(i),
+            _ => return None,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_a_batch() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Utf8, false),
+            Field::new("b", DataType::Int32, true),
+            Field::new("c", timestamp_type(), true),
+            Field::new("d", DataType::Boolean, true),
+        ]));
+        let rows = vec![
+            vec![
+                Value::Text("x".into()),
+                Value::Int(7),
+                Value::Timestamp(1_700_000_000_000_000),
+                Value::Bool(true),
+            ],
+            vec![
+                Value::Text("y".into()),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        ];
+        let batch = rows_to_batch(&schema, &rows).unwrap();
+        assert_eq!(batch_to_rows(&batch).unwrap(), rows);
+    }
+
+    #[test]
+    fn a_stored_value_of_the_wrong_type_is_an_error() {
+        let schema = Arc::new(Schema::new(vec![Field::new("b", DataType::Int32, true)]));
+        assert!(rows_to_batch(&schema, &[vec![Value::Text("no".into())]]).is_err());
+        assert!(rows_to_batch(&schema, &[vec![Value::Int(i64::MAX)]]).is_err());
+    }
+
+    #[test]
+    fn other_types_come_back_as_text() {
+        let list = ScalarValue::List(ScalarValue::new_list_nullable(
+            &[ScalarValue::Int64(Some(1)), ScalarValue::Int64(Some(2))],
+            &DataType::Int64,
+        ));
+        let array = list.to_array().unwrap();
+        let batch = RecordBatch::try_from_iter([("l", array)]).unwrap();
+        assert_eq!(
+            batch_to_rows(&batch).unwrap(),
+            vec![vec![Value::Text("[1, 2]".into())]]
+        );
+    }
+
+    #[test]
+    fn parameters_take_the_inferred_type() {
+        let s = param_scalar(&Value::Int(5), Some(&DataType::Int32)).unwrap();
+        assert_eq!(s, ScalarValue::Int32(Some(5)));
+        let n = param_scalar(&Value::Null, Some(&DataType::Utf8)).unwrap();
+        assert_eq!(n, ScalarValue::Utf8(None));
+        assert!(param_scalar(&Value::Text("x".into()), Some(&DataType::Int64)).is_err());
+    }
+
+    #[test]
+    fn literals_map_to_values() {
+        assert_eq!(
+            literal_value(&ScalarValue::Int32(Some(3))),
+            Some(Value::Int(3))
+        );
+        assert_eq!(
+            literal_value(&ScalarValue::Utf8View(Some("k".into()))),
+            Some(Value::Text("k".into()))
+        );
+        assert_eq!(literal_value(&ScalarValue::Decimal128(Some(1), 3, 0)), None);
+    }
+}

@@ -1,0 +1,279 @@
+//! The built-in tables as DataFusion table providers. A scan reads the
+//! query's read view through the same access paths as bucketdb's own
+//! planner (`access::Access`, including the merged versions stream), so
+//! bucket/key equality, IN lists, LIKE prefixes, key ranges and LIMIT reach
+//! the storage scan, and `EXPLAIN` shows which path was chosen.
+
+use std::fmt;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use bucketdb_storage::OwnedView;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session as DfSession, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{internal_err, DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr as DfExpr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
+};
+
+use crate::access::Access;
+use crate::analytic::convert::{rows_to_batch, table_schema};
+use crate::analytic::pushdown::translate;
+use crate::catalog::{Catalog, TableId};
+use crate::exec::{now_micros, passes, row_values};
+use crate::expr::{EvalEnv, Expr};
+use crate::interrupt::Interrupt;
+use crate::session::Session;
+
+/// Rows per record batch a scan produces, and batches it reads ahead.
+const BATCH_ROWS: usize = 1024;
+const BATCHES_AHEAD: usize = 2;
+
+/// What one query's scans read: the view taken after the session's read
+/// barrier, so every table of a join sees the same state; and what stops
+/// them. Passed to the providers through the session config.
+pub struct QueryScope {
+    pub view: OwnedView,
+    pub interrupt: Interrupt,
+    pub session: Session,
+}
+
+/// One built-in table.
+#[derive(Debug)]
+pub struct KvTable {
+    catalog: Arc<Catalog>,
+    id: TableId,
+    schema: SchemaRef,
+}
+
+impl KvTable {
+    pub fn new(catalog: Arc<Catalog>, id: TableId) -> KvTable {
+        let schema = table_schema(catalog.get(id));
+        KvTable {
+            catalog,
+            id,
+            schema,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for KvTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&DfExpr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        let table = self.catalog.get(self.id);
+        Ok(filters
+            .iter()
+            .map(|f| match translate(table, f) {
+                Some(_) => TableProviderFilterPushDown::Exact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn DfSession,
+        projection: Option<&Vec<usize>>,
+        filters: &[DfExpr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(scope) = state.config().get_extension::<QueryScope>() else {
+            return internal_err!("a bucketdb table was scanned outside a query");
+        };
+        let table = self.catalog.get(self.id);
+        let filter = filters
+            .iter()
+            .map(|f| {
+                translate(table, f).ok_or_else(|| {
+                    DataFusionError::Internal(format!("filter {f} was not pushed down"))
+                })
+            })
+            .reduce(|a, b| Ok(Expr::And(Box::new(a?), Box::new(b?))))
+            .transpose()?;
+        let projection = projection
+            .cloned()
+            .unwrap_or_else(|| (0..table.columns.len()).collect());
+        let schema = Arc::new(self.schema.project(&projection)?);
+        let props = PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Ok(Arc::new(KvScanExec {
+            catalog: self.catalog.clone(),
+            id: self.id,
+            access: Access::derive(table, filter.as_ref()),
+            filter,
+            projection,
+            limit,
+            schema,
+            scope,
+            props: Arc::new(props),
+        }))
+    }
+}
+
+/// The scan of one table for one query.
+pub struct KvScanExec {
+    catalog: Arc<Catalog>,
+    id: TableId,
+    access: Access,
+    /// The pushed-down filters, applied to every row the access path finds.
+    filter: Option<Expr>,
+    projection: Vec<usize>,
+    limit: Option<usize>,
+    schema: SchemaRef,
+    scope: Arc<QueryScope>,
+    props: Arc<PlanProperties>,
+}
+
+impl fmt::Debug for KvScanExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KvScanExec")
+            .field("table", &self.catalog.get(self.id).name)
+            .field("access", &self.access)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl DisplayAs for KvScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = self.catalog.get(self.id);
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => {
+                write!(f, "KvScan: {}", self.access.describe(table))?;
+                if self.filter.is_some() {
+                    write!(f, ", filter pushed down")?;
+                }
+                if let Some(l) = self.limit {
+                    write!(f, ", limit={l}")?;
+                }
+                Ok(())
+            }
+            DisplayFormatType::TreeRender => write!(f, "table={}", table.name),
+        }
+    }
+}
+
+impl ExecutionPlan for KvScanExec {
+    fn name(&self) -> &str {
+        "KvScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.props
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            internal_err!("KvScanExec has no children")
+        }
+    }
+
+    fn fetch(&self) -> Option<usize> {
+        self.limit
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), BATCHES_AHEAD);
+        let tx = builder.tx();
+        let (catalog, id, access, filter, projection, limit, schema, scope) = (
+            self.catalog.clone(),
+            self.id,
+            self.access.clone(),
+            self.filter.clone(),
+            self.projection.clone(),
+            self.limit,
+            self.schema.clone(),
+            self.scope.clone(),
+        );
+        builder.spawn_blocking(move || {
+            let table = catalog.get(id);
+            let env = EvalEnv {
+                params: &[],
+                now: now_micros(),
+                session: &scope.session,
+                interrupt: &scope.interrupt,
+            };
+            let mut rows = Vec::with_capacity(BATCH_ROWS);
+            let mut found = 0usize;
+            // Sends a batch; `false` once the reader is gone (LIMIT met
+            // above, client left, statement cancelled).
+            let send = |rows: &mut Vec<Vec<_>>| -> Result<bool> {
+                let batch = rows_to_batch(&schema, rows)?;
+                rows.clear();
+                Ok(tx.blocking_send(Ok(batch)).is_ok())
+            };
+            if limit == Some(0) {
+                return Ok(());
+            }
+            let mut outcome: Result<()> = Ok(());
+            let scanned = access.scan(table, scope.view.borrow_dependent(), &env, &mut |stored| {
+                let row = row_values(table, &stored);
+                if !passes(&filter, &row, &env)? {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                rows.push(projection.iter().map(|&c| row[c].clone()).collect());
+                found += 1;
+                let done = limit.is_some_and(|l| found >= l);
+                if rows.len() == BATCH_ROWS || done {
+                    match send(&mut rows) {
+                        Ok(true) if !done => return Ok(ControlFlow::Continue(())),
+                        Ok(_) => return Ok(ControlFlow::Break(())),
+                        Err(e) => {
+                            outcome = Err(e);
+                            return Ok(ControlFlow::Break(()));
+                        }
+                    }
+                }
+                Ok(ControlFlow::Continue(()))
+            });
+            scanned.map_err(|e| DataFusionError::External(Box::new(e)))?;
+            outcome?;
+            if !rows.is_empty() {
+                send(&mut rows)?;
+            }
+            Ok(())
+        });
+        Ok(builder.build())
+    }
+}
