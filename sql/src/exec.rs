@@ -16,7 +16,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::aggregate::AggState;
-use crate::analytic::{self, Analytic, QueryScope};
+use crate::analytic::{self, Analytic, AnalyticPlan, QueryScope, ScanSource, TxnScans};
 use crate::catalog::{Catalog, Table, TableId};
 use crate::copy;
 use crate::error::{SqlError, SqlResult};
@@ -360,26 +360,7 @@ impl Engine {
             Plan::CopyIn(plan) => Ok(Output::CopyIn {
                 columns: self.copy_start(session, plan)?,
             }),
-            Plan::Analytic(a) => {
-                if session.txn.is_some() {
-                    return Err(SqlError::feature_not_supported(
-                        "this query needs the DataFusion planner, which does not read inside an explicit transaction yet; run it outside BEGIN … COMMIT",
-                    ));
-                }
-                let seen = self
-                    .node
-                    .read_barrier(session.consistency(), session.seen_index())
-                    .await?;
-                session.observe(seen);
-                let scope = QueryScope {
-                    view: self.node.store().owned_view(),
-                    interrupt: interrupt.clone(),
-                    session: session.detached(),
-                };
-                self.analytic
-                    .run(a, p.columns.clone(), &params, scope)
-                    .await
-            }
+            Plan::Analytic(a) => self.analytic_read(session, a, p, &params, interrupt).await,
             Plan::Select(s) if streams(&self.catalog, s) && session.txn.is_none() => {
                 self.select_stream(session, s, p, params, interrupt).await
             }
@@ -423,6 +404,51 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// A read DataFusion planned. Outside a transaction it reads a view
+    /// taken after the read barrier and streams; inside one it reads the
+    /// transaction's snapshot and writes, gathers its rows, and adds what
+    /// its scans read to the transaction's read set, as any read there does.
+    async fn analytic_read(
+        &self,
+        session: &mut Session,
+        a: &AnalyticPlan,
+        p: &Prepared,
+        params: &[Value],
+        interrupt: &Interrupt,
+    ) -> SqlResult<Output> {
+        let columns = p.columns.clone();
+        let Some(txn) = &session.txn else {
+            let seen = self
+                .node
+                .read_barrier(session.consistency(), session.seen_index())
+                .await?;
+            session.observe(seen);
+            let scope = QueryScope {
+                source: ScanSource::View(self.node.store().owned_view()),
+                interrupt: interrupt.clone(),
+                session: session.detached(),
+            };
+            return self.analytic.run(a, columns, params, scope).await;
+        };
+        let (scans, done) = TxnScans::new(txn.copy());
+        let scope = QueryScope {
+            source: ScanSource::Txn(scans),
+            interrupt: interrupt.clone(),
+            session: session.detached(),
+        };
+        let output = self.analytic.run(a, columns.clone(), params, scope).await?;
+        let rows = output.into_rows().await?.unwrap_or_default();
+        let reads = done.finish().await?;
+        if let Some(txn) = session.txn.as_mut() {
+            txn.finish_statement(reads, KvBatch::default());
+        }
+        Ok(Output::Rows {
+            columns,
+            rows,
+            command: "SELECT".into(),
+        })
     }
 
     fn select(

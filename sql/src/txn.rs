@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bucketdb_storage::{
     Datum, Expect, KvBatch, KvOp, OwnedView, Precondition, StoredRow, Violation,
@@ -36,7 +37,7 @@ impl ReadSet {
             });
     }
 
-    fn merge(&mut self, other: ReadSet) {
+    pub fn merge(&mut self, other: ReadSet) {
         for (k, e) in other.points {
             self.points.entry(k).or_insert(e);
         }
@@ -46,7 +47,8 @@ impl ReadSet {
 
 /// An open transaction of a session.
 pub struct Txn {
-    snapshot: OwnedView,
+    /// Shared with copies made for DataFusion's scans ([`Txn::copy`]).
+    snapshot: Arc<OwnedView>,
     /// The transaction's writes: the row after it, or `None` for deleted.
     writes: BTreeMap<Vec<u8>, Option<Vec<Datum>>>,
     reads: ReadSet,
@@ -57,8 +59,20 @@ pub struct Txn {
 impl Txn {
     pub fn new(snapshot: OwnedView) -> Txn {
         Txn {
-            snapshot,
+            snapshot: Arc::new(snapshot),
             writes: BTreeMap::new(),
+            reads: ReadSet::default(),
+            failed: false,
+        }
+    }
+
+    /// The same snapshot and writes, with no reads yet: what a statement
+    /// that reads on other threads (DataFusion's scans) reads from. Its
+    /// reads come back through [`Txn::finish_statement`].
+    pub fn copy(&self) -> Txn {
+        Txn {
+            snapshot: self.snapshot.clone(),
+            writes: self.writes.clone(),
             reads: ReadSet::default(),
             failed: false,
         }

@@ -200,17 +200,6 @@ async fn errors_keep_their_sqlstate_and_the_session_goes_on() {
         let e = c.query(sql, &[]).await.unwrap_err();
         assert_eq!(sqlstate(&e), code, "{sql}: {e}");
     }
-    // Inside a transaction such a read is refused, clearly, for now.
-    c.batch_execute("BEGIN").await.unwrap();
-    let e = c
-        .query(
-            "SELECT count(*) FROM objects o JOIN buckets b ON b.name = o.bucket",
-            &[],
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "0A000", "{e}");
-    c.batch_execute("ROLLBACK").await.unwrap();
     let row = c
         .query_one(
             "SELECT count(*) FROM objects o JOIN buckets b ON b.name = o.bucket",
@@ -247,4 +236,54 @@ async fn a_long_query_stops_at_its_statement_timeout() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 30);
+}
+
+/// Inside a transaction a DataFusion read sees the transaction's own
+/// writes, and what it read is checked at COMMIT like any other read.
+#[tokio::test]
+async fn reads_in_a_transaction_see_its_writes_and_are_checked_at_commit() {
+    let server = Server::start();
+    let a = server.connect().await;
+    let b = server.connect().await;
+    load(&a).await;
+    let count = "SELECT count(*) FROM objects o JOIN buckets b ON b.name = o.bucket WHERE o.bucket = 'logs'";
+
+    a.batch_execute("BEGIN").await.unwrap();
+    a.execute(
+        "INSERT INTO objects (bucket, key) VALUES ('logs', 'mine')",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.query_one(count, &[]).await.unwrap().get::<_, i64>(0), 11);
+    // Another session does not see it before COMMIT.
+    assert_eq!(b.query_one(count, &[]).await.unwrap().get::<_, i64>(0), 10);
+    a.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(b.query_one(count, &[]).await.unwrap().get::<_, i64>(0), 11);
+
+    // Write skew: `a` decides on a count another session then changes.
+    a.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(a.query_one(count, &[]).await.unwrap().get::<_, i64>(0), 11);
+    b.execute(
+        "INSERT INTO objects (bucket, key) VALUES ('logs', 'theirs')",
+        &[],
+    )
+    .await
+    .unwrap();
+    a.execute(
+        "INSERT INTO objects (bucket, key) VALUES ('photos', 'decided')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let e = a.batch_execute("COMMIT").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "40001", "{e}");
+    let row = b
+        .query_one(
+            "SELECT count(*) FROM objects WHERE bucket = 'photos' AND key = 'decided'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 0, "the failed COMMIT wrote nothing");
 }

@@ -32,7 +32,7 @@ use crate::exec::Output;
 use crate::plan::{OutColumn, Plan, Prepared};
 use crate::value::{SqlType, Value};
 
-pub use provider::QueryScope;
+pub use provider::{QueryScope, ScanSource, TxnScans};
 
 use convert::{batch_to_rows, param_scalar, sql_type};
 use errors::to_sql_error;

@@ -8,6 +8,9 @@ use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use std::sync::Mutex;
+use std::time::Duration;
+
 use bucketdb_storage::OwnedView;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session as DfSession, TableProvider};
@@ -26,22 +29,118 @@ use crate::access::Access;
 use crate::analytic::convert::{rows_to_batch, table_schema};
 use crate::analytic::pushdown::translate;
 use crate::catalog::{Catalog, TableId};
+use crate::error::{SqlError, SqlResult};
 use crate::exec::{now_micros, passes, row_values};
 use crate::expr::{EvalEnv, Expr};
 use crate::interrupt::Interrupt;
 use crate::session::Session;
+use crate::source::RowSource;
+use crate::txn::{ReadSet, Txn};
+use tokio::sync::oneshot;
 
 /// Rows per record batch a scan produces, and batches it reads ahead.
 const BATCH_ROWS: usize = 1024;
 const BATCHES_AHEAD: usize = 2;
 
-/// What one query's scans read: the view taken after the session's read
-/// barrier, so every table of a join sees the same state; and what stops
-/// them. Passed to the providers through the session config.
+/// What one query's scans read, so that every table of a join sees the
+/// same state, and what stops them. Passed to the providers through the
+/// session config.
 pub struct QueryScope {
-    pub view: OwnedView,
+    pub source: ScanSource,
     pub interrupt: Interrupt,
     pub session: Session,
+}
+
+/// Where a query's rows come from.
+pub enum ScanSource {
+    /// Autocommit: a view taken after the session's read barrier.
+    View(OwnedView),
+    /// Inside an explicit transaction: its snapshot and writes.
+    Txn(TxnScans),
+}
+
+/// A transaction's state for a query's scans, and what they read: every
+/// scan adds its reads before it ends, and [`TxnScans::finish`] waits for
+/// all of them, so COMMIT checks everything the query saw.
+pub struct TxnScans {
+    txn: Txn,
+    reads: Arc<Mutex<ReadSet>>,
+    running: Arc<Mutex<Vec<oneshot::Receiver<()>>>>,
+}
+
+/// Collects a query's transaction reads once its rows are in.
+pub struct TxnScansDone {
+    reads: Arc<Mutex<ReadSet>>,
+    running: Arc<Mutex<Vec<oneshot::Receiver<()>>>>,
+}
+
+/// How long a finished query waits for a scan still winding down (it
+/// stops at its next row once nobody reads its output).
+const SCAN_WIND_DOWN: Duration = Duration::from_secs(5);
+
+impl TxnScans {
+    pub fn new(txn: Txn) -> (TxnScans, TxnScansDone) {
+        let reads = Arc::new(Mutex::new(ReadSet::default()));
+        let running = Arc::new(Mutex::new(vec![]));
+        let done = TxnScansDone {
+            reads: reads.clone(),
+            running: running.clone(),
+        };
+        (
+            TxnScans {
+                txn,
+                reads,
+                running,
+            },
+            done,
+        )
+    }
+}
+
+impl TxnScansDone {
+    /// The reads of every scan the query ran.
+    pub async fn finish(self) -> SqlResult<ReadSet> {
+        let running = std::mem::take(&mut *lock(&self.running));
+        for scan in running {
+            if tokio::time::timeout(SCAN_WIND_DOWN, scan).await.is_err() {
+                return Err(SqlError::internal(
+                    "a scan of the query did not finish; its reads are unknown",
+                ));
+            }
+        }
+        Ok(std::mem::take(&mut *lock(&self.reads)))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ScanSource {
+    /// A token the scan holds until its reads are recorded (transactions).
+    fn started(&self) -> Option<oneshot::Sender<()>> {
+        match self {
+            ScanSource::View(_) => None,
+            ScanSource::Txn(t) => {
+                let (tx, rx) = oneshot::channel();
+                lock(&t.running).push(rx);
+                Some(tx)
+            }
+        }
+    }
+
+    /// Runs `scan` over the rows, recording a transaction's reads.
+    fn read<T>(&self, scan: impl FnOnce(&dyn RowSource) -> T) -> T {
+        match self {
+            ScanSource::View(v) => scan(v.borrow_dependent()),
+            ScanSource::Txn(t) => {
+                let view = t.txn.view();
+                let out = scan(&view);
+                lock(&t.reads).merge(view.into_reads());
+                out
+            }
+        }
+    }
 }
 
 /// One built-in table.
@@ -215,6 +314,7 @@ impl ExecutionPlan for KvScanExec {
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), BATCHES_AHEAD);
+        let running = self.scope.source.started();
         let tx = builder.tx();
         let (catalog, id, access, filter, projection, limit, schema, scope) = (
             self.catalog.clone(),
@@ -227,6 +327,8 @@ impl ExecutionPlan for KvScanExec {
             self.scope.clone(),
         );
         builder.spawn_blocking(move || {
+            // Dropped when this returns, after the reads are recorded.
+            let _running = running;
             let table = catalog.get(id);
             let env = EvalEnv {
                 params: &[],
@@ -247,25 +349,27 @@ impl ExecutionPlan for KvScanExec {
                 return Ok(());
             }
             let mut outcome: Result<()> = Ok(());
-            let scanned = access.scan(table, scope.view.borrow_dependent(), &env, &mut |stored| {
-                let row = row_values(table, &stored);
-                if !passes(&filter, &row, &env)? {
-                    return Ok(ControlFlow::Continue(()));
-                }
-                rows.push(projection.iter().map(|&c| row[c].clone()).collect());
-                found += 1;
-                let done = limit.is_some_and(|l| found >= l);
-                if rows.len() == BATCH_ROWS || done {
-                    match send(&mut rows) {
-                        Ok(true) if !done => return Ok(ControlFlow::Continue(())),
-                        Ok(_) => return Ok(ControlFlow::Break(())),
-                        Err(e) => {
-                            outcome = Err(e);
-                            return Ok(ControlFlow::Break(()));
+            let scanned = scope.source.read(|rows_from| {
+                access.scan(table, rows_from, &env, &mut |stored| {
+                    let row = row_values(table, &stored);
+                    if !passes(&filter, &row, &env)? {
+                        return Ok(ControlFlow::Continue(()));
+                    }
+                    rows.push(projection.iter().map(|&c| row[c].clone()).collect());
+                    found += 1;
+                    let done = limit.is_some_and(|l| found >= l);
+                    if rows.len() == BATCH_ROWS || done {
+                        match send(&mut rows) {
+                            Ok(true) if !done => return Ok(ControlFlow::Continue(())),
+                            Ok(_) => return Ok(ControlFlow::Break(())),
+                            Err(e) => {
+                                outcome = Err(e);
+                                return Ok(ControlFlow::Break(()));
+                            }
                         }
                     }
-                }
-                Ok(ControlFlow::Continue(()))
+                    Ok(ControlFlow::Continue(()))
+                })
             });
             scanned.map_err(|e| DataFusionError::External(Box::new(e)))?;
             outcome?;
