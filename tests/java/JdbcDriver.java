@@ -34,6 +34,19 @@ public class JdbcDriver {
                     check(!r.next(), "two rows");
                 }
             }
+            // A subquery (planned by DataFusion) in a transaction, as
+            // applications with autocommit off run everything.
+            c.setAutoCommit(false);
+            try (PreparedStatement p = c.prepareStatement(
+                    "SELECT name FROM buckets WHERE name IN (SELECT bucket FROM objects WHERE size > ?)")) {
+                p.setLong(1, 450);
+                try (ResultSet r = p.executeQuery()) {
+                    check(r.next() && r.getString(1).equals("jdbc-bucket"), "subquery row");
+                    check(!r.next(), "one subquery row");
+                }
+            }
+            c.commit();
+            c.setAutoCommit(true);
             try (Statement s = c.createStatement()) {
                 s.executeUpdate("INSERT INTO buckets (name) VALUES ('jdbc-bucket')");
                 throw new AssertionError("duplicate accepted");

@@ -15,6 +15,12 @@ async function main() {
   const r = await c.query("SELECT key, size, last_modified FROM objects WHERE bucket = $1 AND size > $2 ORDER BY key", ["node-bucket", 5]);
   assert.deepStrictEqual(r.rows.map((x) => [x.key, Number(x.size)]), [["k1", 10], ["k2", 20]]);
   assert.ok(r.rows[0].last_modified instanceof Date);
+  // A CTE (planned by DataFusion) with a parameter.
+  const w = await c.query(
+    "WITH big AS (SELECT key, size FROM objects WHERE bucket = $1 AND size >= $2) SELECT count(*) AS n, max(size) AS top FROM big",
+    ["node-bucket", 10],
+  );
+  assert.deepStrictEqual([Number(w.rows[0].n), Number(w.rows[0].top)], [2, 20]);
   const s = await c.query("SELECT count(*) AS n FROM objects");
   assert.strictEqual(Number(s.rows[0].n), 3);
   try {

@@ -32,6 +32,13 @@ async def main():
     except asyncpg.exceptions.UniqueViolationError as e:
         assert e.sqlstate == "23505"
     assert await c.fetchval("SELECT count(*) FROM objects WHERE bucket = $1", "asyncpg") == 5
+    # A join (planned by DataFusion), prepared, with typed parameters.
+    join = await c.prepare(
+        "SELECT o.key, o.size, b.region FROM objects o JOIN buckets b ON b.name = o.bucket "
+        "WHERE o.bucket = $1 AND o.size > $2 ORDER BY o.size DESC"
+    )
+    rows = await join.fetch("asyncpg", 2)
+    assert [(r["key"], r["size"], r["region"]) for r in rows] == [("k4", 4, "default"), ("k3", 3, "default")], rows
     await c.close()
 
 

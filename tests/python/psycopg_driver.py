@@ -30,6 +30,14 @@ with psycopg.connect(f"host={host} port={port} user=py dbname=bucketdb", autocom
     with conn.cursor(binary=True) as cur:
         cur.execute("SELECT key, size FROM objects WHERE bucket = %s AND size > %s", ("py-bucket", 6))
         assert cur.fetchall() == [("b.txt", 7)]
+    # A window function over a join (DataFusion), with a binary parameter.
+    with conn.cursor(binary=True) as cur:
+        cur.execute(
+            "SELECT o.key, rank() OVER (ORDER BY o.size DESC) AS r FROM objects o "
+            "JOIN buckets b ON b.name = o.bucket WHERE b.owner = %s ORDER BY r",
+            ("py",),
+        )
+        assert cur.fetchall() == [("b.txt", 1), ("a.txt", 2)]
     # Simple protocol, several statements.
     with conn.cursor() as cur:
         cur.execute("UPDATE objects SET size = size + 1 WHERE bucket = 'py-bucket'; SELECT 1")
