@@ -291,13 +291,14 @@ fn expr_name(e: &AstExpr) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn parse(sql: &str) -> Statement {
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0)
+    }
+
     #[test]
     fn column_names_follow_postgres() {
-        let parse = |s: &str| {
-            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, s)
-                .unwrap()
-                .remove(0)
-        };
         let names = postgres_names(&parse(
             "SELECT key, o.size, count(*), x::text, 1 + 2, sum(size) AS \"Total bytes\", pg_catalog.upper(key) FROM o",
         ))
@@ -320,11 +321,6 @@ mod tests {
 
     #[test]
     fn only_reads_the_fast_planner_lacks_go_to_datafusion() {
-        let parse = |s: &str| {
-            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, s)
-                .unwrap()
-                .remove(0)
-        };
         let unsupported = SqlError::feature_not_supported("joins");
         assert!(takes(&parse("SELECT 1"), &unsupported));
         assert!(takes(&parse("EXPLAIN SELECT 1"), &unsupported));

@@ -1,0 +1,26 @@
+//! The integration tests, one module per concern, linked into one test
+//! binary: each test binary links all of bucketdb and DataFusion (about
+//! 1 GB with debug info), so one binary instead of one per file saves most
+//! of the suite's link time and disk.
+//!
+//! Run one module with `cargo test --test it analytic::`.
+
+mod analytic;
+mod cancel;
+mod catchup;
+mod cluster;
+mod conditional;
+mod copy;
+mod crash;
+mod drivers;
+mod errors;
+mod linearizability;
+mod listing;
+mod malformed;
+mod multipart;
+mod params;
+mod partition;
+mod psql;
+mod sql;
+mod transactions;
+mod versioning;
