@@ -16,6 +16,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
     DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    UnionFields,
 };
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -139,6 +140,7 @@ impl Reader {
     fn new(array: &ArrayRef) -> Result<Reader> {
         Ok(match array.data_type() {
             DataType::Boolean => Reader::Bool(array.clone()),
+            DataType::Union(fields, _) => Reader::Shown(union_json(array, fields)?),
             dt => match sql_type(dt) {
                 SqlType::Int4 | SqlType::Int8 => Reader::Int(cast(array, &DataType::Int64)?),
                 SqlType::Float8 => Reader::Float(cast(array, &DataType::Float64)?),
@@ -153,9 +155,12 @@ impl Reader {
                 }
                 _ => {
                     let f = ArrayFormatter::try_new(array.as_ref(), &FormatOptions::default())?;
+                    // Logical nulls: a NullArray has no null buffer.
+                    let nulls = array.logical_nulls();
+                    let valid = |i| nulls.as_ref().is_none_or(|n| n.is_valid(i));
                     Reader::Shown(
                         (0..array.len())
-                            .map(|i| array.is_valid(i).then(|| f.value(i).to_string()))
+                            .map(|i| valid(i).then(|| f.value(i).to_string()))
                             .collect(),
                     )
                 }
@@ -177,6 +182,36 @@ impl Reader {
             _ => Value::Null,
         }
     }
+}
+
+/// A union as JSON text, the form PostgreSQL's `->` returns: the JSON
+/// functions' `json_get` answers with a union of null, bool, int, float,
+/// str, array and object (the last two already JSON text); strings are
+/// quoted here. A null member is SQL NULL.
+fn union_json(array: &ArrayRef, fields: &UnionFields) -> Result<Vec<Option<String>>> {
+    let union = array.as_union();
+    let mut shown = Vec::with_capacity(array.len());
+    for i in 0..array.len() {
+        let type_id = union.type_id(i);
+        let child = union.child(type_id);
+        let at = union.value_offset(i);
+        if child.data_type() == &DataType::Null || child.is_null(at) {
+            shown.push(None);
+            continue;
+        }
+        let text = ArrayFormatter::try_new(child.as_ref(), &FormatOptions::default())?
+            .value(at)
+            .to_string();
+        let is_str = fields
+            .iter()
+            .any(|(id, f)| id == type_id && f.name() == "str");
+        shown.push(Some(if is_str {
+            serde_json::Value::String(text).to_string()
+        } else {
+            text
+        }));
+    }
+    Ok(shown)
 }
 
 /// A result batch as rows of bucketdb values.
@@ -284,6 +319,16 @@ mod tests {
         assert_eq!(
             batch_to_rows(&batch).unwrap(),
             vec![vec![Value::Text("[1, 2]".into())]]
+        );
+    }
+
+    #[test]
+    fn a_null_column_reads_as_nulls() {
+        let array: ArrayRef = Arc::new(datafusion::arrow::array::NullArray::new(2));
+        let batch = RecordBatch::try_from_iter([("n", array)]).unwrap();
+        assert_eq!(
+            batch_to_rows(&batch).unwrap(),
+            vec![vec![Value::Null], vec![Value::Null]]
         );
     }
 

@@ -81,7 +81,10 @@ impl Analytic {
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
             .with_information_schema(true)
-            .with_target_partitions(2)
+            // One partition: queries here are many and small next to the
+            // two cores, and a repartition costs each of them more than
+            // the parallelism wins back (see docs/benchmarks.md).
+            .with_target_partitions(1)
             .set_str("datafusion.execution.time_zone", convert::UTC)
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
         let mut ctx = SessionContext::new_with_config(config);
@@ -109,6 +112,8 @@ impl Analytic {
     /// Plans a read. Client queries pg_catalog compatibility needs (psql's
     /// `\d` family among them) are rewritten first; some are recognised by
     /// their tokens, so the client's own text (`source`) is used if known.
+    /// Matching tokens costs a re-tokenisation per statement, so only
+    /// statements that name a catalog pay for it.
     pub async fn prepare(
         &self,
         stmt: &Statement,
@@ -116,8 +121,10 @@ impl Analytic {
         given: &[Option<SqlType>],
     ) -> SqlResult<Prepared> {
         let text = source.map_or_else(|| stmt.to_string(), str::to_string);
-        let stmt = match self.rewriter.parse(&text) {
-            Ok(mut v) if v.len() == 1 => v.remove(0),
+        let lower = text.to_ascii_lowercase();
+        let catalog_query = lower.contains("pg_") || lower.contains("information_schema");
+        let stmt = match catalog_query.then(|| self.rewriter.parse(&text)) {
+            Some(Ok(mut v)) if v.len() == 1 => v.remove(0),
             _ => self.rewriter.rewrite(stmt.clone()),
         };
         let names = postgres_names(&stmt);

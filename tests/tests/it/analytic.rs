@@ -104,6 +104,18 @@ async fn joins_subqueries_ctes_and_windows() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 10);
+    // `->` gives JSON, `->>` text, as in PostgreSQL.
+    let row = c
+        .query_one(
+            "SELECT o.user_metadata->'color', o.user_metadata->>'color', o.user_metadata->'nope' \
+             FROM objects o JOIN buckets b ON b.name = o.bucket WHERE o.key = 'k00'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "\"blue\"");
+    assert_eq!(row.get::<_, String>(1), "blue");
+    assert_eq!(row.get::<_, Option<String>>(2), None);
 
     // The same query again: a prepared statement runs on fresh data.
     let stmt = c
