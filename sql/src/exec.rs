@@ -238,9 +238,8 @@ impl Engine {
     /// does not take, with DataFusion. When both refuse, DataFusion's error
     /// is reported where the fast planner only lacked the feature (0A000)
     /// or the relation (42P01, e.g. a pg_catalog table), unless DataFusion
-    /// lacks a function: that is bucketdb's own (`set_config`,
-    /// `list_objects`), so the fast planner's word on it stands, as it does
-    /// for every other error. `source` is the
+    /// lacks one of bucketdb's own functions (see [`analytic::refusal`]).
+    /// `source` is the
     /// statement's text when the query string held only it: known client
     /// catalog queries are recognised by their text.
     pub async fn prepare(
@@ -254,11 +253,7 @@ impl Engine {
                 .analytic
                 .prepare(stmt, source, given)
                 .await
-                .map_err(|df| match e.code {
-                    "0A000" if df.code != "42883" => df,
-                    "42P01" => df,
-                    _ => e,
-                }),
+                .map_err(|df| analytic::refusal(e, df)),
             planned => planned,
         }
     }

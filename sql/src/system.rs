@@ -15,7 +15,7 @@ use crate::error::{SqlError, SqlResult};
 use crate::expr::Expr;
 use crate::plan::OutColumn;
 use crate::session::Session;
-use crate::table_fn::TableFn;
+use crate::table_fn::{Signature, TableFn};
 use crate::value::{SqlType, Value};
 
 impl TableFn {
@@ -89,15 +89,32 @@ pub struct AdminCall {
 }
 
 impl AdminFn {
+    /// Every admin function.
+    pub const ALL: [AdminFn; 6] = [
+        AdminFn::AddLearner,
+        AdminFn::Promote,
+        AdminFn::Remove,
+        AdminFn::TransferLeader,
+        AdminFn::Snapshot,
+        AdminFn::SetConfig,
+    ];
+
     fn lookup(name: &str) -> Option<AdminFn> {
-        match name {
-            "cluster_add_learner" => Some(AdminFn::AddLearner),
-            "cluster_promote" => Some(AdminFn::Promote),
-            "cluster_remove" => Some(AdminFn::Remove),
-            "cluster_transfer_leader" => Some(AdminFn::TransferLeader),
-            "cluster_snapshot" => Some(AdminFn::Snapshot),
-            "set_config" => Some(AdminFn::SetConfig),
-            _ => None,
+        AdminFn::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// How the catalog describes the function (psql's `\df`).
+    pub fn signature(self) -> Signature {
+        Signature {
+            name: self.name(),
+            arguments: self
+                .params()
+                .iter()
+                .map(|(n, t)| format!("{n} {}", t.name()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            result: self.returns().name().to_string(),
+            returns_set: false,
         }
     }
 
@@ -123,7 +140,7 @@ impl AdminFn {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             AdminFn::AddLearner => "cluster_add_learner",
             AdminFn::Promote => "cluster_promote",

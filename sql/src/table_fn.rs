@@ -39,15 +39,17 @@ pub struct TableFnCall {
 type Param = (&'static str, SqlType, Option<Value>);
 
 impl TableFn {
+    /// Every function usable in FROM.
+    pub const ALL: [TableFn; 5] = [
+        TableFn::ClusterNodes,
+        TableFn::ClusterStatus,
+        TableFn::ListObjects,
+        TableFn::BucketStats,
+        TableFn::ListObjectVersions,
+    ];
+
     pub fn lookup(name: &str) -> Option<TableFn> {
-        match name {
-            "cluster_nodes" => Some(TableFn::ClusterNodes),
-            "cluster_status" => Some(TableFn::ClusterStatus),
-            "list_objects" => Some(TableFn::ListObjects),
-            "bucket_stats" => Some(TableFn::BucketStats),
-            "list_object_versions" => Some(TableFn::ListObjectVersions),
-            _ => None,
-        }
+        TableFn::ALL.into_iter().find(|f| f.name() == name)
     }
 
     pub fn name(self) -> &'static str {
@@ -149,6 +151,31 @@ impl TableFn {
         }
     }
 
+    /// How the catalog describes the function (psql's `\df`).
+    pub fn signature(self) -> Signature {
+        let arguments = self
+            .params()
+            .iter()
+            .map(|(n, t, default)| match default {
+                None => format!("{n} {}", t.name()),
+                Some(v) => format!("{n} {} DEFAULT {}", t.name(), sql_literal(v, *t)),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let columns = self
+            .columns()
+            .iter()
+            .map(|(n, t)| format!("{n} {}", t.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Signature {
+            name: self.name(),
+            arguments,
+            result: format!("TABLE({columns})"),
+            returns_set: true,
+        }
+    }
+
     /// Binds the arguments of a call: positional ones first, then named
     /// ones; parameters not given take their defaults.
     pub fn bind_call(self, args: &[ast::FunctionArg], b: &mut Binder) -> SqlResult<TableFnCall> {
@@ -230,5 +257,26 @@ impl TableFn {
             function: self,
             args: bound,
         })
+    }
+}
+
+/// A function as the catalog shows it, in PostgreSQL's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub name: &'static str,
+    /// As `pg_get_function_arguments` renders them.
+    pub arguments: String,
+    /// As `pg_get_function_result` renders it.
+    pub result: String,
+    /// Whether the function is used in FROM (returns rows).
+    pub returns_set: bool,
+}
+
+/// A parameter's default as PostgreSQL prints it (`''::text`, `1000`).
+fn sql_literal(v: &Value, ty: SqlType) -> String {
+    match v {
+        Value::Null => format!("NULL::{}", ty.name()),
+        Value::Text(s) => format!("'{}'::{}", s.replace('\'', "''"), ty.name()),
+        other => other.to_text(),
     }
 }

@@ -8,9 +8,11 @@
 //! DataFusion knows, is planned here instead ([`takes`]); its scans still
 //! run through bucketdb's access paths (see [`provider`]).
 
+mod array_subquery;
 mod convert;
 mod errors;
 mod functions;
+mod pg_proc;
 mod provider;
 mod pushdown;
 
@@ -30,6 +32,8 @@ use crate::catalog::{Catalog, TableId};
 use crate::error::{SqlError, SqlResult};
 use crate::exec::Output;
 use crate::plan::{OutColumn, Plan, Prepared};
+use crate::system::AdminFn;
+use crate::table_fn::TableFn;
 use crate::value::{SqlType, Value};
 
 pub use provider::{QueryScope, ScanSource, TxnScans};
@@ -68,6 +72,27 @@ pub fn takes(stmt: &Statement, e: &SqlError) -> bool {
     )
 }
 
+/// The error to report when both planners refused a read: DataFusion's
+/// where the fast planner only lacked the feature (0A000) or the relation
+/// (42P01, e.g. a pg_catalog table), unless what DataFusion lacks is one of
+/// bucketdb's own functions (`list_objects` in a join): the fast planner
+/// knows those, so its word stands, as it does for every other error.
+pub fn refusal(ours: SqlError, df: SqlError) -> SqlError {
+    let own_function = || {
+        let message = df.message.to_ascii_lowercase();
+        TableFn::ALL
+            .into_iter()
+            .map(TableFn::name)
+            .chain(AdminFn::ALL.into_iter().map(AdminFn::name))
+            .any(|name| message.contains(name))
+    };
+    match ours.code {
+        "0A000" if df.code == "42883" && own_function() => ours,
+        "0A000" | "42P01" => df,
+        _ => ours,
+    }
+}
+
 /// The DataFusion side of an engine: one context set up at start (tables,
 /// JSON functions, pg_catalog), cloned per query.
 pub struct Analytic {
@@ -102,6 +127,7 @@ impl Analytic {
         datafusion_functions_json::register_all(&mut ctx).map_err(|e| setup(e.to_string()))?;
         datafusion_pg_catalog::setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider)
             .map_err(|e| setup(e.to_string()))?;
+        pg_proc::install(&ctx, CATALOG).map_err(|e| setup(e.to_string()))?;
         functions::register(&ctx);
         Ok(Analytic {
             ctx,
@@ -123,10 +149,13 @@ impl Analytic {
         let text = source.map_or_else(|| stmt.to_string(), str::to_string);
         let lower = text.to_ascii_lowercase();
         let catalog_query = lower.contains("pg_") || lower.contains("information_schema");
-        let stmt = match catalog_query.then(|| self.rewriter.parse(&text)) {
+        let mut stmt = match catalog_query.then(|| self.rewriter.parse(&text)) {
             Some(Ok(mut v)) if v.len() == 1 => v.remove(0),
             _ => self.rewriter.rewrite(stmt.clone()),
         };
+        if lower.contains("array") {
+            array_subquery::rewrite(&mut stmt);
+        }
         let names = postgres_names(&stmt);
         let state = self.ctx.state();
         let plan = state
@@ -324,6 +353,21 @@ mod tests {
             ]
         );
         assert_eq!(postgres_names(&parse("SELECT *, count(*) FROM o")), None);
+    }
+
+    #[test]
+    fn both_refused_reports_the_planner_that_knows_why() {
+        let joins = || SqlError::feature_not_supported("joins are not supported yet");
+        let missing = |f: &str| SqlError::undefined_function(format!("Invalid function '{f}'"));
+        // DataFusion lacks a catalog function: its error says what is missing.
+        let e = refusal(joins(), missing("pg_size_pretty"));
+        assert!(e.message.contains("pg_size_pretty"), "{}", e.message);
+        // DataFusion lacks bucketdb's own function: the fast planner knows it.
+        let e = refusal(joins(), missing("list_objects"));
+        assert_eq!(e.message, joins().message);
+        // Any other error of the fast planner stands.
+        let e = refusal(SqlError::division_by_zero("division by zero"), missing("x"));
+        assert_eq!(e.code, "22012");
     }
 
     #[test]

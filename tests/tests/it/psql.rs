@@ -86,8 +86,47 @@ fn psql_meta_commands_describe_the_database() {
     assert!(out.contains("List of databases"), "{out}");
     assert!(out.contains("bucketdb"), "{out}");
 
+    // bucketdb's functions, with their arguments and results; PostgreSQL's
+    // built-ins stay out as they do in PostgreSQL.
     let out = run("\\df");
     assert!(out.contains("List of functions"), "{out}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.split('|').nth(1).map(str::trim) == Some(name))
+            .unwrap_or_else(|| panic!("\\df lacks {name}: {out}"))
+            .to_string()
+    };
+    let listing = row("list_objects");
+    assert!(listing.contains("public"), "{listing}");
+    assert!(listing.contains("TABLE(key text"), "{listing}");
+    assert!(
+        listing.contains("bucket text, prefix text DEFAULT ''::text"),
+        "{listing}"
+    );
+    let promote = row("cluster_promote");
+    assert!(
+        promote.contains("bigint") && promote.contains("node_id bigint"),
+        "{promote}"
+    );
+    assert!(!out.contains("array_agg"), "\\df lists built-ins: {out}");
+    let out = run("\\df list_*");
+    assert!(
+        out.contains("list_objects") && out.contains("list_object_versions"),
+        "{out}"
+    );
+    assert!(!out.contains("cluster_nodes"), "{out}");
+
+    // The `+` forms ask for sizes and descriptions (empty here) and psql's
+    // role listing uses ARRAY(subquery).
+    let out = run("\\dt+");
+    assert!(
+        out.contains("objects") && out.contains("Description"),
+        "{out}"
+    );
+    let out = run("\\l+");
+    assert!(out.contains("bucketdb") && out.contains("Size"), "{out}");
+    let out = run("\\du");
+    assert!(out.contains("List of roles"), "{out}");
 
     // information_schema answers too.
     let (ok, out, err) = server.psql(&[

@@ -1,0 +1,139 @@
+//! PostgreSQL's array constructor from a subquery, `ARRAY(SELECT e …)`,
+//! which DataFusion does not plan, rewritten as the scalar subquery
+//! `(SELECT array_agg(e ORDER BY …) …)`. psql's `\du` and `\d+` use it,
+//! correlated with the outer row; DataFusion decorrelates an aggregating
+//! scalar subquery, so the rewrite keeps working there.
+//!
+//! One difference stays: over no rows PostgreSQL gives an empty array,
+//! `array_agg` gives NULL.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList,
+    FunctionArguments, GroupByExpr, Ident, ObjectName, OrderByKind, Query, SelectItem, SetExpr,
+    Statement, VisitMut, VisitorMut,
+};
+
+/// Rewrites every `ARRAY(subquery)` in `stmt` the rewrite applies to: a
+/// plain SELECT of one expression, without DISTINCT, GROUP BY, HAVING,
+/// LIMIT or OFFSET. Others are left for DataFusion to refuse.
+pub fn rewrite(stmt: &mut Statement) {
+    let _ = stmt.visit(&mut ArraySubqueries);
+}
+
+struct ArraySubqueries;
+
+impl VisitorMut for ArraySubqueries {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        let Expr::Function(Function {
+            name,
+            args: FunctionArguments::Subquery(query),
+            ..
+        }) = e
+        else {
+            return ControlFlow::Continue(());
+        };
+        if !name.to_string().eq_ignore_ascii_case("array") {
+            return ControlFlow::Continue(());
+        }
+        if let Some(q) = aggregated(query) {
+            *e = Expr::Subquery(Box::new(q));
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `query` with its one output expression wrapped in `array_agg`, its
+/// ORDER BY moved into the aggregate.
+fn aggregated(query: &Query) -> Option<Query> {
+    if query.with.is_some()
+        || query.limit_clause.is_some()
+        || query.fetch.is_some()
+        || !query.locks.is_empty()
+    {
+        return None;
+    }
+    let SetExpr::Select(select) = &*query.body else {
+        return None;
+    };
+    let plain = select.distinct.is_none()
+        && select.having.is_none()
+        && matches!(&select.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty());
+    let [SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }] =
+        select.projection.as_slice()
+    else {
+        return None;
+    };
+    if !plain {
+        return None;
+    }
+    let order = match query.order_by.as_ref().map(|o| &o.kind) {
+        None => vec![],
+        Some(OrderByKind::Expressions(exprs)) => exprs.clone(),
+        Some(OrderByKind::All(_)) => return None,
+    };
+    let mut clauses = vec![];
+    if !order.is_empty() {
+        clauses.push(FunctionArgumentClause::OrderBy(order));
+    }
+    let agg = Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new("array_agg")]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(item.clone()))],
+            clauses,
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    });
+    let mut select = select.clone();
+    select.projection = vec![SelectItem::UnnamedExpr(agg)];
+    let mut q = query.clone();
+    q.body = Box::new(SetExpr::Select(select));
+    q.order_by = None;
+    Some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut stmt =
+            sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql)
+                .unwrap()
+                .remove(0);
+        rewrite(&mut stmt);
+        stmt.to_string()
+    }
+
+    #[test]
+    fn array_of_a_subquery_becomes_an_aggregate() {
+        assert_eq!(
+            rewritten(
+                "SELECT r.a, ARRAY(SELECT b.n FROM b WHERE b.r = r.id ORDER BY b.n) AS m FROM r"
+            ),
+            "SELECT r.a, (SELECT array_agg(b.n ORDER BY b.n) FROM b WHERE b.r = r.id) AS m FROM r"
+        );
+    }
+
+    #[test]
+    fn other_arrays_stay() {
+        for sql in [
+            "SELECT ARRAY[1, 2]",
+            "SELECT ARRAY(SELECT a, b FROM t)",
+            "SELECT ARRAY(SELECT DISTINCT a FROM t)",
+            "SELECT ARRAY(SELECT a FROM t LIMIT 2)",
+            "SELECT ARRAY(SELECT a FROM t GROUP BY a)",
+        ] {
+            assert_eq!(rewritten(sql), sql);
+        }
+    }
+}
