@@ -20,6 +20,11 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::config::{Args, Config, Start};
 use crate::metrics::Metrics;
 
+/// Rust allocations (planning, rows, protocol buffers) go through mimalloc;
+/// RocksDB keeps its own C++ allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::load(Args::parse())?;

@@ -43,12 +43,27 @@ const BATCH_ROWS: usize = 1024;
 const BATCHES_AHEAD: usize = 2;
 
 /// What one query's scans read, so that every table of a join sees the
-/// same state, and what stops them. Passed to the providers through the
-/// session config.
+/// same state, and what stops them. Given to the providers while the
+/// query's physical plan is made (see [`planning_for`]).
 pub struct QueryScope {
     pub source: ScanSource,
     pub interrupt: Interrupt,
     pub session: Session,
+}
+
+tokio::task_local! {
+    /// The scope of the query whose physical plan the task is making. A
+    /// task-local rather than a session config extension: the session is
+    /// shared by all queries, and a per-query copy costs more than
+    /// planning a point lookup.
+    static PLANNING: Arc<QueryScope>;
+}
+
+/// Runs `plan`, the making of a physical plan, with `scope` given to every
+/// scan it creates. DataFusion plans a query's scans within the calling
+/// task, so they all see it.
+pub async fn planning_for<F: std::future::Future>(scope: QueryScope, plan: F) -> F::Output {
+    PLANNING.scope(Arc::new(scope), plan).await
 }
 
 /// Where a query's rows come from.
@@ -188,12 +203,12 @@ impl TableProvider for KvTable {
 
     async fn scan(
         &self,
-        state: &dyn DfSession,
+        _state: &dyn DfSession,
         projection: Option<&Vec<usize>>,
         filters: &[DfExpr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Some(scope) = state.config().get_extension::<QueryScope>() else {
+        let Ok(scope) = PLANNING.try_with(Arc::clone) else {
             return internal_err!("a bucketdb table was scanned outside a query");
         };
         let table = self.catalog.get(self.id);
