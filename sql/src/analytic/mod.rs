@@ -57,6 +57,9 @@ const INTERRUPT_POLL: std::time::Duration = std::time::Duration::from_millis(20)
 pub struct AnalyticPlan {
     plan: LogicalPlan,
     params: Vec<Option<DataType>>,
+    /// An EXPLAIN (not VERBOSE): shown as PostgreSQL shows one, a single
+    /// `QUERY PLAN` column of the plan's lines (see [`query_plan`]).
+    explain: bool,
 }
 
 /// Whether a statement bucketdb's planner refused with `e` should be tried
@@ -163,6 +166,7 @@ impl Analytic {
             array_subquery::rewrite(&mut stmt);
         }
         let names = postgres_names(&stmt);
+        let explain = matches!(stmt, Statement::Explain { verbose: false, .. });
         let plan = self
             .state
             .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
@@ -200,19 +204,30 @@ impl Analytic {
             .collect();
         let fields = plan.schema().fields();
         let names = names.filter(|n| n.len() == fields.len());
-        let columns = fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| OutColumn {
-                name: names
-                    .as_ref()
-                    .and_then(|n| n[i].clone())
-                    .unwrap_or_else(|| f.name().clone()),
-                ty: sql_type(f.data_type()),
-            })
-            .collect();
+        let columns = if explain {
+            vec![OutColumn {
+                name: "QUERY PLAN".into(),
+                ty: SqlType::Text,
+            }]
+        } else {
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| OutColumn {
+                    name: names
+                        .as_ref()
+                        .and_then(|n| n[i].clone())
+                        .unwrap_or_else(|| f.name().clone()),
+                    ty: sql_type(f.data_type()),
+                })
+                .collect()
+        };
         Ok(Prepared {
-            plan: Plan::Analytic(AnalyticPlan { plan, params }),
+            plan: Plan::Analytic(AnalyticPlan {
+                plan,
+                params,
+                explain,
+            }),
             param_types,
             columns,
         })
@@ -281,12 +296,48 @@ impl Analytic {
             Some(chunk) => chunk?,
             None => vec![],
         };
+        if a.explain {
+            let out = Output::RowStream {
+                columns: columns.clone(),
+                first,
+                rest: rx,
+            };
+            let rows = out.into_rows().await?.unwrap_or_default();
+            return Ok(Output::Rows {
+                columns,
+                rows: query_plan(rows),
+                command: "EXPLAIN".into(),
+            });
+        }
         Ok(Output::RowStream {
             columns,
             first,
             rest: rx,
         })
     }
+}
+
+/// DataFusion's EXPLAIN rows (`plan_type`, `plan`) as PostgreSQL's: one
+/// text row per line of the plan that runs, the physical plan (with its
+/// metrics under ANALYZE). The logical plan is left out, as PostgreSQL has
+/// none to show; EXPLAIN VERBOSE keeps DataFusion's own form.
+fn query_plan(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    rows.into_iter()
+        .filter(|r| {
+            matches!(r.first(), Some(Value::Text(t)) if t == "physical_plan" || t == "Plan with Metrics")
+        })
+        .filter_map(|r| match r.into_iter().nth(1) {
+            Some(Value::Text(plan)) => Some(plan),
+            _ => None,
+        })
+        .flat_map(|plan| {
+            plan.lines()
+                .map(str::trim_end)
+                .filter(|l| !l.is_empty())
+                .map(|l| vec![Value::Text(l.to_string())])
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The names PostgreSQL gives the result columns of a query, where they

@@ -140,8 +140,11 @@ async fn explain_shows_what_reaches_the_scan() {
     let plan = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
         rows.into_iter()
             .filter_map(|m| match m {
+                // One column, as PostgreSQL's EXPLAIN has.
                 tokio_postgres::SimpleQueryMessage::Row(r) => {
-                    Some(r.get(1).unwrap_or_default().to_string())
+                    assert_eq!(r.columns().len(), 1);
+                    assert_eq!(r.columns()[0].name(), "QUERY PLAN");
+                    Some(r.get(0).unwrap_or_default().to_string())
                 }
                 _ => None,
             })
@@ -159,6 +162,11 @@ async fn explain_shows_what_reaches_the_scan() {
     assert!(
         text.contains("KvScan: Range seek on objects within 1 bucket(s): key LIKE prefix"),
         "{text}"
+    );
+    assert!(text.contains("HashJoinExec"), "{text}");
+    assert!(
+        !text.contains("TableScan"),
+        "the logical plan is shown: {text}"
     );
     // DataFusion carries `o.bucket = 'photos'` over the join to `b.name`.
     assert!(
