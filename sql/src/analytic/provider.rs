@@ -20,6 +20,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr as DfExpr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PhysicalExpr, PlanProperties,
@@ -241,6 +242,7 @@ impl TableProvider for KvTable {
             schema,
             scope,
             props: Arc::new(props),
+            metrics: ExecutionPlanMetricsSet::new(),
         }))
     }
 }
@@ -257,6 +259,9 @@ pub struct KvScanExec {
     schema: SchemaRef,
     scope: Arc<QueryScope>,
     props: Arc<PlanProperties>,
+    /// Rows sent up and rows the access path examined, for EXPLAIN ANALYZE:
+    /// their ratio says how much of the scan the pushed filters discarded.
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl fmt::Debug for KvScanExec {
@@ -323,11 +328,17 @@ impl ExecutionPlan for KvScanExec {
         self.limit
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn execute(
         &self,
-        _partition: usize,
+        partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let output = MetricBuilder::new(&self.metrics).output_rows(partition);
+        let examined = MetricBuilder::new(&self.metrics).counter("rows_examined", partition);
         let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), BATCHES_AHEAD);
         let running = self.scope.source.started();
         let tx = builder.tx();
@@ -357,6 +368,7 @@ impl ExecutionPlan for KvScanExec {
             // above, client left, statement cancelled).
             let send = |rows: &mut Vec<Vec<_>>| -> Result<bool> {
                 let batch = rows_to_batch(&schema, rows)?;
+                output.add(batch.num_rows());
                 rows.clear();
                 Ok(tx.blocking_send(Ok(batch)).is_ok())
             };
@@ -366,6 +378,7 @@ impl ExecutionPlan for KvScanExec {
             let mut outcome: Result<()> = Ok(());
             let scanned = scope.source.read(|rows_from| {
                 access.scan(table, rows_from, &env, &mut |stored| {
+                    examined.add(1);
                     let row = row_values(table, &stored);
                     if !passes(&filter, &row, &env)? {
                         return Ok(ControlFlow::Continue(()));

@@ -195,6 +195,24 @@ async fn explain_shows_what_reaches_the_scan() {
         .await
         .unwrap();
     assert_eq!(texts(&rows, 0), vec!["k00", "k03"]);
+
+    // ANALYZE runs the query: the scan reports the rows it examined and
+    // the rows its pushed filters let through.
+    let text = plan(
+        c.simple_query(
+            "EXPLAIN ANALYZE SELECT count(*) FROM (SELECT * FROM objects WHERE bucket = 'logs') s \
+             WHERE s.key LIKE 'k0%' AND s.size > 20",
+        )
+        .await
+        .unwrap(),
+    );
+    let scan = text
+        .lines()
+        .find(|l| l.contains("KvScan"))
+        .unwrap_or_default();
+    // k00, k03, k06, k09 are found by the key prefix; k00 (size 0) fails.
+    assert!(scan.contains("rows_examined=4"), "{text}");
+    assert!(scan.contains("output_rows=3"), "{text}");
 }
 
 #[tokio::test]
