@@ -283,11 +283,7 @@ pub fn plan_admin(
             "function {}({}) does not exist; it takes ({})",
             function.name(),
             args.len(),
-            params
-                .iter()
-                .map(|(n, t)| format!("{n} {}", t.name()))
-                .collect::<Vec<_>>()
-                .join(", ")
+            function.signature().arguments
         )));
     }
     let scope = Scope::default();

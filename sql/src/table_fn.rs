@@ -180,13 +180,7 @@ impl TableFn {
     /// ones; parameters not given take their defaults.
     pub fn bind_call(self, args: &[ast::FunctionArg], b: &mut Binder) -> SqlResult<TableFnCall> {
         let params = self.params();
-        let signature = || {
-            params
-                .iter()
-                .map(|(n, t, _)| format!("{n} {}", t.name()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let signature = || self.signature().arguments;
         let mut given: Vec<Option<&ast::Expr>> = vec![None; params.len()];
         let mut named_seen = false;
         for (i, a) in args.iter().enumerate() {

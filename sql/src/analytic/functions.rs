@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::arrow::array::{ArrayRef, AsArray, PrimitiveArray, StringArray};
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Int64Type};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{
     create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -89,14 +89,22 @@ pub fn register(ctx: &SessionContext) {
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
             let sizes = ColumnarValue::values_to_arrays(args)?;
-            let out: StringArray = sizes[0]
-                .as_primitive::<Int64Type>()
+            let out: StringArray = one_argument::<Int64Type>(&sizes)?
                 .iter()
                 .map(|s| s.map(size_pretty))
                 .collect();
             Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
         }),
     ));
+}
+
+/// The single argument of a function declared with one argument of type
+/// `T` (DataFusion coerces calls to it); an error rather than a panic if a
+/// call ever arrives otherwise.
+pub(super) fn one_argument<T: ArrowPrimitiveType>(args: &[ArrayRef]) -> Result<&PrimitiveArray<T>> {
+    args.first()
+        .and_then(|a| a.as_primitive_opt::<T>())
+        .ok_or_else(|| DataFusionError::Internal(format!("expected one {} argument", T::DATA_TYPE)))
 }
 
 /// A byte count as PostgreSQL's `pg_size_pretty` writes it: bytes below

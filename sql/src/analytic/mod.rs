@@ -34,7 +34,7 @@ use crate::error::{SqlError, SqlResult};
 use crate::exec::Output;
 use crate::plan::{OutColumn, Plan, Prepared};
 use crate::system::AdminFn;
-use crate::table_fn::TableFn;
+use crate::table_fn::{Signature, TableFn};
 use crate::value::{SqlType, Value};
 
 pub use provider::{QueryScope, ScanSource, TxnScans};
@@ -84,17 +84,21 @@ pub fn takes(stmt: &Statement, e: &SqlError) -> bool {
 pub fn refusal(ours: SqlError, df: SqlError) -> SqlError {
     let own_function = || {
         let message = df.message.to_ascii_lowercase();
-        TableFn::ALL
-            .into_iter()
-            .map(TableFn::name)
-            .chain(AdminFn::ALL.into_iter().map(AdminFn::name))
-            .any(|name| message.contains(name))
+        own_functions().any(|f| message.contains(f.name))
     };
     match ours.code {
         "0A000" if df.code == "42883" && own_function() => ours,
         "0A000" | "42P01" => df,
         _ => ours,
     }
+}
+
+/// bucketdb's own functions: those usable in FROM, then the admin ones.
+fn own_functions() -> impl Iterator<Item = Signature> {
+    TableFn::ALL
+        .into_iter()
+        .map(TableFn::signature)
+        .chain(AdminFn::ALL.into_iter().map(AdminFn::signature))
 }
 
 /// The DataFusion side of an engine: one session set up at start (tables,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::catalog::{CatalogProviderList, SchemaProvider, TableProvider};
@@ -31,8 +31,7 @@ use datafusion_pg_catalog::pg_catalog::{
 };
 use futures::{stream, StreamExt};
 
-use crate::system::AdminFn;
-use crate::table_fn::{Signature, TableFn};
+use crate::table_fn::Signature;
 
 type PgCatalog = PgCatalogSchemaProvider<Arc<dyn CatalogProviderList>, EmptyContextProvider>;
 
@@ -69,15 +68,16 @@ pub fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
         let by_oid = by_oid.clone();
         create_udf(
             name,
-            vec![DataType::Int32],
+            // int8, so that a literal OID is taken as well as an oid column.
+            vec![DataType::Int64],
             DataType::Utf8,
             Volatility::Stable,
             Arc::new(move |args: &[ColumnarValue]| {
                 let oids = ColumnarValue::values_to_arrays(args)?;
-                let oids = oids[0].as_primitive::<Int32Type>();
+                let oids = super::functions::one_argument::<Int64Type>(&oids)?;
                 let out: StringArray = oids
                     .iter()
-                    .map(|oid| Some(part(by_oid.get(&oid?)?)))
+                    .map(|oid| Some(part(by_oid.get(&i32::try_from(oid?).ok()?)?)))
                     .collect();
                 Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
             }),
@@ -105,11 +105,7 @@ fn functions(builtin: &ArrowTable) -> Result<Vec<(i32, Signature)>> {
                 .map(str::to_string),
         );
     }
-    let signatures = TableFn::ALL
-        .into_iter()
-        .map(TableFn::signature)
-        .chain(AdminFn::ALL.into_iter().map(AdminFn::signature))
-        .filter(|s| !builtin_names.contains(s.name));
+    let signatures = super::own_functions().filter(|s| !builtin_names.contains(s.name));
     Ok((FIRST_OID..).zip(signatures).collect())
 }
 
@@ -250,6 +246,8 @@ fn cell(field: &Field, oid: i32, sig: &Signature, namespace: i32) -> Result<Scal
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::system::AdminFn;
+    use crate::table_fn::TableFn;
 
     #[test]
     fn lists_table_and_admin_functions_but_not_postgres_builtins() {
