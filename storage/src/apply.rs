@@ -203,7 +203,6 @@ impl Store {
         let invalid = |msg: String| Ok(Some(Rejection::new(Violation::InvalidValue, key, msg)));
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         // The parent a row needs, and how to name it when it is missing.
-        let bucket_row = |bucket: &[u8]| [&[keys::TAG_BUCKETS], bucket].concat();
         let parent = match (op, &decoded) {
             (KvOp::Put { columns, .. }, DecodedKey::Bucket { name }) => {
                 if let Err(msg) = rules::check_bucket_name(name) {
@@ -231,7 +230,7 @@ impl Store {
                     return invalid(msg);
                 }
                 Some((
-                    bucket_row(bucket),
+                    keys::bucket(bucket),
                     format!("bucket \"{}\" does not exist", text(bucket)),
                 ))
             }
@@ -240,7 +239,7 @@ impl Store {
                     return invalid(msg);
                 }
                 Some((
-                    bucket_row(bucket),
+                    keys::bucket(bucket),
                     format!("bucket \"{}\" does not exist", text(bucket)),
                 ))
             }
@@ -255,7 +254,7 @@ impl Store {
                 if let Err(msg) = rules::check_part_number(*part_number) {
                     return invalid(msg);
                 }
-                let upload = [&[keys::TAG_UPLOADS], *bucket, &[0], *upload_id].concat();
+                let upload = keys::upload(bucket, upload_id);
                 Some((
                     upload,
                     format!(
@@ -276,7 +275,7 @@ impl Store {
         let children: Vec<(Vec<u8>, String)> = match (op, &decoded) {
             (KvOp::Delete { .. }, DecodedKey::Bucket { name }) => vec![
                 (
-                    [&[keys::TAG_OBJECTS], *name, &[0]].concat(),
+                    keys::objects_prefix(name),
                     format!("bucket \"{}\" is not empty", text(name)),
                 ),
                 (
@@ -284,7 +283,7 @@ impl Store {
                     format!("bucket \"{}\" still has object versions", text(name)),
                 ),
                 (
-                    [&[keys::TAG_UPLOADS], *name, &[0]].concat(),
+                    keys::child_prefix(keys::TAG_UPLOADS, name),
                     format!(
                         "bucket \"{}\" has multipart uploads in progress",
                         text(name)
@@ -292,7 +291,7 @@ impl Store {
                 ),
             ],
             (KvOp::Delete { .. }, DecodedKey::Upload { bucket, upload_id }) => vec![(
-                [&[keys::TAG_PARTS], *bucket, &[0], *upload_id, &[0]].concat(),
+                keys::parts_prefix(bucket, upload_id),
                 format!("upload \"{}\" still has parts", text(upload_id)),
             )],
             _ => vec![],

@@ -24,11 +24,13 @@ pub const TAG_PARTS: u8 = 0x40;
 
 const SEP: u8 = 0x00;
 
-/// Key of a `buckets` row.
-pub fn bucket(name: &str) -> Vec<u8> {
+/// Key of a `buckets` row. Names are `&str` from SQL and bytes from a
+/// decoded key; every key builder takes both.
+pub fn bucket(name: impl AsRef<[u8]>) -> Vec<u8> {
+    let name = name.as_ref();
     let mut k = Vec::with_capacity(1 + name.len());
     k.push(TAG_BUCKETS);
-    k.extend_from_slice(name.as_bytes());
+    k.extend_from_slice(name);
     k
 }
 
@@ -51,28 +53,29 @@ pub fn bucket_stats_raw(name: &[u8]) -> Vec<u8> {
 }
 
 /// Key of a row of a bucket-scoped table: `tag`, bucket, 0x00, `name`.
-pub fn child(tag: u8, bucket: &str, name: &str) -> Vec<u8> {
+pub fn child(tag: u8, bucket: impl AsRef<[u8]>, name: impl AsRef<[u8]>) -> Vec<u8> {
     let mut k = child_prefix(tag, bucket);
-    k.extend_from_slice(name.as_bytes());
+    k.extend_from_slice(name.as_ref());
     k
 }
 
 /// Prefix shared by every row of `bucket` in a bucket-scoped table.
-pub fn child_prefix(tag: u8, bucket: &str) -> Vec<u8> {
+pub fn child_prefix(tag: u8, bucket: impl AsRef<[u8]>) -> Vec<u8> {
+    let bucket = bucket.as_ref();
     let mut k = Vec::with_capacity(2 + bucket.len());
     k.push(tag);
-    k.extend_from_slice(bucket.as_bytes());
+    k.extend_from_slice(bucket);
     k.push(SEP);
     k
 }
 
 /// Key of an `objects` row.
-pub fn object(bucket: &str, key: &str) -> Vec<u8> {
+pub fn object(bucket: impl AsRef<[u8]>, key: impl AsRef<[u8]>) -> Vec<u8> {
     child(TAG_OBJECTS, bucket, key)
 }
 
 /// Prefix shared by every object of `bucket`.
-pub fn objects_prefix(bucket: &str) -> Vec<u8> {
+pub fn objects_prefix(bucket: impl AsRef<[u8]>) -> Vec<u8> {
     child_prefix(TAG_OBJECTS, bucket)
 }
 
@@ -123,21 +126,21 @@ pub fn version(bucket: &[u8], key: &[u8], seq: u64) -> Vec<u8> {
 }
 
 /// Key of a `multipart_uploads` row.
-pub fn upload(bucket: &str, upload_id: &str) -> Vec<u8> {
+pub fn upload(bucket: impl AsRef<[u8]>, upload_id: impl AsRef<[u8]>) -> Vec<u8> {
     child(TAG_UPLOADS, bucket, upload_id)
 }
 
 /// Prefix shared by every part of one upload. Upload ids never contain
 /// 0x00 (checked by [`crate::rules`]), so it ends the upload id; the part
 /// number follows as 4 big-endian bytes, which sort numerically.
-pub fn parts_prefix(bucket: &str, upload_id: &str) -> Vec<u8> {
+pub fn parts_prefix(bucket: impl AsRef<[u8]>, upload_id: impl AsRef<[u8]>) -> Vec<u8> {
     let mut k = child(TAG_PARTS, bucket, upload_id);
     k.push(SEP);
     k
 }
 
 /// Key of a `multipart_parts` row.
-pub fn part(bucket: &str, upload_id: &str, part_number: u32) -> Vec<u8> {
+pub fn part(bucket: impl AsRef<[u8]>, upload_id: impl AsRef<[u8]>, part_number: u32) -> Vec<u8> {
     let mut k = parts_prefix(bucket, upload_id);
     k.extend_from_slice(&part_number.to_be_bytes());
     k

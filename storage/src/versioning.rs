@@ -128,7 +128,7 @@ impl Resolver<'_> {
         if let Some(v) = self.versioning.get(bucket) {
             return Ok(*v);
         }
-        let v = match self.get(&[&[keys::TAG_BUCKETS], bucket].concat())? {
+        let v = match self.get(&keys::bucket(bucket))? {
             Some(row) => Versioning::of_bucket(&row.columns),
             None => Versioning::Disabled,
         };
@@ -180,7 +180,7 @@ impl Resolver<'_> {
         key: &[u8],
         drop_null: bool,
     ) -> Result<(), StorageError> {
-        let object_key = object_key(bucket, key);
+        let object_key = keys::object(bucket, key);
         let Some(current) = self.get(&object_key)? else {
             return Ok(());
         };
@@ -225,7 +225,7 @@ impl Resolver<'_> {
     /// row and its newest stored version is not a delete marker, that
     /// version becomes current again.
     fn promote(&mut self, bucket: &[u8], key: &[u8]) -> Result<(), StorageError> {
-        let object_key = object_key(bucket, key);
+        let object_key = keys::object(bucket, key);
         if self.get(&object_key)?.is_some() {
             return Ok(());
         }
@@ -291,7 +291,7 @@ impl Resolver<'_> {
         if self.get(&at)?.is_some() {
             self.delete(at);
         } else {
-            let object_key = object_key(bucket, key);
+            let object_key = keys::object(bucket, key);
             match self.get(&object_key)? {
                 Some(current) if current.revision == seq => self.delete(object_key),
                 _ => return Ok(()),
@@ -299,10 +299,6 @@ impl Resolver<'_> {
         }
         self.promote(bucket, key)
     }
-}
-
-fn object_key(bucket: &[u8], key: &[u8]) -> Vec<u8> {
-    [&[keys::TAG_OBJECTS], bucket, &[0], key].concat()
 }
 
 impl Store {
