@@ -1,66 +1,236 @@
 //! SQL errors carry a PostgreSQL SQLSTATE so drivers map them to the right
-//! exception class.
+//! exception class. The SQLSTATE is a type ([`SqlState`], named after
+//! PostgreSQL's condition names): code that decides on an error matches a
+//! variant, and the five-character code exists only on the wire.
 
 use std::fmt;
 
+/// The SQLSTATEs bucketdb answers with, named as PostgreSQL's
+/// `errcodes.txt` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlState {
+    // Class 08: connection exception.
+    ProtocolViolation,
+    // Class 0A: feature not supported.
+    FeatureNotSupported,
+    // Class 21: cardinality violation.
+    CardinalityViolation,
+    // Class 22: data exception.
+    NumericValueOutOfRange,
+    InvalidDatetimeFormat,
+    DivisionByZero,
+    InvalidRowCountInLimitClause,
+    InvalidParameterValue,
+    InvalidTextRepresentation,
+    BadCopyFileFormat,
+    // Class 23: integrity constraint violation.
+    NotNullViolation,
+    ForeignKeyViolation,
+    UniqueViolation,
+    CheckViolation,
+    // Class 25: invalid transaction state.
+    InvalidTransactionState,
+    InFailedSqlTransaction,
+    // Class 40: transaction rollback.
+    SerializationFailure,
+    StatementCompletionUnknown,
+    // Class 42: syntax error or access rule violation.
+    SyntaxError,
+    GroupingError,
+    InvalidColumnReference,
+    DatatypeMismatch,
+    WrongObjectType,
+    GeneratedAlways,
+    UndefinedColumn,
+    UndefinedFunction,
+    UndefinedTable,
+    UndefinedObject,
+    AmbiguousColumn,
+    // Class 53: insufficient resources.
+    OutOfMemory,
+    // Class 55: object not in prerequisite state.
+    ObjectNotInPrerequisiteState,
+    CantChangeRuntimeParam,
+    // Class 57: operator intervention.
+    QueryCanceled,
+    CannotConnectNow,
+    // Class 58: system error.
+    IoError,
+    // Class XX: internal error.
+    InternalError,
+}
+
+impl SqlState {
+    /// Every SQLSTATE, for tests that check each has its own code.
+    pub const ALL: [SqlState; 36] = [
+        SqlState::ProtocolViolation,
+        SqlState::FeatureNotSupported,
+        SqlState::CardinalityViolation,
+        SqlState::NumericValueOutOfRange,
+        SqlState::InvalidDatetimeFormat,
+        SqlState::DivisionByZero,
+        SqlState::InvalidRowCountInLimitClause,
+        SqlState::InvalidParameterValue,
+        SqlState::InvalidTextRepresentation,
+        SqlState::BadCopyFileFormat,
+        SqlState::NotNullViolation,
+        SqlState::ForeignKeyViolation,
+        SqlState::UniqueViolation,
+        SqlState::CheckViolation,
+        SqlState::InvalidTransactionState,
+        SqlState::InFailedSqlTransaction,
+        SqlState::SerializationFailure,
+        SqlState::StatementCompletionUnknown,
+        SqlState::SyntaxError,
+        SqlState::GroupingError,
+        SqlState::InvalidColumnReference,
+        SqlState::DatatypeMismatch,
+        SqlState::WrongObjectType,
+        SqlState::GeneratedAlways,
+        SqlState::UndefinedColumn,
+        SqlState::UndefinedFunction,
+        SqlState::UndefinedTable,
+        SqlState::UndefinedObject,
+        SqlState::AmbiguousColumn,
+        SqlState::OutOfMemory,
+        SqlState::ObjectNotInPrerequisiteState,
+        SqlState::CantChangeRuntimeParam,
+        SqlState::QueryCanceled,
+        SqlState::CannotConnectNow,
+        SqlState::IoError,
+        SqlState::InternalError,
+    ];
+
+    /// The five-character code a client receives.
+    pub fn code(self) -> &'static str {
+        use SqlState::*;
+        match self {
+            ProtocolViolation => "08P01",
+            FeatureNotSupported => "0A000",
+            CardinalityViolation => "21000",
+            NumericValueOutOfRange => "22003",
+            InvalidDatetimeFormat => "22007",
+            DivisionByZero => "22012",
+            InvalidRowCountInLimitClause => "2201W",
+            InvalidParameterValue => "22023",
+            InvalidTextRepresentation => "22P02",
+            BadCopyFileFormat => "22P04",
+            NotNullViolation => "23502",
+            ForeignKeyViolation => "23503",
+            UniqueViolation => "23505",
+            CheckViolation => "23514",
+            InvalidTransactionState => "25000",
+            InFailedSqlTransaction => "25P02",
+            SerializationFailure => "40001",
+            StatementCompletionUnknown => "40003",
+            SyntaxError => "42601",
+            GroupingError => "42803",
+            InvalidColumnReference => "42P10",
+            DatatypeMismatch => "42804",
+            WrongObjectType => "42809",
+            GeneratedAlways => "428C9",
+            UndefinedColumn => "42703",
+            UndefinedFunction => "42883",
+            UndefinedTable => "42P01",
+            UndefinedObject => "42704",
+            AmbiguousColumn => "42702",
+            OutOfMemory => "53200",
+            ObjectNotInPrerequisiteState => "55000",
+            CantChangeRuntimeParam => "55P02",
+            QueryCanceled => "57014",
+            CannotConnectNow => "57P03",
+            IoError => "58030",
+            InternalError => "XX000",
+        }
+    }
+}
+
+impl fmt::Display for SqlState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlError {
-    pub code: &'static str,
+    pub state: SqlState,
     pub message: String,
 }
 
 pub type SqlResult<T> = Result<T, SqlError>;
 
-macro_rules! sqlstates {
-    ($($fn_name:ident => $code:literal),* $(,)?) => {
+/// Shorthand constructors, one per SQLSTATE used at many call sites.
+macro_rules! constructors {
+    ($($fn_name:ident => $state:ident),* $(,)?) => {
         impl SqlError {
             $(
                 pub fn $fn_name(message: impl Into<String>) -> SqlError {
-                    SqlError { code: $code, message: message.into() }
+                    SqlError::new(SqlState::$state, message)
                 }
             )*
         }
     };
 }
 
-sqlstates! {
-    syntax => "42601",
-    undefined_table => "42P01",
-    undefined_column => "42703",
-    undefined_function => "42883",
-    undefined_object => "42704",
-    ambiguous_column => "42702",
-    datatype_mismatch => "42804",
-    grouping_error => "42803",
-    feature_not_supported => "0A000",
-    unique_violation => "23505",
-    foreign_key_violation => "23503",
-    not_null_violation => "23502",
-    check_violation => "23514",
-    generated_always => "428C9",
-    wrong_object_type => "42809",
-    invalid_parameter_value => "22023",
-    invalid_text_representation => "22P02",
-    bad_copy_file_format => "22P04",
-    numeric_value_out_of_range => "22003",
-    division_by_zero => "22012",
-    invalid_datetime_format => "22007",
-    cardinality_violation => "21000",
-    invalid_transaction_state => "25000",
-    in_failed_sql_transaction => "25P02",
-    serialization_failure => "40001",
-    statement_completion_unknown => "40003",
-    object_not_in_prerequisite_state => "55000",
-    cannot_connect_now => "57P03",
-    query_canceled => "57014",
-    protocol_violation => "08P01",
-    internal => "XX000",
-    io_error => "58030",
+constructors! {
+    syntax => SyntaxError,
+    undefined_table => UndefinedTable,
+    undefined_column => UndefinedColumn,
+    undefined_function => UndefinedFunction,
+    undefined_object => UndefinedObject,
+    ambiguous_column => AmbiguousColumn,
+    datatype_mismatch => DatatypeMismatch,
+    grouping_error => GroupingError,
+    feature_not_supported => FeatureNotSupported,
+    unique_violation => UniqueViolation,
+    foreign_key_violation => ForeignKeyViolation,
+    not_null_violation => NotNullViolation,
+    check_violation => CheckViolation,
+    generated_always => GeneratedAlways,
+    wrong_object_type => WrongObjectType,
+    invalid_parameter_value => InvalidParameterValue,
+    invalid_text_representation => InvalidTextRepresentation,
+    bad_copy_file_format => BadCopyFileFormat,
+    numeric_value_out_of_range => NumericValueOutOfRange,
+    division_by_zero => DivisionByZero,
+    invalid_datetime_format => InvalidDatetimeFormat,
+    cardinality_violation => CardinalityViolation,
+    in_failed_sql_transaction => InFailedSqlTransaction,
+    serialization_failure => SerializationFailure,
+    statement_completion_unknown => StatementCompletionUnknown,
+    object_not_in_prerequisite_state => ObjectNotInPrerequisiteState,
+    cannot_connect_now => CannotConnectNow,
+    query_canceled => QueryCanceled,
+    protocol_violation => ProtocolViolation,
+    internal => InternalError,
+    io_error => IoError,
+}
+
+impl SqlError {
+    pub fn new(state: SqlState, message: impl Into<String>) -> SqlError {
+        SqlError {
+            state,
+            message: message.into(),
+        }
+    }
+
+    /// The five-character SQLSTATE a client receives.
+    pub fn code(&self) -> &'static str {
+        self.state.code()
+    }
+
+    /// The same error with `context` after its message.
+    pub fn with_context(self, context: impl fmt::Display) -> SqlError {
+        SqlError {
+            state: self.state,
+            message: format!("{} ({context})", self.message),
+        }
+    }
 }
 
 impl fmt::Display for SqlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
+        write!(f, "{} ({})", self.message, self.state)
     }
 }
 
@@ -84,5 +254,28 @@ impl From<bucketdb_consensus::ConsensusError> for SqlError {
             Fatal(_) => SqlError::internal(e.to_string()),
             Storage(s) => s.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_state_has_its_own_five_character_code() {
+        let codes: HashSet<&str> = SqlState::ALL.iter().map(|s| s.code()).collect();
+        assert_eq!(codes.len(), SqlState::ALL.len());
+        assert!(codes.iter().all(|c| c.len() == 5));
+    }
+
+    #[test]
+    fn consensus_errors_map_to_what_a_client_can_do() {
+        use bucketdb_consensus::ConsensusError;
+        let e: SqlError = ConsensusError::Unavailable("no leader".into()).into();
+        assert_eq!(e.state, SqlState::CannotConnectNow);
+        let e: SqlError = ConsensusError::Ambiguous("timeout".into()).into();
+        assert_eq!(e.state, SqlState::StatementCompletionUnknown);
     }
 }

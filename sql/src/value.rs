@@ -1,4 +1,5 @@
-//! SQL types and runtime values, and their conversions.
+//! SQL types, runtime values and their conversions, and the result
+//! column a statement describes.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -34,6 +35,13 @@ impl SqlType {
     pub fn is_numeric(self) -> bool {
         matches!(self, SqlType::Int4 | SqlType::Int8 | SqlType::Float8)
     }
+}
+
+/// A result column: its name and type, as RowDescription tells them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutColumn {
+    pub name: String,
+    pub ty: SqlType,
 }
 
 /// A runtime value. Timestamps are microseconds since the Unix epoch, UTC.
@@ -257,6 +265,7 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::SqlState;
 
     #[test]
     fn timestamps_parse_and_print_like_postgres() {
@@ -281,12 +290,12 @@ mod tests {
             Value::Text("x".into())
                 .coerce(SqlType::Int8)
                 .unwrap_err()
-                .code,
-            "22P02"
+                .state,
+            SqlState::InvalidTextRepresentation
         );
         assert_eq!(
-            Value::Int(1 << 40).coerce(SqlType::Int4).unwrap_err().code,
-            "22003"
+            Value::Int(1 << 40).coerce(SqlType::Int4).unwrap_err().state,
+            SqlState::NumericValueOutOfRange
         );
         assert_eq!(
             Value::Int(7).coerce(SqlType::Text).unwrap(),

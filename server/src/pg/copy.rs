@@ -32,7 +32,7 @@ impl CopyHandler for Connection {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let mut session = self.session.lock().await;
-        let interrupt = self.interrupt(Instant::now(), session.statement_timeout());
+        let interrupt = self.interrupt(Instant::now(), session.settings().statement_timeout());
         self.engine
             .copy_data(&mut session, &interrupt, &data.data)
             .await
@@ -48,13 +48,13 @@ impl CopyHandler for Connection {
         let started = Instant::now();
         let result = {
             let mut session = self.session.lock().await;
-            let interrupt = self.interrupt(started, session.statement_timeout());
+            let interrupt = self.interrupt(started, session.settings().statement_timeout());
             self.engine.copy_done(&mut session, &interrupt).await
         };
         self.metrics.statement(
             "copy",
             started.elapsed().as_secs_f64(),
-            result.as_ref().err().map(|e| e.code),
+            result.as_ref().err().map(|e| e.code()),
         );
         let tag = result.map_err(|e| user_error(&e))?;
         client

@@ -112,7 +112,7 @@ impl Connection {
         let started = Instant::now();
         let result = {
             let mut session = self.session.lock().await;
-            let deadline = session.statement_timeout().map(|d| started + d);
+            let deadline = session.settings().statement_timeout().map(|d| started + d);
             let interrupt = Interrupt::start(self.cancel.clone(), deadline);
             self.engine
                 .execute(&mut session, prepared, &interrupt, params)
@@ -121,7 +121,7 @@ impl Connection {
         self.metrics.statement(
             prepared.kind(),
             started.elapsed().as_secs_f64(),
-            result.as_ref().err().map(|e| e.code),
+            result.as_ref().err().map(|e| e.code()),
         );
         result
     }
@@ -153,7 +153,7 @@ impl PgWireServerHandlers for Handlers {
 }
 
 pub fn error_info(e: &SqlError) -> ErrorInfo {
-    ErrorInfo::new("ERROR".to_owned(), e.code.to_owned(), e.message.clone())
+    ErrorInfo::new("ERROR".to_owned(), e.code().to_owned(), e.message.clone())
 }
 
 fn user_error(e: &SqlError) -> PgWireError {

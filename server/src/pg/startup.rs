@@ -75,7 +75,7 @@ impl StartupHandler for Connection {
         let mut session = Session::new(&user, &database);
         if let Some(options) = meta.get("options") {
             for (k, v) in parse_options(options) {
-                session.set(&k, &v).map_err(|e: SqlError| {
+                session.settings_mut().set(&k, &v).map_err(|e: SqlError| {
                     let mut info = super::error_info(&e);
                     info.severity = "FATAL".into();
                     PgWireError::UserError(Box::new(info))
@@ -83,7 +83,7 @@ impl StartupHandler for Connection {
             }
         }
         if let Some(app) = meta.get("application_name") {
-            let _ = session.set("application_name", app);
+            let _ = session.settings_mut().set("application_name", app);
         }
         *self.session.lock().await = session;
         let mut params = DefaultServerParameterProvider::default();

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bucketdb_consensus::MembershipChange;
-use bucketdb_sql::{Engine, Output, Session, Value};
+use bucketdb_sql::{Engine, Output, Session, SqlState, Value};
 use bucketdb_tests::inproc::{sql, InProcCluster};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester, SequentialSpec};
 
@@ -143,7 +143,7 @@ async fn read(engine: &Engine, s: &mut Session, key: &str) -> Result<i64, String
     )
     .await
     {
-        Ok(out) => match out.into_rows().await.map_err(|e| e.code.to_string())? {
+        Ok(out) => match out.into_rows().await.map_err(|e| e.code().to_string())? {
             Some(rows) => match rows.as_slice() {
                 [row] => match row.first() {
                     Some(Value::Int(v)) => Ok(*v),
@@ -153,7 +153,7 @@ async fn read(engine: &Engine, s: &mut Session, key: &str) -> Result<i64, String
             },
             None => Err("not rows".into()),
         },
-        Err(e) => Err(e.code.to_string()),
+        Err(e) => Err(e.code().to_string()),
     }
 }
 
@@ -182,7 +182,14 @@ async fn cas(
     match r {
         Ok(Output::Command(tag)) => Ok(tag == "UPDATE 1"),
         Ok(_) => Err(WriteError::Unknown),
-        Err(e) if e.code == "57P03" || e.code == "40001" => Err(WriteError::NotDone),
+        Err(e)
+            if matches!(
+                e.state,
+                SqlState::CannotConnectNow | SqlState::SerializationFailure
+            ) =>
+        {
+            Err(WriteError::NotDone)
+        }
         Err(_) => Err(WriteError::Unknown),
     }
 }
@@ -385,7 +392,7 @@ async fn local_reads_on_a_partitioned_follower_are_rejected_by_the_checker() {
     let follower = (leader + 1) % 3;
     // The follower has the key before it is cut off.
     let mut reader = Session::new("checker", "bucketdb");
-    reader.set("consistency", "local").unwrap();
+    reader.settings_mut().set("consistency", "local").unwrap();
     let f_engine = c.node(follower).engine.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     while read(&f_engine, &mut reader, "s00/k0").await.is_err() {

@@ -1,0 +1,158 @@
+//! Operators: LIKE, comparisons, AND/OR, JSON access, concatenation and
+//! arithmetic, each with the operand types PostgreSQL accepts.
+
+use sqlparser::ast::{self, BinaryOperator};
+
+use super::expressions::comparable;
+use super::{Binder, Ctx, Scope};
+use crate::error::{SqlError, SqlResult};
+use crate::expr::{ArithOp, CmpOp, Expr, Func};
+use crate::value::SqlType;
+
+impl Binder {
+    pub(super) fn like(
+        &mut self,
+        expr: &ast::Expr,
+        pattern: &ast::Expr,
+        negated: bool,
+        ci: bool,
+        scope: &Scope,
+        ctx: Ctx,
+    ) -> SqlResult<(Expr, SqlType)> {
+        let text = Ctx {
+            expected: Some(SqlType::Text),
+            ..ctx
+        };
+        let (x, xt) = self.bind(expr, scope, text)?;
+        let (p, _) = self.bind(pattern, scope, text)?;
+        if xt != SqlType::Text {
+            return Err(SqlError::undefined_function(format!(
+                "operator does not exist: {} ~~ text",
+                xt.name()
+            )));
+        }
+        Ok((
+            Expr::Like {
+                expr: Box::new(x),
+                pattern: Box::new(p),
+                negated,
+                case_insensitive: ci,
+            },
+            SqlType::Bool,
+        ))
+    }
+
+    pub(super) fn binary(
+        &mut self,
+        l: &ast::Expr,
+        op: &BinaryOperator,
+        r: &ast::Expr,
+        scope: &Scope,
+        ctx: Ctx,
+    ) -> SqlResult<(Expr, SqlType)> {
+        use BinaryOperator as B;
+        let b = Box::new;
+        let cmp = match op {
+            B::Eq => Some(CmpOp::Eq),
+            B::NotEq => Some(CmpOp::NotEq),
+            B::Lt => Some(CmpOp::Lt),
+            B::LtEq => Some(CmpOp::LtEq),
+            B::Gt => Some(CmpOp::Gt),
+            B::GtEq => Some(CmpOp::GtEq),
+            _ => None,
+        };
+        if let Some(c) = cmp {
+            let ((lx, lt), (rx, rt)) = self.pair(l, r, scope, ctx)?;
+            if !comparable(lt, rt) {
+                return Err(SqlError::undefined_function(format!(
+                    "operator does not exist: {} {op} {}",
+                    lt.name(),
+                    rt.name()
+                )));
+            }
+            return Ok((Expr::Cmp(c, b(lx), b(rx)), SqlType::Bool));
+        }
+        match op {
+            B::And | B::Or => {
+                let want = Ctx {
+                    expected: Some(SqlType::Bool),
+                    ..ctx
+                };
+                let (lx, _) = self.bind(l, scope, want)?;
+                let (rx, _) = self.bind(r, scope, want)?;
+                Ok((
+                    if matches!(op, B::And) {
+                        Expr::And(b(lx), b(rx))
+                    } else {
+                        Expr::Or(b(lx), b(rx))
+                    },
+                    SqlType::Bool,
+                ))
+            }
+            B::Arrow | B::LongArrow => {
+                let want_text = Ctx {
+                    expected: Some(SqlType::Text),
+                    ..ctx
+                };
+                let (doc, _) = self.bind(l, scope, want_text)?;
+                let (path, ty) = self.bind(
+                    r,
+                    scope,
+                    Ctx {
+                        expected: None,
+                        ..ctx
+                    },
+                )?;
+                if !matches!(ty, SqlType::Text | SqlType::Int4 | SqlType::Int8) {
+                    return Err(SqlError::undefined_function(format!(
+                        "operator does not exist: json {op} {}",
+                        ty.name()
+                    )));
+                }
+                let f = if matches!(op, B::Arrow) {
+                    Func::JsonGet
+                } else {
+                    Func::JsonGetText
+                };
+                Ok((Expr::Func(f, vec![doc, path]), SqlType::Text))
+            }
+            B::StringConcat => {
+                let want = Ctx {
+                    expected: Some(SqlType::Text),
+                    ..ctx
+                };
+                let (lx, _) = self.bind(l, scope, want)?;
+                let (rx, _) = self.bind(r, scope, want)?;
+                Ok((Expr::Concat(b(lx), b(rx)), SqlType::Text))
+            }
+            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {
+                let aop = match op {
+                    B::Plus => ArithOp::Add,
+                    B::Minus => ArithOp::Sub,
+                    B::Multiply => ArithOp::Mul,
+                    B::Divide => ArithOp::Div,
+                    _ => ArithOp::Mod,
+                };
+                let ((lx, lt), (rx, rt)) = self.pair(l, r, scope, ctx)?;
+                if !lt.is_numeric() || !rt.is_numeric() {
+                    return Err(SqlError::undefined_function(format!(
+                        "operator does not exist: {} {op} {}",
+                        lt.name(),
+                        rt.name()
+                    )));
+                }
+                let ty = if lt == SqlType::Float8 || rt == SqlType::Float8 {
+                    SqlType::Float8
+                } else if lt == SqlType::Int8 || rt == SqlType::Int8 {
+                    SqlType::Int8
+                } else {
+                    SqlType::Int4
+                };
+                Ok((Expr::Arith(aop, b(lx), b(rx)), ty))
+            }
+            other => Err(SqlError::feature_not_supported(format!(
+                "operator {other} is not supported"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! A `COPY … FROM STDIN` receiving data: the bytes of a record not yet
+//! complete, the parsed records not yet written, and the first error
+//! (after which the rest of the data is read and dropped, as PostgreSQL
+//! does). The engine feeds it and writes its batches.
+
+use super::{parse_record, take_records, CopyFormat, CopyInPlan, Field, Scan, BATCH_ROWS};
+use crate::error::{SqlError, SqlResult};
+
+/// The longest record accepted; an unterminated one beyond it fails COPY.
+const MAX_RECORD_BYTES: usize = 16 << 20;
+
+/// A COPY in progress.
+pub struct CopyIn {
+    plan: CopyInPlan,
+    /// Bytes of a record not complete yet.
+    buf: Vec<u8>,
+    scan: Scan,
+    /// Lines consumed so far (1-based line of the next record is line + 1).
+    line: u64,
+    /// Parsed records not yet written, with their line numbers.
+    pending: Vec<(u64, Vec<Field>)>,
+    rows: u64,
+    /// The first error; the rest of the data is then ignored.
+    error: Option<SqlError>,
+}
+
+/// `e` with the line of COPY data it is about.
+pub fn at_line(line: u64, e: SqlError) -> SqlError {
+    e.with_context(format_args!("COPY line {line}"))
+}
+
+impl CopyIn {
+    pub fn new(plan: CopyInPlan) -> CopyIn {
+        CopyIn {
+            plan,
+            buf: vec![],
+            scan: Scan::default(),
+            line: 0,
+            pending: vec![],
+            rows: 0,
+            error: None,
+        }
+    }
+
+    pub fn plan(&self) -> &CopyInPlan {
+        &self.plan
+    }
+
+    /// Columns the client sends per record.
+    pub fn columns(&self) -> usize {
+        self.plan.columns.len()
+    }
+
+    /// Takes a chunk of data: complete records are parsed and kept.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        self.parse(false);
+        if self.buf.len() > MAX_RECORD_BYTES {
+            // A line that never ends (or a CSV quote never closed) must
+            // not grow without bound.
+            self.error = Some(at_line(
+                self.line + 1,
+                SqlError::bad_copy_file_format(format!(
+                    "record longer than {MAX_RECORD_BYTES} bytes"
+                )),
+            ));
+            self.buf = vec![];
+            self.scan = Scan::default();
+        }
+    }
+
+    /// The client's end of data: an unterminated last record counts too.
+    pub fn end_of_data(&mut self) {
+        self.parse(true);
+    }
+
+    /// Whether a full batch waits to be written (and nothing failed).
+    pub fn batch_ready(&self) -> bool {
+        self.error.is_none() && self.pending.len() >= BATCH_ROWS
+    }
+
+    /// Whether rows wait to be written (and nothing failed).
+    pub fn has_pending(&self) -> bool {
+        self.error.is_none() && !self.pending.is_empty()
+    }
+
+    /// Up to one batch of pending records, with their line numbers.
+    pub fn take_batch(&mut self) -> Vec<(u64, Vec<Field>)> {
+        let take = self.pending.len().min(BATCH_ROWS);
+        self.pending.drain(..take).collect()
+    }
+
+    /// A batch of `n` rows was written.
+    pub fn written(&mut self, n: u64) {
+        self.rows += n;
+    }
+
+    /// Writing failed: the COPY fails with `e`.
+    pub fn fail(&mut self, e: SqlError) {
+        self.error.get_or_insert(e);
+    }
+
+    /// How the COPY ended: its command tag, or its first error.
+    pub fn outcome(self) -> SqlResult<String> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(format!("COPY {}", self.rows)),
+        }
+    }
+
+    /// Parses complete records; `last` takes the unterminated tail too.
+    fn parse(&mut self, last: bool) {
+        let mut records = take_records(&self.plan.options, &mut self.buf, &mut self.scan);
+        if last && !self.buf.is_empty() {
+            records.push((std::mem::take(&mut self.buf), self.scan.lines));
+            self.scan = Scan::default();
+        }
+        for (rec, lines) in records {
+            let line = self.line + 1;
+            self.line += lines;
+            if self.error.is_some() || (self.plan.options.header && line == 1) {
+                continue;
+            }
+            if self.plan.options.format == CopyFormat::Text && rec == b"\\." {
+                continue;
+            }
+            match parse_record(&self.plan.options, &rec) {
+                Ok(fields) if fields.len() == self.plan.columns.len() => {
+                    self.pending.push((line, fields))
+                }
+                Ok(fields) => {
+                    self.error = Some(at_line(
+                        line,
+                        SqlError::bad_copy_file_format(format!(
+                            "expected {} columns, got {}",
+                            self.plan.columns.len(),
+                            fields.len()
+                        )),
+                    ))
+                }
+                Err(e) => self.error = Some(at_line(line, e)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::TableId;
+    use crate::copy::encode::tests::plan;
+    use crate::error::SqlState;
+
+    fn copy(header: bool) -> CopyIn {
+        let mut options = plan(CopyFormat::Csv);
+        options.header = header;
+        CopyIn::new(CopyInPlan {
+            table: TableId::Buckets,
+            columns: vec![0, 1],
+            options,
+        })
+    }
+
+    #[test]
+    fn records_keep_their_line_numbers_across_chunks() {
+        let mut c = copy(true);
+        c.feed(b"name,owner\na,x\n\"b\nc\",y\n");
+        c.feed(b"d,");
+        assert_eq!(
+            c.take_batch().iter().map(|r| r.0).collect::<Vec<_>>(),
+            [2, 3]
+        );
+        c.feed(b"z");
+        c.end_of_data();
+        let last = c.take_batch();
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].0, 5);
+        assert_eq!(last[0].1, vec![Some("d".into()), Some("z".into())]);
+        c.written(3);
+        assert_eq!(c.outcome().unwrap(), "COPY 3");
+    }
+
+    #[test]
+    fn a_bad_record_fails_the_copy_with_its_line() {
+        let mut c = copy(false);
+        c.feed(b"a,x\nonly-one\nb,y\n");
+        let e = c.outcome().unwrap_err();
+        assert_eq!(e.state, SqlState::BadCopyFileFormat);
+        assert!(e.message.ends_with("(COPY line 2)"), "{}", e.message);
+    }
+}

@@ -1,0 +1,447 @@
+//! Full SQL reads through DataFusion: joins, subqueries, CTEs, window
+//! functions, the JSON functions, and the `pg_catalog` / `information_schema`
+//! tables psql's meta-commands and drivers' introspection read.
+//!
+//! bucketdb's own planner stays the fast path: a query it plans (point
+//! lookups, key-range scans, simple aggregates) never reaches DataFusion.
+//! A query it does not support, or that names a table or function only
+//! DataFusion knows, is planned here instead ([`takes`]); its scans still
+//! run through bucketdb's access paths (see [`provider`]). This module and
+//! `crate::plan` are siblings: neither imports the other, and the engine
+//! chooses between them.
+
+mod array_subquery;
+mod convert;
+mod errors;
+mod functions;
+mod pg_proc;
+mod provider;
+mod pushdown;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ParamValues;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext, SessionState};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::execute_stream;
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use futures::StreamExt;
+use sqlparser::ast::{Expr as AstExpr, SelectItem, SetExpr, Statement};
+
+use crate::catalog::{Catalog, TableId};
+use crate::error::{SqlError, SqlResult, SqlState};
+use crate::functions::own_functions;
+use crate::runtime::RowStream;
+use crate::value::{OutColumn, SqlType, Value};
+
+pub use provider::{QueryScope, ScanSource, TxnScans};
+
+use convert::{batch_to_rows, param_scalar, sql_type};
+use errors::to_sql_error;
+
+/// The catalog and schema the built-in tables live in for DataFusion.
+const CATALOG: &str = "bucketdb";
+const SCHEMA: &str = "public";
+
+/// Result chunks a query may produce ahead of the client.
+const CHUNKS_AHEAD: usize = 4;
+
+/// How often a running query looks for a cancel or its statement timeout.
+const INTERRUPT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A query planned by DataFusion, with the parameter types it inferred.
+#[derive(Debug, Clone)]
+pub struct DataFusionPlan {
+    plan: LogicalPlan,
+    params: Vec<Option<DataType>>,
+    /// An EXPLAIN (not VERBOSE): shown as PostgreSQL shows one, a single
+    /// `QUERY PLAN` column of the plan's lines (see [`query_plan`]).
+    explain: bool,
+}
+
+impl DataFusionPlan {
+    /// Whether the plan is an EXPLAIN: its rows are the plan's lines.
+    pub fn is_explain(&self) -> bool {
+        self.explain
+    }
+}
+
+/// A read DataFusion prepared: its plan, parameter types and columns.
+pub struct DataFusionPrepared {
+    pub plan: DataFusionPlan,
+    pub param_types: Vec<SqlType>,
+    pub columns: Vec<OutColumn>,
+}
+
+/// Whether a statement bucketdb's planner refused with `e` should be tried
+/// with DataFusion: a read that uses something the fast planner lacks (a
+/// feature, a relation, a function, a column of a catalog table, a type or
+/// syntax it does not know, a grouping it does not do).
+pub fn takes(stmt: &Statement, e: &SqlError) -> bool {
+    let read = match stmt {
+        Statement::Query(_) => true,
+        Statement::Explain { statement, .. } => matches!(**statement, Statement::Query(_)),
+        _ => false,
+    };
+    read && matches!(
+        e.state,
+        SqlState::FeatureNotSupported
+            | SqlState::UndefinedTable
+            | SqlState::UndefinedFunction
+            | SqlState::UndefinedColumn
+            | SqlState::DatatypeMismatch
+            | SqlState::SyntaxError
+            | SqlState::GroupingError
+    )
+}
+
+/// The error to report when both planners refused a read: DataFusion's
+/// where the fast planner only lacked the feature (0A000) or the relation
+/// (42P01, e.g. a pg_catalog table), unless what DataFusion lacks is one of
+/// bucketdb's own functions (`list_objects` in a join): the fast planner
+/// knows those, so its word stands, as it does for every other error.
+pub fn refusal(ours: SqlError, df: SqlError) -> SqlError {
+    let own_function = || {
+        let message = df.message.to_ascii_lowercase();
+        own_functions().any(|f| message.contains(f.name))
+    };
+    match ours.state {
+        SqlState::FeatureNotSupported
+            if df.state == SqlState::UndefinedFunction && own_function() =>
+        {
+            ours
+        }
+        SqlState::FeatureNotSupported | SqlState::UndefinedTable => df,
+        _ => ours,
+    }
+}
+
+/// The DataFusion side of an engine: one session set up at start (tables,
+/// JSON functions, pg_catalog) and shared by every query. Queries only read
+/// it: a per-query copy of a session duplicates every function registry,
+/// which measured about a fifth of a point lookup's planning instructions.
+pub struct DataFusion {
+    state: SessionState,
+    task: Arc<TaskContext>,
+    rewriter: PostgresCompatibilityParser,
+}
+
+impl DataFusion {
+    pub fn new(catalog: Arc<Catalog>) -> SqlResult<DataFusion> {
+        let setup = |e: String| SqlError::internal(format!("setting up DataFusion: {e}"));
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, SCHEMA)
+            .with_information_schema(true)
+            // One partition: queries here are many and small next to the
+            // two cores, and a repartition costs each of them more than
+            // the parallelism wins back (see docs/benchmarks.md).
+            .with_target_partitions(1)
+            .set_str("datafusion.execution.time_zone", convert::UTC)
+            .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
+        let mut ctx = SessionContext::new_with_config(config);
+        for id in [
+            TableId::Buckets,
+            TableId::Objects,
+            TableId::Uploads,
+            TableId::Parts,
+            TableId::Versions,
+        ] {
+            let name = catalog.get(id).name;
+            ctx.register_table(name, Arc::new(provider::KvTable::new(catalog.clone(), id)))
+                .map_err(|e| setup(e.to_string()))?;
+        }
+        datafusion_functions_json::register_all(&mut ctx).map_err(|e| setup(e.to_string()))?;
+        datafusion_pg_catalog::setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider)
+            .map_err(|e| setup(e.to_string()))?;
+        pg_proc::install(&ctx, CATALOG).map_err(|e| setup(e.to_string()))?;
+        functions::register(&ctx);
+        let state = ctx.state();
+        Ok(DataFusion {
+            task: state.task_ctx(),
+            state,
+            rewriter: PostgresCompatibilityParser::new(),
+        })
+    }
+
+    /// Plans a read. Client queries pg_catalog compatibility needs (psql's
+    /// `\d` family among them) are rewritten first; some are recognised by
+    /// their tokens, so the client's own text (`source`) is used if known.
+    /// Matching tokens costs a re-tokenisation per statement, so only
+    /// statements that name a catalog pay for it.
+    pub async fn prepare(
+        &self,
+        stmt: &Statement,
+        source: Option<&str>,
+        given: &[Option<SqlType>],
+    ) -> SqlResult<DataFusionPrepared> {
+        let text = source.map_or_else(|| stmt.to_string(), str::to_string);
+        let lower = text.to_ascii_lowercase();
+        let catalog_query = lower.contains("pg_") || lower.contains("information_schema");
+        let mut stmt = match catalog_query.then(|| self.rewriter.parse(&text)) {
+            Some(Ok(mut v)) if v.len() == 1 => v.remove(0),
+            _ => self.rewriter.rewrite(stmt.clone()),
+        };
+        if lower.contains("array") {
+            array_subquery::rewrite(&mut stmt);
+        }
+        let names = postgres_names(&stmt);
+        let explain = matches!(stmt, Statement::Explain { verbose: false, .. });
+        let plan = self
+            .state
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                stmt,
+            )))
+            .await
+            .map_err(to_sql_error)?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| SqlError::feature_not_supported(e.message().to_string()))?;
+        let inferred = plan.get_parameter_types().map_err(to_sql_error)?;
+        let count = inferred
+            .keys()
+            .filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0)
+            .max(given.len());
+        let params: Vec<Option<DataType>> = (1..=count)
+            .map(|i| inferred.get(&format!("${i}")).cloned().flatten())
+            .collect();
+        let param_types = params
+            .iter()
+            .enumerate()
+            .map(|(i, dt)| {
+                given
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .or_else(|| dt.as_ref().map(sql_type))
+                    .unwrap_or(SqlType::Text)
+            })
+            .collect();
+        let fields = plan.schema().fields();
+        let names = names.filter(|n| n.len() == fields.len());
+        let columns = if explain {
+            vec![OutColumn {
+                name: "QUERY PLAN".into(),
+                ty: SqlType::Text,
+            }]
+        } else {
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| OutColumn {
+                    name: names
+                        .as_ref()
+                        .and_then(|n| n[i].clone())
+                        .unwrap_or_else(|| f.name().clone()),
+                    ty: sql_type(f.data_type()),
+                })
+                .collect()
+        };
+        Ok(DataFusionPrepared {
+            plan: DataFusionPlan {
+                plan,
+                params,
+                explain,
+            },
+            param_types,
+            columns,
+        })
+    }
+
+    /// Runs a planned read over `scope`'s view. Rows go out as DataFusion
+    /// produces them, a bounded number of chunks ahead of the client; an
+    /// EXPLAIN's rows are its plan's lines.
+    pub async fn run(
+        &self,
+        a: &DataFusionPlan,
+        params: &[Value],
+        scope: QueryScope,
+    ) -> SqlResult<RowStream> {
+        let mut plan = a.plan.clone();
+        if !a.params.is_empty() {
+            let values = params
+                .iter()
+                .zip(&a.params)
+                .map(|(v, t)| param_scalar(v, t.as_ref()))
+                .collect::<datafusion::common::Result<Vec<_>>>()
+                .map_err(to_sql_error)?;
+            plan = plan
+                .replace_params_with_values(&ParamValues::from(values))
+                .map_err(to_sql_error)?;
+        }
+        let interrupt = scope.interrupt.clone();
+        let physical = provider::planning_for(scope, self.state.create_physical_plan(&plan))
+            .await
+            .map_err(to_sql_error)?;
+        let mut stream = execute_stream(physical, self.task.clone()).map_err(to_sql_error)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
+        tokio::spawn(async move {
+            // Joins, sorts and aggregates run inside DataFusion without
+            // looking at the interrupt, so it is polled here while waiting:
+            // dropping the stream stops them.
+            let mut poll = tokio::time::interval(INTERRUPT_POLL);
+            loop {
+                let batch = tokio::select! {
+                    b = stream.next() => match b {
+                        Some(b) => b,
+                        None => break,
+                    },
+                    _ = poll.tick() => match interrupt.check() {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            break;
+                        }
+                    },
+                };
+                let chunk = interrupt
+                    .check()
+                    .and_then(|()| batch.and_then(|b| batch_to_rows(&b)).map_err(to_sql_error));
+                let failed = chunk.is_err();
+                if matches!(&chunk, Ok(rows) if rows.is_empty()) {
+                    continue;
+                }
+                // A closed receiver: the client left or the portal closed.
+                if tx.send(chunk).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let stream = RowStream::start(rx).await?;
+        if a.explain {
+            let (_, closed) = tokio::sync::mpsc::channel(1);
+            return Ok(RowStream {
+                first: query_plan(stream.collect().await?),
+                rest: closed,
+            });
+        }
+        Ok(stream)
+    }
+}
+
+/// DataFusion's EXPLAIN rows (`plan_type`, `plan`) as PostgreSQL's: one
+/// text row per line of the plan that runs, the physical plan (with its
+/// metrics under ANALYZE). The logical plan is left out, as PostgreSQL has
+/// none to show; EXPLAIN VERBOSE keeps DataFusion's own form.
+fn query_plan(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    rows.into_iter()
+        .filter(|r| {
+            matches!(r.first(), Some(Value::Text(t)) if t == "physical_plan" || t == "Plan with Metrics")
+        })
+        .filter_map(|r| match r.into_iter().nth(1) {
+            Some(Value::Text(plan)) => Some(plan),
+            _ => None,
+        })
+        .flat_map(|plan| {
+            plan.lines()
+                .map(str::trim_end)
+                .filter(|l| !l.is_empty())
+                .map(|l| vec![Value::Text(l.to_string())])
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The names PostgreSQL gives the result columns of a query, where they
+/// differ from DataFusion's: a function call is named for its function
+/// (`count(*)` → `count`), a cast for what it casts, another unnamed
+/// expression `?column?`. `None` keeps DataFusion's name (aliases,
+/// columns); no list at all when a wildcard makes positions unknown.
+fn postgres_names(stmt: &Statement) -> Option<Vec<Option<String>>> {
+    let Statement::Query(q) = stmt else {
+        return None;
+    };
+    let mut body = &*q.body;
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left;
+    }
+    let SetExpr::Select(select) = body else {
+        return None;
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => Some(expr_name(e)),
+            SelectItem::ExprWithAlias { .. } => Some(None),
+            _ => None,
+        })
+        .collect()
+}
+
+fn expr_name(e: &AstExpr) -> Option<String> {
+    match e {
+        AstExpr::Identifier(_) | AstExpr::CompoundIdentifier(_) => None,
+        AstExpr::Function(f) => f.name.0.last().map(|p| p.to_string().to_lowercase()),
+        AstExpr::Cast { expr, .. } | AstExpr::Nested(expr) => expr_name(expr),
+        AstExpr::Case { .. } => Some("case".into()),
+        _ => Some("?column?".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(sql: &str) -> Statement {
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn column_names_follow_postgres() {
+        let names = postgres_names(&parse(
+            "SELECT key, o.size, count(*), x::text, 1 + 2, sum(size) AS \"Total bytes\", pg_catalog.upper(key) FROM o",
+        ))
+        .unwrap();
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            names,
+            vec![
+                None,
+                None,
+                s("count"),
+                None,
+                s("?column?"),
+                None,
+                s("upper")
+            ]
+        );
+        assert_eq!(postgres_names(&parse("SELECT *, count(*) FROM o")), None);
+    }
+
+    #[test]
+    fn both_refused_reports_the_planner_that_knows_why() {
+        let joins = || SqlError::feature_not_supported("joins are not supported yet");
+        let missing = |f: &str| SqlError::undefined_function(format!("Invalid function '{f}'"));
+        // DataFusion lacks a catalog function: its error says what is missing.
+        let e = refusal(joins(), missing("pg_size_pretty"));
+        assert!(e.message.contains("pg_size_pretty"), "{}", e.message);
+        // DataFusion lacks bucketdb's own function: the fast planner knows it.
+        let e = refusal(joins(), missing("list_objects"));
+        assert_eq!(e.message, joins().message);
+        // Any other error of the fast planner stands.
+        let e = refusal(SqlError::division_by_zero("division by zero"), missing("x"));
+        assert_eq!(e.state, SqlState::DivisionByZero);
+    }
+
+    #[test]
+    fn only_reads_the_fast_planner_lacks_go_to_datafusion() {
+        let unsupported = SqlError::feature_not_supported("joins");
+        assert!(takes(&parse("SELECT 1"), &unsupported));
+        assert!(takes(&parse("EXPLAIN SELECT 1"), &unsupported));
+        assert!(!takes(&parse("DELETE FROM objects"), &unsupported));
+        assert!(!takes(
+            &parse("SELECT 1"),
+            &SqlError::division_by_zero("division by zero")
+        ));
+    }
+}

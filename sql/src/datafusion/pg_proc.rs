@@ -1,0 +1,287 @@
+//! bucketdb's own functions in `pg_catalog.pg_proc`, so that psql's `\df`
+//! (and any tool that browses functions) lists `list_objects`,
+//! `cluster_nodes` and the rest with their arguments and results.
+//!
+//! datafusion-pg-catalog's `pg_proc` is a static export of PostgreSQL's
+//! built-ins, all in the `pg_catalog` namespace. Its schema provider is
+//! wrapped here so that `pg_proc` also yields a row per bucketdb function in
+//! `public`. That namespace's OID is handed out by the provider at run time,
+//! so it is read from `pg_namespace` of the same provider each time
+//! `pg_proc` is scanned.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::catalog::{CatalogProviderList, SchemaProvider, TableProvider};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
+use datafusion::execution::context::SessionContext;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::physical_plan::{common::collect, SendableRecordBatchStream};
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::pg_catalog::{
+    ArrowTable, PgCatalogSchemaProvider, PgCatalogStaticTables, PgCatalogTable,
+};
+use futures::{stream, StreamExt};
+
+use crate::functions::{own_functions, Signature};
+
+type PgCatalog = PgCatalogSchemaProvider<Arc<dyn CatalogProviderList>, EmptyContextProvider>;
+
+/// OIDs of bucketdb's functions start here: far above PostgreSQL's own
+/// (below 16384) and above what the provider hands out to tables.
+const FIRST_OID: i32 = 1_000_000;
+
+/// The namespace bucketdb's functions are listed in.
+const NAMESPACE: &str = "public";
+
+/// Replaces `catalog`'s `pg_catalog` schema with one whose `pg_proc` lists
+/// bucketdb's functions, and registers the functions `\df` calls to
+/// describe them. Call after `setup_pg_catalog`.
+pub fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
+    let statics = Arc::new(PgCatalogStaticTables::try_new()?);
+    let builtin = statics.pg_proc.clone();
+    let functions = Arc::new(functions(&builtin)?);
+    let inner = Arc::new(PgCatalog::try_new(
+        ctx.state().catalog_list().clone(),
+        statics,
+        EmptyContextProvider,
+    )?);
+    let proc = Arc::new(ProcTable {
+        schema: builtin.schema(),
+        catalog: inner.clone(),
+        builtin,
+        functions: functions.clone(),
+    });
+    ctx.catalog(catalog)
+        .ok_or_else(|| DataFusionError::Plan(format!("no catalog {catalog}")))?
+        .register_schema("pg_catalog", Arc::new(WithFunctions { inner, proc }))?;
+    let by_oid: Arc<HashMap<i32, Signature>> = Arc::new(functions.iter().cloned().collect());
+    let describe = |name: &str, part: fn(&Signature) -> &str| {
+        let by_oid = by_oid.clone();
+        create_udf(
+            name,
+            // int8, so that a literal OID is taken as well as an oid column.
+            vec![DataType::Int64],
+            DataType::Utf8,
+            Volatility::Stable,
+            Arc::new(move |args: &[ColumnarValue]| {
+                let oids = ColumnarValue::values_to_arrays(args)?;
+                let oids = super::functions::one_argument::<Int64Type>(&oids)?;
+                let out: StringArray = oids
+                    .iter()
+                    .map(|oid| Some(part(by_oid.get(&i32::try_from(oid?).ok()?)?)))
+                    .collect();
+                Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+            }),
+        )
+    };
+    ctx.register_udf(describe("pg_get_function_arguments", |s| &s.arguments));
+    ctx.register_udf(describe("pg_get_function_result", |s| &s.result));
+    Ok(())
+}
+
+/// bucketdb's functions with their OIDs, leaving out those PostgreSQL
+/// already lists as built-ins (`set_config`).
+fn functions(builtin: &ArrowTable) -> Result<Vec<(i32, Signature)>> {
+    let mut builtin_names = std::collections::HashSet::new();
+    for batch in builtin.data() {
+        let Some(names) = batch.column_by_name("proname") else {
+            continue;
+        };
+        let names = datafusion::arrow::compute::cast(names, &DataType::Utf8)?;
+        builtin_names.extend(
+            names
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
+    }
+    let signatures = own_functions().filter(|s| !builtin_names.contains(s.name));
+    Ok((FIRST_OID..).zip(signatures).collect())
+}
+
+/// The `pg_catalog` schema with `pg_proc` extended; everything else is the
+/// provider's own.
+#[derive(Debug)]
+struct WithFunctions {
+    inner: Arc<PgCatalog>,
+    proc: Arc<ProcTable>,
+}
+
+#[async_trait]
+impl SchemaProvider for WithFunctions {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if name.eq_ignore_ascii_case("pg_proc") {
+            let schema = self.proc.schema.clone();
+            let table = StreamingTable::try_new(schema, vec![self.proc.clone()])?;
+            return Ok(Some(Arc::new(table)));
+        }
+        self.inner.table(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+/// `pg_proc`: PostgreSQL's built-ins, then bucketdb's functions.
+#[derive(Debug)]
+struct ProcTable {
+    schema: SchemaRef,
+    catalog: Arc<PgCatalog>,
+    builtin: Arc<ArrowTable>,
+    functions: Arc<Vec<(i32, Signature)>>,
+}
+
+impl PartitionStream for ProcTable {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let schema = self.schema.clone();
+        let builtin = stream::iter(self.builtin.data().to_vec().into_iter().map(Ok));
+        let catalog = self.catalog.clone();
+        let functions = self.functions.clone();
+        let own_schema = schema.clone();
+        let own = stream::once(async move {
+            let namespace = namespace_oid(&catalog, ctx).await?;
+            function_rows(&own_schema, &functions, namespace)
+        });
+        Box::pin(RecordBatchStreamAdapter::new(schema, builtin.chain(own)))
+    }
+}
+
+/// The OID `pg_namespace` currently gives [`NAMESPACE`].
+async fn namespace_oid(catalog: &PgCatalog, ctx: Arc<TaskContext>) -> Result<i32> {
+    let Some(PgCatalogTable::Dynamic(namespaces)) = catalog.build_table_by_name("pg_namespace")?
+    else {
+        return Err(DataFusionError::Internal(
+            "pg_namespace is not a dynamic table".into(),
+        ));
+    };
+    for batch in collect(namespaces.execute(ctx)).await? {
+        let (Some(oids), Some(names)) =
+            (batch.column_by_name("oid"), batch.column_by_name("nspname"))
+        else {
+            continue;
+        };
+        let names = datafusion::arrow::compute::cast(names, &DataType::Utf8)?;
+        let oids = datafusion::arrow::compute::cast(oids, &DataType::Int32)?;
+        let oids = oids.as_primitive::<Int32Type>();
+        if let Some(i) = names
+            .as_string::<i32>()
+            .iter()
+            .position(|n| n == Some(NAMESPACE))
+        {
+            if oids.is_valid(i) {
+                return Ok(oids.value(i));
+            }
+        }
+    }
+    Err(DataFusionError::Internal(format!(
+        "pg_namespace has no {NAMESPACE}"
+    )))
+}
+
+/// One `pg_proc` row per function, in the built-in rows' schema: the
+/// columns psql and drivers read are filled in, the rest take their
+/// type's empty value.
+fn function_rows(
+    schema: &SchemaRef,
+    functions: &[(i32, Signature)],
+    namespace: i32,
+) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let cells = functions
+                .iter()
+                .map(|(oid, sig)| cell(field, *oid, sig, namespace))
+                .collect::<Result<Vec<_>>>()?;
+            if cells.is_empty() {
+                return Ok(datafusion::arrow::array::new_empty_array(field.data_type()));
+            }
+            ScalarValue::iter_to_array(cells)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+fn cell(field: &Field, oid: i32, sig: &Signature, namespace: i32) -> Result<ScalarValue> {
+    let text = |s: &str| ScalarValue::Utf8(Some(s.to_string()));
+    let given = match field.name().as_str() {
+        "oid" => Some(ScalarValue::Int32(Some(oid))),
+        "proname" | "prosrc" => Some(text(sig.name)),
+        "pronamespace" => Some(ScalarValue::Int32(Some(namespace))),
+        // The bootstrap superuser and the `internal` language.
+        "proowner" => Some(ScalarValue::Int32(Some(10))),
+        "prolang" => Some(ScalarValue::Int32(Some(12))),
+        "prokind" => Some(text("f")),
+        "proretset" => Some(ScalarValue::Boolean(Some(sig.returns_set))),
+        "provolatile" => Some(text("v")),
+        _ => None,
+    };
+    match given {
+        Some(v) => v.cast_to(field.data_type()),
+        None if field.is_nullable() => ScalarValue::try_from(field.data_type()),
+        None => ScalarValue::new_default(field.data_type()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::{AdminFn, TableFn};
+
+    #[test]
+    fn lists_table_and_admin_functions_but_not_postgres_builtins() {
+        let statics = PgCatalogStaticTables::try_new().unwrap();
+        let listed = functions(&statics.pg_proc).unwrap();
+        let names: Vec<&str> = listed.iter().map(|(_, s)| s.name).collect();
+        assert!(names.contains(&"list_objects"), "{names:?}");
+        assert!(names.contains(&"cluster_promote"), "{names:?}");
+        assert!(!names.contains(&"set_config"), "{names:?}");
+        let rows = function_rows(&statics.pg_proc.schema(), &listed, 2200).unwrap();
+        assert_eq!(rows.num_rows(), listed.len());
+    }
+
+    #[test]
+    fn signatures_read_like_postgres() {
+        let s = TableFn::ListObjects.signature();
+        assert!(
+            s.arguments.starts_with(
+                "bucket text, prefix text DEFAULT ''::text, delimiter text DEFAULT NULL::text"
+            ),
+            "{}",
+            s.arguments
+        );
+        assert!(s
+            .arguments
+            .ends_with("max_keys bigint DEFAULT 1000, continuation_token text DEFAULT NULL::text"));
+        assert!(
+            s.result.starts_with("TABLE(key text, is_prefix boolean"),
+            "{}",
+            s.result
+        );
+        let a = AdminFn::Promote.signature();
+        assert_eq!(
+            (a.arguments.as_str(), a.result.as_str()),
+            ("node_id bigint", "bigint")
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! The one dispatch over statement kinds: parameters coerced to their
+//! types, then each kind of plan to the code that runs it.
+
+use super::prepared::Route;
+use super::{Engine, Output, Prepared, Session};
+use crate::copy;
+use crate::error::{SqlError, SqlResult};
+use crate::expr::EvalEnv;
+use crate::fastpath;
+use crate::plan::Plan;
+use crate::runtime::Interrupt;
+use crate::value::{SqlType, Value};
+
+impl Engine {
+    pub(super) async fn run_statement(
+        &self,
+        session: &mut Session,
+        p: &Prepared,
+        interrupt: &Interrupt,
+        params: Vec<Value>,
+    ) -> SqlResult<Output> {
+        if params.len() < p.param_types.len() {
+            return Err(SqlError::protocol_violation(format!(
+                "statement needs {} parameters, {} given",
+                p.param_types.len(),
+                params.len()
+            )));
+        }
+        let params = params
+            .into_iter()
+            .zip(
+                p.param_types
+                    .iter()
+                    .chain(std::iter::repeat(&SqlType::Text)),
+            )
+            .map(|(v, t)| v.coerce(*t))
+            .collect::<SqlResult<Vec<_>>>()?;
+        let plan = match &p.route {
+            Route::DataFusion(a) => {
+                return self
+                    .datafusion_read(session, a, p, &params, interrupt)
+                    .await
+            }
+            Route::Fast(plan) => plan,
+        };
+        match plan {
+            Plan::Set { name, value } => {
+                match value {
+                    Some(v) => session.settings_mut().set(name, v)?,
+                    None => session.settings_mut().reset(name)?,
+                }
+                Ok(Output::Command("SET".into()))
+            }
+            Plan::Explain(lines) => Ok(Output::Rows {
+                columns: p.columns.clone(),
+                rows: lines.iter().map(|l| vec![Value::Text(l.clone())]).collect(),
+                command: "EXPLAIN".into(),
+            }),
+            Plan::ResetAll => {
+                session.settings_mut().reset_all();
+                Ok(Output::Command("RESET".into()))
+            }
+            Plan::Show { name } => {
+                let value = session.settings().show(name)?;
+                Ok(Output::Rows {
+                    columns: p.columns.clone(),
+                    rows: vec![vec![Value::Text(value)]],
+                    command: "SHOW".into(),
+                })
+            }
+            Plan::Begin => self.begin(session).await,
+            Plan::Rollback => {
+                session.txn = None;
+                Ok(Output::Transaction {
+                    tag: "ROLLBACK",
+                    open: false,
+                })
+            }
+            Plan::Commit => self.commit(session, interrupt).await,
+            Plan::CopyIn(plan) => Ok(Output::CopyIn {
+                columns: self.copy_start(session, plan)?,
+            }),
+            Plan::Select(s) if fastpath::streams(&self.catalog, s) && !session.in_transaction() => {
+                self.select_stream(session, s, p, params, interrupt).await
+            }
+            Plan::Select(s) => Ok(Output::Rows {
+                columns: p.columns.clone(),
+                command: "SELECT".into(),
+                rows: self.select_rows(session, s, &params, interrupt).await?,
+            }),
+            Plan::CopyOut { select, options } => {
+                let rows = self
+                    .select_rows(session, select, &params, interrupt)
+                    .await?;
+                Ok(Output::CopyOut {
+                    columns: select.projection.columns.len(),
+                    data: copy::encode_rows(options, &select.projection.columns, &rows),
+                })
+            }
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) if session.in_transaction() => {
+                self.write_in_txn(session, plan, p, &params, interrupt)
+            }
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
+                self.write(session, plan, p, &params, interrupt).await
+            }
+            Plan::Admin(call) => {
+                let env = EvalEnv::at_now(&params, session.settings(), interrupt);
+                let args = call
+                    .args
+                    .iter()
+                    .map(|a| a.eval(&[], &[], &env))
+                    .collect::<SqlResult<Vec<_>>>()?;
+                let in_transaction = session.in_transaction();
+                let value = call
+                    .function
+                    .run(&self.node, session.settings_mut(), in_transaction, args)
+                    .await?;
+                Ok(Output::Rows {
+                    columns: p.columns.clone(),
+                    rows: vec![vec![value]],
+                    command: "SELECT".into(),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The engine of a node, on top of every other layer: it parses and
+//! prepares statements (bucketdb's planner first, DataFusion for the reads
+//! it does not take), and runs them for a session: the one dispatch over
+//! statement kinds ([`dispatch`]), reads after the session's read barrier
+//! ([`read`]), autocommit writes with their retry loop ([`write`]),
+//! explicit transactions ([`txn`]) and COPY streaming ([`copy`]).
+
+mod copy;
+mod dispatch;
+mod output;
+mod prepared;
+mod read;
+mod session;
+mod txn;
+mod write;
+
+pub use output::Output;
+pub use prepared::Prepared;
+pub use session::Session;
+
+use std::sync::Arc;
+
+use bucketdb_consensus::RaftNode;
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::catalog::Catalog;
+use crate::datafusion::{self, DataFusion};
+use crate::error::{SqlError, SqlResult};
+use crate::plan;
+use crate::runtime::Interrupt;
+use crate::value::{SqlType, Value};
+use prepared::Route;
+
+/// The SQL engine of a node.
+pub struct Engine {
+    node: RaftNode,
+    /// Shared with scans that stream on after the statement returns.
+    catalog: Arc<Catalog>,
+    /// Reads the fast planner does not take.
+    datafusion: DataFusion,
+}
+
+impl Engine {
+    pub fn new(node: RaftNode) -> SqlResult<Engine> {
+        let catalog = Arc::new(Catalog::new());
+        Ok(Engine {
+            node,
+            datafusion: DataFusion::new(catalog.clone())?,
+            catalog,
+        })
+    }
+
+    pub fn node(&self) -> &RaftNode {
+        &self.node
+    }
+
+    /// Parses a query string into statements.
+    pub fn parse(&self, sql: &str) -> SqlResult<Vec<Statement>> {
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| SqlError::syntax(e.to_string()))
+    }
+
+    /// Plans a statement: with bucketdb's own planner, or, for a read it
+    /// does not take, with DataFusion. When both refuse, the error that
+    /// says what is missing is reported (see [`datafusion::refusal`]).
+    /// `source` is the statement's text when the query string held only
+    /// it: known client catalog queries are recognised by their text.
+    pub async fn prepare(
+        &self,
+        stmt: &Statement,
+        source: Option<&str>,
+        given: &[Option<SqlType>],
+    ) -> SqlResult<Prepared> {
+        match plan::plan(&self.catalog, stmt, given) {
+            Ok(planned) => Ok(Prepared::fast(planned)),
+            Err(e) if datafusion::takes(stmt, &e) => {
+                let p = self
+                    .datafusion
+                    .prepare(stmt, source, given)
+                    .await
+                    .map_err(|df| datafusion::refusal(e, df))?;
+                Ok(Prepared {
+                    route: Route::DataFusion(p.plan),
+                    param_types: p.param_types,
+                    columns: p.columns,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs a prepared statement with parameter values (already decoded).
+    /// Inside a transaction that already failed only COMMIT and ROLLBACK
+    /// run; an error fails the transaction.
+    pub async fn execute(
+        &self,
+        session: &mut Session,
+        p: &Prepared,
+        interrupt: &Interrupt,
+        params: Vec<Value>,
+    ) -> SqlResult<Output> {
+        let failed = session.txn.as_ref().is_some_and(|t| t.failed);
+        let ends_txn = matches!(
+            p.route,
+            Route::Fast(plan::Plan::Commit | plan::Plan::Rollback)
+        );
+        if failed && !ends_txn {
+            return Err(SqlError::in_failed_sql_transaction(
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let result = self.run_statement(session, p, interrupt, params).await;
+        if result.is_err() {
+            session.fail_transaction();
+        }
+        result
+    }
+}

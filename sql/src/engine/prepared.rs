@@ -1,0 +1,40 @@
+//! A statement ready to run many times: which planner planned it, its
+//! parameter types and its result columns.
+
+use crate::datafusion::DataFusionPlan;
+use crate::plan::{Plan, Planned};
+use crate::value::{OutColumn, SqlType};
+
+/// Which planner's plan a statement runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Route {
+    /// bucketdb's own planner: point lookups, key ranges, writes, utility.
+    Fast(Plan),
+    /// A read bucketdb's planner does not take, planned by DataFusion.
+    DataFusion(DataFusionPlan),
+}
+
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub(crate) route: Route,
+    pub param_types: Vec<SqlType>,
+    pub columns: Vec<OutColumn>,
+}
+
+impl Prepared {
+    pub(super) fn fast(p: Planned) -> Prepared {
+        Prepared {
+            route: Route::Fast(p.plan),
+            param_types: p.param_types,
+            columns: p.columns,
+        }
+    }
+
+    /// A short name of the statement's kind, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match &self.route {
+            Route::Fast(plan) => plan.kind(),
+            Route::DataFusion(_) => "analytic",
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! bucketdb's own planner: a parsed statement becomes a [`Planned`] plan
+//! with its parameter types and result columns, ready to run many times.
+//! By statement kind: queries ([`select`]), writes ([`dml`]), settings,
+//! COPY and admin calls ([`utility`]), and what EXPLAIN shows
+//! ([`explain`]). A read this planner refuses for a missing feature may
+//! still be planned by DataFusion (the `datafusion` module, a sibling that
+//! neither imports nor is imported by this module).
+
+mod dml;
+mod explain;
+mod select;
+mod utility;
+
+pub use dml::{DeletePlan, InsertPlan, OnConflict, UpdatePlan};
+pub use select::{Projection, SelectPlan, SortSource};
+
+use sqlparser::ast::{self, Statement};
+
+use crate::bind::{ident, object_name, Binder, Scope};
+use crate::catalog::{Catalog, Table};
+use crate::copy::{CopyInPlan, CopyOptions};
+use crate::error::{SqlError, SqlResult};
+use crate::functions::AdminCall;
+use crate::value::{OutColumn, SqlType};
+
+#[derive(Debug, Clone)]
+pub enum Plan {
+    Select(SelectPlan),
+    Insert(InsertPlan),
+    Update(UpdatePlan),
+    Delete(DeletePlan),
+    /// `SET name = value`; `None` resets to the default.
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    /// `RESET ALL`.
+    ResetAll,
+    /// `EXPLAIN statement`: the lines of its plan.
+    Explain(Vec<String>),
+    Show {
+        name: String,
+    },
+    /// A cluster administration call (`SELECT cluster_promote(2)`).
+    Admin(AdminCall),
+    /// `COPY table FROM STDIN`.
+    CopyIn(CopyInPlan),
+    /// `COPY table | (query) TO STDOUT`.
+    CopyOut {
+        select: SelectPlan,
+        options: CopyOptions,
+    },
+    /// `BEGIN` / `START TRANSACTION`.
+    Begin,
+    /// `COMMIT` / `END`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
+}
+
+/// A planned statement: its plan, the types of its parameters and the
+/// columns of its result.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub plan: Plan,
+    pub param_types: Vec<SqlType>,
+    pub columns: Vec<OutColumn>,
+}
+
+impl Plan {
+    /// A short name of the statement's kind, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Plan::Select(_) => "select",
+            Plan::Insert(_) => "insert",
+            Plan::Update(_) => "update",
+            Plan::Delete(_) => "delete",
+            Plan::Set { .. } | Plan::ResetAll => "set",
+            Plan::Explain(_) => "explain",
+            Plan::Show { .. } => "show",
+            Plan::Admin(_) => "admin",
+            Plan::Begin | Plan::Commit | Plan::Rollback => "transaction",
+            Plan::CopyIn(_) | Plan::CopyOut { .. } => "copy",
+        }
+    }
+}
+
+/// The columns of `table`, named under `qualifier`.
+fn table_scope(table: &Table, qualifier: &str) -> Scope {
+    let mut s = Scope::default();
+    for c in &table.columns {
+        s.push(qualifier, c.name, c.ty, false);
+    }
+    s
+}
+
+/// Plans one statement. `given` holds parameter types the client declared
+/// (`None`: let the statement decide).
+pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> SqlResult<Planned> {
+    let mut b = Binder {
+        params: given.to_vec(),
+        aggs: vec![],
+    };
+    let mut admin_column = None;
+    let plan = match stmt {
+        Statement::Query(q) => match utility::admin_call(q, &mut b)? {
+            Some((call, column)) => {
+                admin_column = Some(column);
+                Plan::Admin(call)
+            }
+            None => Plan::Select(select::plan_query(catalog, q, &mut b)?),
+        },
+        Statement::Insert(ins) => Plan::Insert(dml::plan_insert(catalog, ins, &mut b)?),
+        Statement::Update(up) => Plan::Update(dml::plan_update(catalog, up, &mut b)?),
+        Statement::Delete(del) => Plan::Delete(dml::plan_delete(catalog, del, &mut b)?),
+        Statement::Set(set) => utility::plan_set(set)?,
+        Statement::Explain {
+            statement,
+            analyze: false,
+            ..
+        } => Plan::Explain(explain::explain(
+            &plan(catalog, statement, given)?.plan,
+            catalog,
+        )),
+        Statement::Reset(r) => match &r.reset {
+            ast::Reset::ALL => Plan::ResetAll,
+            ast::Reset::ConfigurationParameter(name) => Plan::Set {
+                name: object_name(name)?,
+                value: None,
+            },
+        },
+        Statement::ShowVariable { variable } => Plan::Show {
+            name: variable.iter().map(ident).collect::<Vec<_>>().join(" "),
+        },
+        Statement::StartTransaction { .. } => Plan::Begin,
+        Statement::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options,
+            ..
+        } => utility::plan_copy(
+            catalog,
+            source,
+            *to,
+            target,
+            options,
+            legacy_options,
+            &mut b,
+        )?,
+        Statement::Commit { chain: false, .. } => Plan::Commit,
+        Statement::Rollback {
+            chain: false,
+            savepoint: None,
+        } => Plan::Rollback,
+        Statement::Commit { .. } | Statement::Rollback { .. } | Statement::Savepoint { .. } => {
+            return Err(SqlError::feature_not_supported(
+                "savepoints and AND CHAIN are not supported",
+            ))
+        }
+        other => {
+            return Err(SqlError::feature_not_supported(format!(
+                "statement not supported: {}",
+                utility::first_words(&other.to_string())
+            )))
+        }
+    };
+    let columns = match &plan {
+        Plan::Select(s) => s.projection.columns.clone(),
+        Plan::Insert(InsertPlan { returning, .. })
+        | Plan::Update(UpdatePlan { returning, .. })
+        | Plan::Delete(DeletePlan { returning, .. }) => returning
+            .as_ref()
+            .map(|p| p.columns.clone())
+            .unwrap_or_default(),
+        Plan::Show { name } => vec![OutColumn {
+            name: name.clone(),
+            ty: SqlType::Text,
+        }],
+        Plan::Explain(_) => vec![OutColumn {
+            name: "QUERY PLAN".into(),
+            ty: SqlType::Text,
+        }],
+        Plan::Admin(_) => admin_column.into_iter().collect(),
+        Plan::Set { .. }
+        | Plan::ResetAll
+        | Plan::Begin
+        | Plan::CopyIn(_)
+        | Plan::CopyOut { .. }
+        | Plan::Commit
+        | Plan::Rollback => vec![],
+    };
+    Ok(Planned {
+        plan,
+        param_types: b.param_types(),
+        columns,
+    })
+}

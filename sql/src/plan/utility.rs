@@ -1,0 +1,160 @@
+//! Planning the statements that are not reads or writes of rows: SET,
+//! COPY (both directions) and admin calls.
+
+use sqlparser::ast::{self, SetExpr, Statement};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use super::select::plan_query;
+use super::Plan;
+use crate::bind::{ident, object_name, table_name, Binder};
+use crate::catalog::Catalog;
+use crate::copy::{copy_options, CopyInPlan, CopyOptions};
+use crate::error::{SqlError, SqlResult};
+use crate::functions::admin::{bind_admin, AdminCall};
+use crate::value::OutColumn;
+
+/// The first words of a statement, to name it in an error.
+pub(super) fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+pub(super) fn plan_set(set: &ast::Set) -> SqlResult<Plan> {
+    match set {
+        ast::Set::SingleAssignment {
+            variable, values, ..
+        } => {
+            let name = object_name(variable)?;
+            let value = match values.as_slice() {
+                [ast::Expr::Value(v)] => match &v.value {
+                    ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+                        Some(s.clone())
+                    }
+                    ast::Value::Number(n, _) => Some(n.clone()),
+                    ast::Value::Boolean(b) => Some(if *b { "on" } else { "off" }.into()),
+                    other => Some(other.to_string()),
+                },
+                [ast::Expr::Identifier(i)] if i.value.eq_ignore_ascii_case("default") => None,
+                [ast::Expr::Identifier(i)] => Some(i.value.clone()),
+                vals => Some(
+                    vals.iter()
+                        .map(|v| v.to_string().trim_matches('\'').to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            };
+            Ok(Plan::Set { name, value })
+        }
+        ast::Set::SetTimeZone { value, .. } => Ok(Plan::Set {
+            name: "timezone".into(),
+            value: Some(value.to_string().trim_matches('\'').to_string()),
+        }),
+        ast::Set::SetNames { charset_name, .. } => Ok(Plan::Set {
+            name: "client_encoding".into(),
+            value: Some(charset_name.to_string().trim_matches('\'').to_string()),
+        }),
+        other => Err(SqlError::feature_not_supported(format!(
+            "{other} is not supported"
+        ))),
+    }
+}
+
+/// `SELECT admin_fn(…)`, if that is what the query is.
+pub(super) fn admin_call(
+    q: &ast::Query,
+    b: &mut Binder,
+) -> SqlResult<Option<(AdminCall, OutColumn)>> {
+    match &*q.body {
+        SetExpr::Select(s) if q.order_by.is_none() && q.limit_clause.is_none() => bind_admin(s, b),
+        _ => Ok(None),
+    }
+}
+
+/// Plans `COPY table [(columns)] FROM STDIN`.
+fn plan_copy_in(
+    catalog: &Catalog,
+    name: &ast::ObjectName,
+    columns: &[ast::Ident],
+    options: CopyOptions,
+) -> SqlResult<CopyInPlan> {
+    let table = catalog.table(&table_name(name)?)?;
+    table.check_writable("copy into")?;
+    let columns = if columns.is_empty() {
+        (0..table.columns.len()).collect()
+    } else {
+        columns
+            .iter()
+            .map(|c| table.column_index(&ident(c)))
+            .collect::<SqlResult<Vec<_>>>()?
+    };
+    Ok(CopyInPlan {
+        table: table.id,
+        columns,
+        options,
+    })
+}
+
+/// Plans `COPY table [(columns)] FROM STDIN` and `COPY table | (query) TO
+/// STDOUT`.
+pub(super) fn plan_copy(
+    catalog: &Catalog,
+    source: &ast::CopySource,
+    to: bool,
+    target: &ast::CopyTarget,
+    options: &[ast::CopyOption],
+    legacy_options: &[ast::CopyLegacyOption],
+    b: &mut Binder,
+) -> SqlResult<Plan> {
+    if !legacy_options.is_empty() {
+        return Err(SqlError::feature_not_supported(
+            "COPY's pre-9.0 option syntax; use (FORMAT csv, HEADER)",
+        ));
+    }
+    let options = copy_options(options)?;
+    match (source, to, target) {
+        (
+            ast::CopySource::Table {
+                table_name,
+                columns,
+            },
+            false,
+            ast::CopyTarget::Stdin,
+        ) => Ok(Plan::CopyIn(plan_copy_in(
+            catalog, table_name, columns, options,
+        )?)),
+        (source, true, ast::CopyTarget::Stdout) => {
+            let query = match source {
+                ast::CopySource::Query(q) => q.clone(),
+                ast::CopySource::Table {
+                    table_name,
+                    columns,
+                } => {
+                    let list = if columns.is_empty() {
+                        "*".to_string()
+                    } else {
+                        columns
+                            .iter()
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    let sql = format!("SELECT {list} FROM {table_name}");
+                    match Parser::parse_sql(&PostgreSqlDialect {}, &sql)
+                        .map_err(|e| SqlError::syntax(e.to_string()))?
+                        .pop()
+                    {
+                        Some(Statement::Query(q)) => q,
+                        _ => return Err(SqlError::internal("COPY source query")),
+                    }
+                }
+            };
+            Ok(Plan::CopyOut {
+                select: plan_query(catalog, &query, b)?,
+                options,
+            })
+        }
+        _ => Err(SqlError::feature_not_supported(
+            "COPY supports FROM STDIN and TO STDOUT (use psql's \\copy for files)",
+        )),
+    }
+}

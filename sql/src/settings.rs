@@ -1,0 +1,240 @@
+//! A session's settings (`consistency`, `statement_timeout`, …), who is
+//! connected to which database, and the newest state it has seen. Below
+//! everything that evaluates an expression (`current_setting`,
+//! `current_user`); the engine's session adds the open transaction.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bucketdb_consensus::ReadConsistency;
+
+use crate::error::{SqlError, SqlResult, SqlState};
+
+/// The PostgreSQL version bucketdb answers to (`SHOW server_version`).
+pub const SERVER_VERSION: &str = "16.0";
+
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {SERVER_VERSION} (bucketdb {}) on x86_64-pc-linux-gnu",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Settings every session starts with (name in lowercase → value).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("client_encoding", "UTF8"),
+    ("consistency", "linearizable"),
+    ("datestyle", "ISO, MDY"),
+    ("default_transaction_isolation", "serializable"),
+    ("extra_float_digits", "1"),
+    ("integer_datetimes", "on"),
+    ("intervalstyle", "postgres"),
+    ("is_superuser", "on"),
+    ("search_path", "\"$user\", public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", SERVER_VERSION),
+    ("server_version_num", "160000"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("timezone", "UTC"),
+    ("transaction_isolation", "serializable"),
+];
+
+/// Settings a client may not change.
+const READ_ONLY: &[&str] = &[
+    "server_version",
+    "server_version_num",
+    "server_encoding",
+    "integer_datetimes",
+    "is_superuser",
+];
+
+/// Cloned for a scan that runs on after its statement returned: it
+/// evaluates its expressions with the settings in force when it started.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    user: String,
+    database: String,
+    settings: BTreeMap<String, String>,
+    /// The newest log index this session has read or written: its reads,
+    /// `local` ones too, never see an older state.
+    seen_index: u64,
+}
+
+impl Settings {
+    pub fn new(user: &str, database: &str) -> Settings {
+        Settings {
+            user: user.to_string(),
+            database: database.to_string(),
+            settings: DEFAULTS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            seen_index: 0,
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub fn seen_index(&self) -> u64 {
+        self.seen_index
+    }
+
+    /// Records that the session saw the state at log index `index`.
+    pub fn observe(&mut self, index: u64) {
+        self.seen_index = self.seen_index.max(index);
+    }
+
+    pub fn consistency(&self) -> ReadConsistency {
+        match self.settings.get("consistency").map(String::as_str) {
+            Some("local") => ReadConsistency::Local,
+            _ => ReadConsistency::Linearizable,
+        }
+    }
+
+    /// `SET name = value`. Unknown names are refused unless qualified
+    /// (`myapp.x`), as PostgreSQL does for custom settings.
+    pub fn set(&mut self, name: &str, value: &str) -> SqlResult<()> {
+        let name = name.to_ascii_lowercase();
+        if READ_ONLY.contains(&name.as_str()) {
+            return Err(cant_change(&name));
+        }
+        if !self.settings.contains_key(&name) && !name.contains('.') {
+            return Err(SqlError::undefined_object(format!(
+                "unrecognized configuration parameter \"{name}\""
+            )));
+        }
+        let value = match name.as_str() {
+            "consistency" => match value.to_ascii_lowercase().as_str() {
+                v @ ("linearizable" | "local") => v.to_string(),
+                _ => {
+                    return Err(SqlError::invalid_parameter_value(format!(
+                        "invalid value for parameter \"consistency\": \"{value}\" (expected linearizable or local)"
+                    )))
+                }
+            },
+            "statement_timeout" => {
+                parse_duration(value)?;
+                value.to_string()
+            }
+            _ => value.to_string(),
+        };
+        self.settings.insert(name, value);
+        Ok(())
+    }
+
+    /// `statement_timeout` in force; `None` when 0 (no limit).
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.settings
+            .get("statement_timeout")
+            .and_then(|v| parse_duration(v).ok())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// `RESET name`.
+    pub fn reset(&mut self, name: &str) -> SqlResult<()> {
+        let name = name.to_ascii_lowercase();
+        match DEFAULTS.iter().find(|(k, _)| *k == name) {
+            Some((_, v)) => self.set(&name, v),
+            None if name.contains('.') => {
+                self.settings.remove(&name);
+                Ok(())
+            }
+            None => Err(SqlError::undefined_object(format!(
+                "unrecognized configuration parameter \"{name}\""
+            ))),
+        }
+    }
+
+    /// `RESET ALL`: every setting back to its default.
+    pub fn reset_all(&mut self) {
+        self.settings = Settings::new(&self.user, &self.database).settings;
+    }
+
+    /// `SHOW name` / `current_setting(name)`.
+    pub fn show(&self, name: &str) -> SqlResult<String> {
+        let name = name.to_ascii_lowercase();
+        self.settings.get(&name).cloned().ok_or_else(|| {
+            SqlError::undefined_object(format!("unrecognized configuration parameter \"{name}\""))
+        })
+    }
+}
+
+/// A PostgreSQL time setting: a number of milliseconds, or a number with a
+/// unit (`us`, `ms`, `s`, `min`, `h`, `d`).
+fn parse_duration(value: &str) -> SqlResult<Duration> {
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = (&v[..split], v[split..].trim());
+    let bad = || {
+        SqlError::invalid_parameter_value(format!("invalid value for a time setting: \"{value}\""))
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let ms = match unit {
+        "" | "ms" => n,
+        "us" => n / 1000.0,
+        "s" => n * 1000.0,
+        "min" => n * 60_000.0,
+        "h" => n * 3_600_000.0,
+        "d" => n * 86_400_000.0,
+        _ => return Err(bad()),
+    };
+    if !ms.is_finite() || !(0.0..=i32::MAX as f64).contains(&ms) {
+        return Err(bad());
+    }
+    Ok(Duration::from_micros((ms * 1000.0) as u64))
+}
+
+fn cant_change(name: &str) -> SqlError {
+    SqlError::new(
+        SqlState::CantChangeRuntimeParam,
+        format!("parameter \"{name}\" cannot be changed"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistency_setting() {
+        let mut s = Settings::new("u", "d");
+        assert_eq!(s.consistency(), ReadConsistency::Linearizable);
+        s.set("consistency", "LOCAL").unwrap();
+        assert_eq!(s.consistency(), ReadConsistency::Local);
+        assert_eq!(
+            s.set("consistency", "eventual").unwrap_err().state,
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(s.show("consistency").unwrap(), "local");
+        s.reset("consistency").unwrap();
+        assert_eq!(s.show("consistency").unwrap(), "linearizable");
+        assert_eq!(
+            s.set("nonsense", "1").unwrap_err().state,
+            SqlState::UndefinedObject
+        );
+        s.set("myapp.trace", "1").unwrap();
+        assert_eq!(
+            s.set("server_version", "1").unwrap_err().state,
+            SqlState::CantChangeRuntimeParam
+        );
+        assert_eq!(s.statement_timeout(), None);
+        s.set("statement_timeout", "1500").unwrap();
+        assert_eq!(s.statement_timeout(), Some(Duration::from_millis(1500)));
+        s.set("statement_timeout", "2s").unwrap();
+        assert_eq!(s.statement_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            s.set("statement_timeout", "soon").unwrap_err().state,
+            SqlState::InvalidParameterValue
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! Explicit transactions (BEGIN … COMMIT), optimistic.
+//!
+//! A transaction reads one snapshot, taken at BEGIN, overlaid with its own
+//! writes, which stay in the session until COMMIT. Every row it reads from
+//! the snapshot is remembered: point reads as the revision seen (or
+//! absence), scans as the range read with its row count and highest
+//! revision. COMMIT proposes one batch: those reads as preconditions, the
+//! writes as operations. If anything the transaction read changed in the
+//! meantime the state machine refuses the batch and COMMIT fails with 40001
+//! with nothing written: lost updates and write skew cannot commit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bucketdb_storage::{
+    Datum, Expect, KvBatch, KvOp, OwnedView, Precondition, StoredRow, Violation,
+};
+
+mod view;
+
+pub use view::TxnView;
+
+/// What a transaction read from its snapshot.
+#[derive(Debug, Default)]
+pub struct ReadSet {
+    points: BTreeMap<Vec<u8>, Expect>,
+    ranges: Vec<Precondition>,
+}
+
+impl ReadSet {
+    fn point(&mut self, key: &[u8], row: Option<&StoredRow>) {
+        self.points
+            .entry(key.to_vec())
+            .or_insert_with(|| match row {
+                Some(r) => Expect::Revision(r.revision),
+                None => Expect::Absent,
+            });
+    }
+
+    pub fn merge(&mut self, other: ReadSet) {
+        for (k, e) in other.points {
+            self.points.entry(k).or_insert(e);
+        }
+        self.ranges.extend(other.ranges);
+    }
+}
+
+/// An open transaction of a session.
+pub struct Txn {
+    /// Shared with copies made for DataFusion's scans ([`Txn::copy`]).
+    snapshot: Arc<OwnedView>,
+    /// The transaction's writes: the row after it, or `None` for deleted.
+    writes: BTreeMap<Vec<u8>, Option<Vec<Datum>>>,
+    reads: ReadSet,
+    /// A statement failed: everything but ROLLBACK/COMMIT is refused.
+    pub failed: bool,
+}
+
+impl Txn {
+    pub fn new(snapshot: OwnedView) -> Txn {
+        Txn {
+            snapshot: Arc::new(snapshot),
+            writes: BTreeMap::new(),
+            reads: ReadSet::default(),
+            failed: false,
+        }
+    }
+
+    /// The same snapshot and writes, with no reads yet: what a statement
+    /// that reads on other threads (DataFusion's scans) reads from. Its
+    /// reads come back through [`Txn::finish_statement`].
+    pub fn copy(&self) -> Txn {
+        Txn {
+            snapshot: self.snapshot.clone(),
+            writes: self.writes.clone(),
+            reads: ReadSet::default(),
+            failed: false,
+        }
+    }
+
+    /// A view for one statement; [`Txn::finish_statement`] keeps what it
+    /// read.
+    pub fn view(&self) -> TxnView<'_> {
+        TxnView::new(self)
+    }
+
+    /// Records the reads of a statement that wrote nothing.
+    pub fn finish_read(&mut self, reads: ReadSet) {
+        self.reads.merge(reads);
+    }
+
+    /// Records a statement's reads and writes. Its preconditions are not
+    /// kept: they describe the snapshot, which the read set covers.
+    pub fn finish_statement(&mut self, reads: ReadSet, batch: KvBatch) {
+        self.reads.merge(reads);
+        for op in batch.ops {
+            match op {
+                KvOp::Put { key, columns } => self.writes.insert(key, Some(columns)),
+                KvOp::Delete { key } => self.writes.insert(key, None),
+            };
+        }
+    }
+
+    /// The batch COMMIT proposes, or `None` when the transaction wrote
+    /// nothing (its reads were of one snapshot: nothing to check).
+    pub fn into_batch(self) -> Option<KvBatch> {
+        if self.writes.is_empty() {
+            return None;
+        }
+        let mut preconditions: Vec<Precondition> = self
+            .reads
+            .points
+            .into_iter()
+            .map(|(key, expect)| Precondition {
+                key,
+                expect,
+                violation: Violation::Conflict,
+            })
+            .collect();
+        preconditions.extend(self.reads.ranges);
+        let ops = self
+            .writes
+            .into_iter()
+            .map(|(key, row)| match row {
+                Some(columns) => KvOp::Put { key, columns },
+                None => KvOp::Delete { key },
+            })
+            .collect();
+        Some(KvBatch {
+            preconditions,
+            ops,
+            // COMMIT stamps it.
+            timestamp: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use bucketdb_storage::{keys, Datum, KvBatch, KvOp, Store};
+
+    use super::*;
+    use crate::scan::RowSource;
+
+    fn put(key: Vec<u8>) -> KvOp {
+        KvOp::Put {
+            key,
+            columns: vec![Datum::Int(1)],
+        }
+    }
+
+    /// A store holding buckets `aaa` (revision 1) and `bbb` (revision 2).
+    fn store(dir: &std::path::Path) -> Store {
+        let s = Store::open(dir).unwrap();
+        for (name, revision) in [("aaa", 1), ("bbb", 2)] {
+            let batch = KvBatch {
+                ops: vec![put(keys::bucket(name))],
+                ..KvBatch::default()
+            };
+            s.apply_batch(&batch, revision, &[]).unwrap();
+        }
+        s
+    }
+
+    fn guard(key: Vec<u8>, expect: Expect) -> Precondition {
+        Precondition {
+            key,
+            expect,
+            violation: Violation::Conflict,
+        }
+    }
+
+    #[test]
+    fn point_reads_guard_what_was_seen_and_own_writes_guard_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let mut txn = Txn::new(s.owned_view());
+        let view = txn.view();
+        assert!(view.get(&keys::bucket("aaa")).unwrap().is_some());
+        assert!(view.get(&keys::bucket("zzz")).unwrap().is_none());
+        let reads = view.into_reads();
+        txn.finish_statement(
+            reads,
+            KvBatch {
+                ops: vec![put(keys::bucket("new"))],
+                ..KvBatch::default()
+            },
+        );
+        // Reading its own write records nothing more.
+        let view = txn.view();
+        assert_eq!(view.get(&keys::bucket("new")).unwrap().unwrap().revision, 0);
+        let reads = view.into_reads();
+        txn.finish_read(reads);
+        let batch = txn.into_batch().unwrap();
+        assert_eq!(
+            batch.preconditions,
+            [
+                guard(keys::bucket("aaa"), Expect::Revision(1)),
+                guard(keys::bucket("zzz"), Expect::Absent),
+            ]
+        );
+        assert_eq!(batch.ops, [put(keys::bucket("new"))]);
+    }
+
+    #[test]
+    fn a_scan_guards_the_range_it_read_up_to_where_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let mut txn = Txn::new(s.owned_view());
+        let start = keys::buckets_start();
+        let end = keys::prefix_end(&start);
+        let view = txn.view();
+        let mut seen = vec![];
+        view.scan(&start, end.clone(), &mut |k, _| {
+            seen.push(k.to_vec());
+            Ok(ControlFlow::Continue(()))
+        })
+        .unwrap();
+        assert_eq!(seen, [keys::bucket("aaa"), keys::bucket("bbb")]);
+        // A scan that stops early guards only what it covered.
+        view.scan(&start, end.clone(), &mut |_, _| Ok(ControlFlow::Break(())))
+            .unwrap();
+        let reads = view.into_reads();
+        txn.finish_statement(
+            reads,
+            KvBatch {
+                ops: vec![put(keys::bucket("ccc"))],
+                ..KvBatch::default()
+            },
+        );
+        let mut after_a = keys::bucket("aaa");
+        after_a.push(0);
+        let batch = txn.into_batch().unwrap();
+        assert_eq!(
+            batch.preconditions,
+            [
+                guard(
+                    start.clone(),
+                    Expect::RangeUnchanged {
+                        end,
+                        rows: 2,
+                        max_revision: 2
+                    }
+                ),
+                guard(
+                    start,
+                    Expect::RangeUnchanged {
+                        end: Some(after_a),
+                        rows: 1,
+                        max_revision: 1
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_transaction_that_wrote_nothing_proposes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let mut txn = Txn::new(s.owned_view());
+        let view = txn.view();
+        view.get(&keys::bucket("aaa")).unwrap();
+        let reads = view.into_reads();
+        txn.finish_read(reads);
+        assert!(txn.into_batch().is_none());
+    }
+}
