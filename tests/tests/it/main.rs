@@ -21,6 +21,7 @@ mod multipart;
 mod params;
 mod partition;
 mod psql;
+mod slt;
 mod sql;
 mod transactions;
 mod versioning;
