@@ -238,7 +238,7 @@ mod tests {
         let a = Store::open(&dir.path().join("a")).unwrap();
         let ops = (0..100)
             .map(|i| KvOp::Put {
-                key: keys::bucket(&format!("bucket-{i:03}")),
+                key: keys::bucket(format!("bucket-{i:03}")),
                 columns: vec![Datum::Int(i)],
             })
             .collect();

@@ -41,7 +41,7 @@ impl Engine {
                     .datafusion_read(session, a, p, &params, interrupt)
                     .await
             }
-            Route::Fast(plan) => plan,
+            Route::Fast(plan) => &**plan,
         };
         match plan {
             Plan::Set { name, value } => {

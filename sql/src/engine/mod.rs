@@ -102,8 +102,8 @@ impl Engine {
     ) -> SqlResult<Output> {
         let failed = session.txn.as_ref().is_some_and(|t| t.failed);
         let ends_txn = matches!(
-            p.route,
-            Route::Fast(plan::Plan::Commit | plan::Plan::Rollback)
+            &p.route,
+            Route::Fast(plan) if matches!(**plan, plan::Plan::Commit | plan::Plan::Rollback)
         );
         if failed && !ends_txn {
             return Err(SqlError::in_failed_sql_transaction(

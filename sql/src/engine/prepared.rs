@@ -9,7 +9,8 @@ use crate::value::{OutColumn, SqlType};
 #[derive(Debug, Clone)]
 pub(crate) enum Route {
     /// bucketdb's own planner: point lookups, key ranges, writes, utility.
-    Fast(Plan),
+    /// Boxed: a plan is several times the size of DataFusion's handle.
+    Fast(Box<Plan>),
     /// A read bucketdb's planner does not take, planned by DataFusion.
     DataFusion(DataFusionPlan),
 }
@@ -24,7 +25,7 @@ pub struct Prepared {
 impl Prepared {
     pub(super) fn fast(p: Planned) -> Prepared {
         Prepared {
-            route: Route::Fast(p.plan),
+            route: Route::Fast(Box::new(p.plan)),
             param_types: p.param_types,
             columns: p.columns,
         }
