@@ -34,7 +34,7 @@ start_node 1
 p1=${ports[1]}
 start_node 2 --join "127.0.0.1:$p1"
 start_node 3 --join "127.0.0.1:$p1"
-q() { "$PSQL" -qtAX -h 127.0.0.1 -p "$1" -U bench -d bucketdb -c "$2"; }
+q() { "$PSQL" -qtAX -h 127.0.0.1 -p "$1" -U postgres -d bucketdb -c "$2"; }
 leader_id=$(q "$p1" "SELECT leader_id FROM cluster_status()")
 leader=${ports[$leader_id]}
 follower=${ports[$(( leader_id % 3 + 1 ))]}
@@ -47,11 +47,11 @@ for start in range(1, n + 1, 500):
     rows = ",".join(f"('bench','obj-{i}',{i},'etag-{i}')" for i in range(start, min(start + 500, n + 1)))
     print(f"INSERT INTO objects (bucket, key, size, etag) VALUES {rows};")
 PY
-"$PSQL" -qX -h 127.0.0.1 -p "$leader" -U bench -d bucketdb -f "$work/load.sql" >/dev/null
+"$PSQL" -qX -h 127.0.0.1 -p "$leader" -U postgres -d bucketdb -f "$work/load.sql" >/dev/null
 
 run() { # port consistency script clients
   local out tps lat
-  out=$(PGOPTIONS="-c consistency=$2" "$PGBENCH" -n -h 127.0.0.1 -p "$1" -U bench -f "$3" \
+  out=$(PGOPTIONS="-c consistency=$2" "$PGBENCH" -n -h 127.0.0.1 -p "$1" -U postgres -f "$3" \
     -c "$4" -j "$(( $4 < 2 ? $4 : 2 ))" -T "$SECONDS_PER_RUN" bucketdb 2>&1) || { echo "$out" >&2; return 1; }
   tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
   lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' | head -1)

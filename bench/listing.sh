@@ -23,7 +23,7 @@ trap cleanup EXIT
 
 start_bucketdb bdb
 port=$started_port
-psql() { "$PGBIN/psql" -qtAX -h 127.0.0.1 -p "$port" -U bench -d bucketdb "$@"; }
+psql() { "$PGBIN/psql" -qtAX -h 127.0.0.1 -p "$port" -U postgres -d bucketdb "$@"; }
 
 for n in $SIZES; do
   started=$(date +%s.%N)
@@ -43,7 +43,7 @@ PY
 done
 
 run() { # script-file
-  "$PGBIN/pgbench" -n -h 127.0.0.1 -p "$port" -U bench -f "$1" -c 1 -j 1 -T "$SECONDS_PER_RUN" bucketdb 2>&1 \
+  "$PGBIN/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -f "$1" -c 1 -j 1 -T "$SECONDS_PER_RUN" bucketdb 2>&1 \
     | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
 }
 

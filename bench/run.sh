@@ -47,7 +47,7 @@ for start in range(1, n + 1, 500):
     rows = ",".join(f"('bench','obj-{i}',{i},'etag-{i}')" for i in range(start, min(start + 500, n + 1)))
     print(f"INSERT INTO objects (bucket, key, size, etag) VALUES {rows};")
 PY
-"$PSQL" -qX -h 127.0.0.1 -p "$bdb_port" -U bench -d bucketdb -f "$work/load.sql" >/dev/null
+"$PSQL" -qX -h 127.0.0.1 -p "$bdb_port" -U postgres -d bucketdb -f "$work/load.sql" >/dev/null
 "$PSQL" -qX -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -f "$work/load.sql" >/dev/null
 
 run() { # target port user db script clients

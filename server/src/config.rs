@@ -5,8 +5,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use serde::Deserialize;
+
+/// How SQL clients prove who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Any client may connect as any role that exists and may log in (like
+    /// PostgreSQL's `trust`); only for loopback addresses without --insecure.
+    #[default]
+    Trust,
+    /// Every connection, loopback included, logs in with a password
+    /// (SCRAM-SHA-256).
+    Scram,
+}
 
 /// bucketdb: a replicated metadata database for object storage that speaks
 /// the PostgreSQL wire protocol.
@@ -14,8 +27,11 @@ use serde::Deserialize;
 /// With an empty data directory and no other option, the node initialises a
 /// single-voter cluster and serves SQL at once.
 #[derive(Parser, Debug, Default)]
-#[command(name = "bucketdb", version)]
+#[command(name = "bucketdb", version, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// Something other than serving (with no command, the node serves).
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// TOML file with any of the settings below (keys as the flags, with
     /// underscores: node_id, data_dir, ...). Flags and environment win over it.
     #[arg(long, env = "BUCKETDB_CONFIG")]
@@ -52,6 +68,32 @@ pub struct Args {
     /// operator adds this node with cluster_add_learner().
     #[arg(long, env = "BUCKETDB_NO_INIT")]
     pub no_init: bool,
+    /// How SQL clients authenticate [default: trust]
+    #[arg(long, env = "BUCKETDB_AUTH", value_enum)]
+    pub auth: Option<AuthMode>,
+    /// File whose first line is the password to give the superuser
+    /// `postgres` at start (or set BUCKETDB_SUPERUSER_PASSWORD)
+    #[arg(long, env = "BUCKETDB_SUPERUSER_PASSWORD_FILE")]
+    pub superuser_password_file: Option<PathBuf>,
+    /// Directory with node.crt and node.key (PEM): TLS on the SQL port
+    #[arg(long, env = "BUCKETDB_CERTS_DIR")]
+    pub certs_dir: Option<PathBuf>,
+    /// Refuse SQL connections that do not use TLS
+    #[arg(long, env = "BUCKETDB_REQUIRE_TLS")]
+    pub require_tls: bool,
+    /// Allow non-loopback addresses without --auth scram and TLS: anyone who
+    /// reaches the ports can then read and change everything
+    #[arg(long, env = "BUCKETDB_INSECURE")]
+    pub insecure: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Make the certificate files TLS needs (CA, nodes, clients)
+    Cert {
+        #[command(subcommand)]
+        action: crate::cert::CertCommand,
+    },
 }
 
 /// The same settings as read from the TOML file.
@@ -68,6 +110,11 @@ struct FileConfig {
     log: Option<String>,
     join: Option<String>,
     no_init: Option<bool>,
+    auth: Option<AuthMode>,
+    superuser_password_file: Option<PathBuf>,
+    certs_dir: Option<PathBuf>,
+    require_tls: Option<bool>,
+    insecure: Option<bool>,
 }
 
 /// What a node with an empty data directory does.
@@ -93,6 +140,29 @@ pub struct Config {
     pub timeout_secs: u64,
     pub log: String,
     pub start: Start,
+    pub auth: AuthMode,
+    /// The password for `postgres`, from the environment or a file.
+    pub superuser_password: Option<String>,
+    pub certs_dir: Option<PathBuf>,
+    pub require_tls: bool,
+    pub insecure: bool,
+}
+
+impl Config {
+    /// Why this configuration must not start: a non-loopback address
+    /// without passwords and TLS, unless --insecure says so.
+    pub fn exposure(&self) -> Option<String> {
+        if self.insecure || (self.auth == AuthMode::Scram && self.certs_dir.is_some()) {
+            return None;
+        }
+        let exposed = [("SQL", self.sql_addr), ("Raft", self.raft_addr)]
+            .into_iter()
+            .find(|(_, a)| !a.ip().is_loopback())?;
+        Some(format!(
+            "refusing to listen on {} address {} without --auth scram and TLS (--certs-dir); give --insecure to allow anyone who reaches it to read and change everything",
+            exposed.0, exposed.1
+        ))
+    }
 }
 
 impl Config {
@@ -140,7 +210,30 @@ impl Config {
                 (None, true) => Start::Wait,
                 (None, false) => Start::Init,
             },
+            auth: args.auth.or(file.auth).unwrap_or_default(),
+            superuser_password: match args
+                .superuser_password_file
+                .or(file.superuser_password_file)
+            {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                None => std::env::var("BUCKETDB_SUPERUSER_PASSWORD").ok(),
+            }
+            .filter(|p| !p.is_empty()),
+            certs_dir: args.certs_dir.or(file.certs_dir),
+            require_tls: args.require_tls || file.require_tls == Some(true),
+            insecure: args.insecure || file.insecure == Some(true),
         };
+        anyhow::ensure!(
+            !config.require_tls || config.certs_dir.is_some(),
+            "--require-tls needs --certs-dir"
+        );
         anyhow::ensure!(config.node_id > 0, "--node-id must be positive");
         anyhow::ensure!(
             config.snapshot_every > 0,
@@ -185,6 +278,45 @@ mod tests {
         let c = Config::load(Args::try_parse_from(["bucketdb", "--no-init"]).unwrap()).unwrap();
         assert_eq!(c.start, Start::Wait);
         assert!(Args::try_parse_from(["bucketdb", "--no-init", "--join", "a:1"]).is_err());
+    }
+
+    #[test]
+    fn exposed_addresses_need_scram_and_tls_or_insecure() {
+        let load = |extra: &[&str]| {
+            let mut args = vec!["bucketdb", "--sql-addr", "0.0.0.0:5433"];
+            args.extend_from_slice(extra);
+            Config::load(Args::try_parse_from(args).unwrap()).unwrap()
+        };
+        assert!(load(&[])
+            .exposure()
+            .unwrap()
+            .contains("SQL address 0.0.0.0:5433"));
+        assert!(load(&["--auth", "scram"]).exposure().is_some());
+        assert!(load(&["--auth", "scram", "--certs-dir", "/c"])
+            .exposure()
+            .is_none());
+        assert!(load(&["--insecure"]).exposure().is_none());
+        let local = Config::load(Args::try_parse_from(["bucketdb"]).unwrap()).unwrap();
+        assert!(local.exposure().is_none());
+        assert_eq!(local.auth, AuthMode::Trust);
+    }
+
+    #[test]
+    fn auth_from_the_file_and_password_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "s3cret\nignored\n").unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            format!("auth = \"scram\"\nsuperuser_password_file = {:?}\n", pw),
+        )
+        .unwrap();
+        let args = Args::try_parse_from(["bucketdb", "--config", path.to_str().unwrap()]).unwrap();
+        let c = Config::load(args).unwrap();
+        assert_eq!(c.auth, AuthMode::Scram);
+        assert_eq!(c.superuser_password.as_deref(), Some("s3cret"));
+        assert!(Args::try_parse_from(["bucketdb", "--auth", "md5"]).is_err());
     }
 
     #[test]

@@ -18,13 +18,14 @@ pub async fn join(
     member_sql: &str,
     raft_addr: &str,
     sql_addr: &str,
+    password: Option<&str>,
 ) -> anyhow::Result<()> {
     let id = node.node_id() as i64;
     let status = node.status();
     if status.voters.contains(&node.node_id()) {
         return Ok(());
     }
-    let client = connect(member_sql).await?;
+    let client = connect(member_sql, password).await?;
     if !status.learners.contains(&node.node_id()) {
         tracing::info!(
             member = member_sql,
@@ -47,7 +48,11 @@ pub async fn join(
     Ok(())
 }
 
-async fn connect(member_sql: &str) -> anyhow::Result<tokio_postgres::Client> {
+/// Connects as the superuser, with its password when the cluster has one.
+async fn connect(
+    member_sql: &str,
+    password: Option<&str>,
+) -> anyhow::Result<tokio_postgres::Client> {
     let (host, port) = member_sql
         .rsplit_once(':')
         .with_context(|| format!("--join {member_sql}: expected host:port"))?;
@@ -58,10 +63,13 @@ async fn connect(member_sql: &str) -> anyhow::Result<tokio_postgres::Client> {
             port.parse()
                 .with_context(|| format!("--join {member_sql}: bad port"))?,
         )
-        .user("bucketdb")
+        .user(bucketdb_sql::BOOTSTRAP_SUPERUSER)
         .dbname("bucketdb")
         .application_name("bucketdb-join")
         .connect_timeout(Duration::from_secs(2));
+    if let Some(p) = password {
+        config.password(p);
+    }
     let deadline = Instant::now() + REACH_TIMEOUT;
     loop {
         match config.connect(NoTls).await {

@@ -1,11 +1,13 @@
 //! The `bucketdb` binary: one node, serving SQL over the PostgreSQL wire
 //! protocol and an HTTP endpoint, writing through Raft onto RocksDB.
 
+mod cert;
 mod config;
 mod http;
 mod join;
 mod metrics;
 mod pg;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{Args, Config, Start};
+use crate::config::{Args, AuthMode, Command, Config, Start};
 use crate::metrics::Metrics;
 
 /// Rust allocations (planning, rows, protocol buffers) go through mimalloc;
@@ -27,7 +29,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = Config::load(Args::parse())?;
+    let mut args = Args::parse();
+    if let Some(Command::Cert { action }) = args.command.take() {
+        return cert::run(action);
+    }
+    let config = Config::load(args)?;
+    if let Some(why) = config.exposure() {
+        eprintln!("bucketdb: {why}");
+        std::process::exit(2);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -75,13 +85,24 @@ async fn main() -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let engine = Arc::new(Engine::new(node.clone()).context("setting up the SQL engine")?);
     tokio::spawn(http::serve(http_listener, node.clone(), metrics.clone()));
-    let server = tokio::spawn(pg::serve(sql_listener, engine, metrics));
+    let tls = match &config.certs_dir {
+        Some(dir) => Some(tls::acceptor(dir)?),
+        None => None,
+    };
+    let auth = Arc::new(pg::AuthPolicy::new(config.auth, config.require_tls));
+    let server = tokio::spawn(pg::serve(sql_listener, engine.clone(), metrics, auth, tls));
 
     match &config.start {
         Start::Join(member) => {
-            join::join(&node, member, &raft_addr.to_string(), &sql_addr.to_string())
-                .await
-                .with_context(|| format!("joining the cluster through {member}"))?;
+            join::join(
+                &node,
+                member,
+                &raft_addr.to_string(),
+                &sql_addr.to_string(),
+                config.superuser_password.as_deref(),
+            )
+            .await
+            .with_context(|| format!("joining the cluster through {member}"))?;
         }
         Start::Wait if !node.is_initialized().await? => {
             tracing::info!("waiting to be added to a cluster (cluster_add_learner)");
@@ -92,6 +113,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(leader) => tracing::info!(node_id = config.node_id, leader, "raft node up"),
             Err(e) => tracing::warn!(node_id = config.node_id, "serving without a leader: {e}"),
         },
+    }
+
+    if let Some(password) = &config.superuser_password {
+        if node.is_initialized().await? {
+            engine
+                .set_superuser_password(password)
+                .await
+                .context("setting the superuser's password")?;
+        }
+    } else if config.auth == AuthMode::Scram {
+        tracing::warn!("--auth scram without BUCKETDB_SUPERUSER_PASSWORD: only roles given a password can log in");
     }
 
     tracing::info!(%sql_addr, %raft_addr, %http_addr, data_dir = %config.data_dir.display(), "listening");

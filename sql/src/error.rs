@@ -13,6 +13,8 @@ pub enum SqlState {
     ProtocolViolation,
     // Class 0A: feature not supported.
     FeatureNotSupported,
+    // Class 0L / 0LP: invalid grantor / grant operation.
+    InvalidGrantOperation,
     // Class 21: cardinality violation.
     CardinalityViolation,
     // Class 22: data exception.
@@ -30,12 +32,19 @@ pub enum SqlState {
     CheckViolation,
     // Class 25: invalid transaction state.
     InvalidTransactionState,
+    ActiveSqlTransaction,
     InFailedSqlTransaction,
+    // Class 28: invalid authorization specification.
+    InvalidAuthorizationSpecification,
+    InvalidPassword,
+    // Class 2B: dependent privilege descriptors still exist.
+    DependentObjectsStillExist,
     // Class 40: transaction rollback.
     SerializationFailure,
     StatementCompletionUnknown,
     // Class 42: syntax error or access rule violation.
     SyntaxError,
+    InsufficientPrivilege,
     GroupingError,
     InvalidColumnReference,
     DatatypeMismatch,
@@ -46,10 +55,12 @@ pub enum SqlState {
     UndefinedTable,
     UndefinedObject,
     AmbiguousColumn,
+    DuplicateObject,
     // Class 53: insufficient resources.
     OutOfMemory,
     // Class 55: object not in prerequisite state.
     ObjectNotInPrerequisiteState,
+    ObjectInUse,
     CantChangeRuntimeParam,
     // Class 57: operator intervention.
     QueryCanceled,
@@ -62,9 +73,10 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 36] = [
+    pub const ALL: [SqlState; 44] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
+        SqlState::InvalidGrantOperation,
         SqlState::CardinalityViolation,
         SqlState::NumericValueOutOfRange,
         SqlState::InvalidDatetimeFormat,
@@ -78,10 +90,15 @@ impl SqlState {
         SqlState::UniqueViolation,
         SqlState::CheckViolation,
         SqlState::InvalidTransactionState,
+        SqlState::ActiveSqlTransaction,
         SqlState::InFailedSqlTransaction,
+        SqlState::InvalidAuthorizationSpecification,
+        SqlState::InvalidPassword,
+        SqlState::DependentObjectsStillExist,
         SqlState::SerializationFailure,
         SqlState::StatementCompletionUnknown,
         SqlState::SyntaxError,
+        SqlState::InsufficientPrivilege,
         SqlState::GroupingError,
         SqlState::InvalidColumnReference,
         SqlState::DatatypeMismatch,
@@ -92,8 +109,10 @@ impl SqlState {
         SqlState::UndefinedTable,
         SqlState::UndefinedObject,
         SqlState::AmbiguousColumn,
+        SqlState::DuplicateObject,
         SqlState::OutOfMemory,
         SqlState::ObjectNotInPrerequisiteState,
+        SqlState::ObjectInUse,
         SqlState::CantChangeRuntimeParam,
         SqlState::QueryCanceled,
         SqlState::CannotConnectNow,
@@ -107,6 +126,7 @@ impl SqlState {
         match self {
             ProtocolViolation => "08P01",
             FeatureNotSupported => "0A000",
+            InvalidGrantOperation => "0LP01",
             CardinalityViolation => "21000",
             NumericValueOutOfRange => "22003",
             InvalidDatetimeFormat => "22007",
@@ -120,10 +140,15 @@ impl SqlState {
             UniqueViolation => "23505",
             CheckViolation => "23514",
             InvalidTransactionState => "25000",
+            ActiveSqlTransaction => "25001",
+            InvalidAuthorizationSpecification => "28000",
+            InvalidPassword => "28P01",
+            DependentObjectsStillExist => "2BP01",
             InFailedSqlTransaction => "25P02",
             SerializationFailure => "40001",
             StatementCompletionUnknown => "40003",
             SyntaxError => "42601",
+            InsufficientPrivilege => "42501",
             GroupingError => "42803",
             InvalidColumnReference => "42P10",
             DatatypeMismatch => "42804",
@@ -134,8 +159,10 @@ impl SqlState {
             UndefinedTable => "42P01",
             UndefinedObject => "42704",
             AmbiguousColumn => "42702",
+            DuplicateObject => "42710",
             OutOfMemory => "53200",
             ObjectNotInPrerequisiteState => "55000",
+            ObjectInUse => "55006",
             CantChangeRuntimeParam => "55P02",
             QueryCanceled => "57014",
             CannotConnectNow => "57P03",
@@ -204,6 +231,10 @@ constructors! {
     protocol_violation => ProtocolViolation,
     internal => InternalError,
     io_error => IoError,
+    insufficient_privilege => InsufficientPrivilege,
+    duplicate_object => DuplicateObject,
+    invalid_authorization => InvalidAuthorizationSpecification,
+    invalid_password => InvalidPassword,
 }
 
 impl SqlError {

@@ -12,15 +12,16 @@
 //! | 6 | `fastpath`, `datafusion` | running bucketdb's plans (reads; writes built into KV batches) · DataFusion's plans over the same scans; siblings that do not import each other |
 //! | 5 | `plan` | bucketdb's planner: statements into plans with parameter types and result columns |
 //! | 4 | `txn`, `copy` | a transaction's snapshot, writes and read set · COPY formats and the state of a COPY receiving data |
-//! | 3 | `functions` | table functions (listing, versions, cluster state), admin functions, their catalog signatures |
+//! | 3 | `functions`, `auth` | table functions (listing, versions, cluster state), admin functions, their catalog signatures · roles, privileges, what a statement needs, role statements, SCRAM; `auth` reads `functions` to know which calls are administration |
 //! | 2 | `scan` | row sources, access paths and walking them, the versions stream: how both planners find rows |
 //! | 1 | `expr`, `bind` | bound expressions, their evaluation, aggregates, defaults · binding parsed expressions to them |
-//! | 0 | `error`, `value`, `runtime`, `settings`, `catalog` | SQLSTATE-typed errors, types and values, interrupt/clock/blocking/row streams, session settings, the built-in tables and their keys |
+//! | 0 | `error`, `value`, `runtime`, `settings`, `catalog`, `parse` | SQLSTATE-typed errors, types and values, interrupt/clock/blocking/row streams, session settings, the built-in tables and their keys, parsing (with PostgreSQL's role forms rewritten) |
 //!
 //! A write goes pgwire → `engine::dispatch` → `engine::write` (barrier,
 //! retry) → `fastpath::build_write` (KV batch with preconditions) →
 //! `RaftNode::propose` (consensus) → the state machine's apply (storage).
 
+mod auth;
 mod bind;
 mod catalog;
 mod copy;
@@ -30,6 +31,7 @@ mod error;
 mod expr;
 mod fastpath;
 mod functions;
+mod parse;
 mod plan;
 mod runtime;
 mod scan;
@@ -37,6 +39,7 @@ mod settings;
 mod txn;
 mod value;
 
+pub use auth::{scram, Role, BOOTSTRAP_SUPERUSER};
 pub use engine::{Engine, Output, Prepared, Session};
 pub use error::{SqlError, SqlResult, SqlState};
 pub use runtime::Interrupt;
@@ -52,10 +55,10 @@ mod layers {
 
     /// Modules by layer, bottom first, as the table above lists them.
     const LAYERS: &[&[&str]] = &[
-        &["error", "value", "runtime", "settings", "catalog"],
+        &["error", "value", "runtime", "settings", "catalog", "parse"],
         &["expr", "bind"],
         &["scan"],
-        &["functions"],
+        &["functions", "auth"],
         &["txn", "copy"],
         &["plan"],
         &["fastpath", "datafusion"],
@@ -71,6 +74,8 @@ mod layers {
         ("catalog", "error"),
         ("catalog", "value"),
         ("bind", "expr"),
+        ("parse", "error"),
+        ("auth", "functions"),
     ];
 
     fn layer(module: &str) -> usize {

@@ -83,6 +83,13 @@ impl Settings {
         &self.database
     }
 
+    /// Records whether the session's role is a superuser now, for
+    /// `SHOW is_superuser` (the engine sets it before each statement).
+    pub fn set_superuser(&mut self, superuser: bool) {
+        let value = if superuser { "on" } else { "off" };
+        self.settings.insert("is_superuser".into(), value.into());
+    }
+
     pub fn seen_index(&self) -> u64 {
         self.seen_index
     }

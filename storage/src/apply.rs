@@ -264,6 +264,29 @@ impl Store {
                     ),
                 ))
             }
+            (KvOp::Put { .. }, DecodedKey::Role { name }) => {
+                if let Err(msg) = rules::check_role_name(name) {
+                    return invalid(msg);
+                }
+                None
+            }
+            (KvOp::Put { .. }, DecodedKey::Grant { role, .. }) => Some((
+                keys::role(role),
+                format!("role \"{}\" does not exist", text(role)),
+            )),
+            (KvOp::Put { .. }, DecodedKey::Membership { member, granted }) => {
+                if !overlay.exists_after(self, &keys::role(granted))? {
+                    return Ok(Some(Rejection::new(
+                        Violation::MissingParent,
+                        key,
+                        format!("role \"{}\" does not exist", text(granted)),
+                    )));
+                }
+                Some((
+                    keys::role(member),
+                    format!("role \"{}\" does not exist", text(member)),
+                ))
+            }
             (KvOp::Delete { .. }, _) => None,
         };
         if let Some((parent_key, missing)) = parent {
@@ -288,6 +311,16 @@ impl Store {
                         "bucket \"{}\" has multipart uploads in progress",
                         text(name)
                     ),
+                ),
+            ],
+            (KvOp::Delete { .. }, DecodedKey::Role { name }) => vec![
+                (
+                    keys::child_prefix(keys::TAG_GRANTS, name),
+                    format!("role \"{}\" still holds privileges", text(name)),
+                ),
+                (
+                    keys::child_prefix(keys::TAG_MEMBERS, name),
+                    format!("role \"{}\" is still a member of roles", text(name)),
                 ),
             ],
             (KvOp::Delete { .. }, DecodedKey::Upload { bucket, upload_id }) => vec![(
@@ -352,6 +385,45 @@ mod tests {
         };
         assert_eq!(apply(&s, both, 2), ApplyOutcome::Applied { revision: 2 });
         assert_eq!(apply(&s, lone, 3), ApplyOutcome::Applied { revision: 3 });
+    }
+
+    #[test]
+    fn grants_and_memberships_need_their_roles_and_hold_them() {
+        let (_d, s) = open();
+        let grant = KvBatch {
+            ops: vec![put(keys::grant("app", "objects"))],
+            ..Default::default()
+        };
+        assert_eq!(
+            violation(apply(&s, grant.clone(), 1)),
+            Violation::MissingParent
+        );
+        let roles = KvBatch {
+            ops: vec![put(keys::role("app")), put(keys::role("reader"))],
+            ..Default::default()
+        };
+        assert!(matches!(apply(&s, roles, 2), ApplyOutcome::Applied { .. }));
+        assert!(matches!(apply(&s, grant, 3), ApplyOutcome::Applied { .. }));
+        let member_of_nobody = KvBatch {
+            ops: vec![put(keys::membership("app", "nobody"))],
+            ..Default::default()
+        };
+        assert_eq!(
+            violation(apply(&s, member_of_nobody, 4)),
+            Violation::MissingParent
+        );
+        let drop = KvBatch {
+            ops: vec![KvOp::Delete {
+                key: keys::role("app"),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(violation(apply(&s, drop, 5)), Violation::HasChildren);
+        let bad_name = KvBatch {
+            ops: vec![put(keys::role(""))],
+            ..Default::default()
+        };
+        assert_eq!(violation(apply(&s, bad_name, 6)), Violation::InvalidValue);
     }
 
     #[test]

@@ -21,6 +21,12 @@ pub const TAG_VERSIONS: u8 = 0x21;
 pub const TAG_UPLOADS: u8 = 0x30;
 /// Table tag of `multipart_parts` rows.
 pub const TAG_PARTS: u8 = 0x40;
+/// Tag of a role (a user or a group of privileges); the key is its name.
+pub const TAG_ROLES: u8 = 0x60;
+/// Tag of the privileges a role holds on one table: role, 0x00, table name.
+pub const TAG_GRANTS: u8 = 0x61;
+/// Tag of a role's membership in another role: member, 0x00, granted role.
+pub const TAG_MEMBERS: u8 = 0x62;
 
 const SEP: u8 = 0x00;
 
@@ -67,6 +73,25 @@ pub fn child_prefix(tag: u8, bucket: impl AsRef<[u8]>) -> Vec<u8> {
     k.extend_from_slice(bucket);
     k.push(SEP);
     k
+}
+
+/// Key of a role.
+pub fn role(name: impl AsRef<[u8]>) -> Vec<u8> {
+    let name = name.as_ref();
+    let mut k = Vec::with_capacity(1 + name.len());
+    k.push(TAG_ROLES);
+    k.extend_from_slice(name);
+    k
+}
+
+/// Key of the privileges `role` holds on `table`.
+pub fn grant(role: impl AsRef<[u8]>, table: impl AsRef<[u8]>) -> Vec<u8> {
+    child(TAG_GRANTS, role, table)
+}
+
+/// Key of `member`'s membership in `granted`.
+pub fn membership(member: impl AsRef<[u8]>, granted: impl AsRef<[u8]>) -> Vec<u8> {
+    child(TAG_MEMBERS, member, granted)
 }
 
 /// Key of an `objects` row.
@@ -183,6 +208,17 @@ pub enum DecodedKey<'a> {
         key: Vec<u8>,
         seq: u64,
     },
+    Role {
+        name: &'a [u8],
+    },
+    Grant {
+        role: &'a [u8],
+        table: &'a [u8],
+    },
+    Membership {
+        member: &'a [u8],
+        granted: &'a [u8],
+    },
 }
 
 /// Splits a stored key into its table and components.
@@ -190,6 +226,22 @@ pub fn decode(key: &[u8]) -> Option<DecodedKey<'_>> {
     let (&tag, rest) = key.split_first()?;
     match tag {
         TAG_BUCKETS => Some(DecodedKey::Bucket { name: rest }),
+        TAG_ROLES => Some(DecodedKey::Role { name: rest }),
+        TAG_GRANTS | TAG_MEMBERS => {
+            let pos = rest.iter().position(|&b| b == SEP)?;
+            let (first, second) = (&rest[..pos], &rest[pos + 1..]);
+            Some(if tag == TAG_GRANTS {
+                DecodedKey::Grant {
+                    role: first,
+                    table: second,
+                }
+            } else {
+                DecodedKey::Membership {
+                    member: first,
+                    granted: second,
+                }
+            })
+        }
         TAG_VERSIONS => decode_version(rest),
         TAG_OBJECTS | TAG_UPLOADS | TAG_PARTS => {
             let pos = rest.iter().position(|&b| b == SEP)?;

@@ -75,6 +75,22 @@ pub fn check_part_number(n: u32) -> Result<(), String> {
     }
 }
 
+/// Longest role name accepted, in bytes (PostgreSQL's NAMEDATALEN - 1).
+pub const MAX_ROLE_NAME_BYTES: usize = 63;
+
+/// Checks a role name: 1–63 bytes of UTF-8 without NUL.
+pub fn check_role_name(name: &[u8]) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_ROLE_NAME_BYTES {
+        return Err(format!(
+            "invalid role name: must be 1 to {MAX_ROLE_NAME_BYTES} bytes long"
+        ));
+    }
+    if name.contains(&0) || std::str::from_utf8(name).is_err() {
+        return Err("invalid role name: not valid UTF-8 text".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,10 @@ public class JdbcDriver {
     }
 
     public static void main(String[] args) throws Exception {
-        String url = "jdbc:postgresql://" + args[0] + ":" + args[1] + "/bucketdb?user=jdbc";
+        String url = "jdbc:postgresql://" + args[0] + ":" + args[1] + "/bucketdb?user=postgres";
+        // The harness passes the password as libpq would read it.
+        String password = System.getenv("PGPASSWORD");
+        if (password != null) url += "&password=" + java.net.URLEncoder.encode(password, "UTF-8");
         try (Connection c = DriverManager.getConnection(url)) {
             try (Statement s = c.createStatement()) {
                 s.executeUpdate("INSERT INTO buckets (name) VALUES ('jdbc-bucket')");

@@ -6,7 +6,7 @@ const { Client } = require("pg");
 
 async function main() {
   const [host, port] = process.argv.slice(2);
-  const c = new Client({ host, port: Number(port), user: "node", database: "bucketdb" });
+  const c = new Client({ host, port: Number(port), user: "postgres", database: "bucketdb" });
   await c.connect();
   await c.query("INSERT INTO buckets (name) VALUES ($1)", ["node-bucket"]);
   for (let i = 0; i < 3; i++) {

@@ -14,7 +14,7 @@ ts = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 async def main():
-    c = await asyncpg.connect(host=host, port=port, user="a", database="bucketdb")
+    c = await asyncpg.connect(host=host, port=port, user="postgres", database="bucketdb")
     await c.execute("INSERT INTO buckets (name) VALUES ('asyncpg')")
     await c.executemany(
         "INSERT INTO objects (bucket, key, size, last_modified) VALUES ($1, $2, $3, $4)",

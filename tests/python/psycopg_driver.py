@@ -12,7 +12,7 @@ from psycopg import errors
 host, port = sys.argv[1], sys.argv[2]
 ts = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 
-with psycopg.connect(f"host={host} port={port} user=py dbname=bucketdb", autocommit=True) as conn:
+with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", autocommit=True) as conn:
     # Extended protocol, text parameters.
     conn.execute("INSERT INTO buckets (name, owner) VALUES (%s, %s)", ("py-bucket", "py"))
     conn.execute(

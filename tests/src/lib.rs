@@ -32,6 +32,9 @@ pub struct Server {
     pub raft_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// The superuser's password, when the server was given one
+    /// (`--superuser-password-file`): clients then log in with it.
+    pub password: Option<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -45,9 +48,34 @@ impl Server {
         s
     }
 
+    /// Starts a fresh single-node server where every connection logs in
+    /// with a password (`--auth scram`); the superuser's is `password`.
+    pub fn start_scram(password: &str) -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let file = tmp.path().join("superuser-password");
+        std::fs::write(&file, password).expect("password file");
+        let dir = tmp.path().join("data");
+        let mut s = Server::start_in(
+            &dir,
+            &[
+                "--auth",
+                "scram",
+                "--superuser-password-file",
+                file.to_str().expect("utf-8 path"),
+            ],
+        );
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on `data_dir` (which may hold data already). Each
     /// address flag not in `extra` gets an ephemeral port.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        let password = extra
+            .iter()
+            .position(|a| *a == "--superuser-password-file")
+            .and_then(|i| extra.get(i + 1))
+            .map(|f| std::fs::read_to_string(f).expect("password file"));
         let mut cmd = Command::new(binary());
         cmd.args(["--data-dir", data_dir.to_str().expect("utf-8 path")]);
         for flag in ["--sql-addr", "--raft-addr", "--http-addr"] {
@@ -89,17 +117,43 @@ impl Server {
             http_addr: field("http="),
             child: Some(child),
             data_dir: data_dir.to_path_buf(),
+            password,
             _tmp: None,
         }
     }
 
-    /// A connection string for tokio-postgres and psql.
+    /// A connection string for tokio-postgres and psql, as the superuser.
     pub fn conninfo(&self) -> String {
-        format!(
-            "host={} port={} user=tester dbname=bucketdb",
+        self.conninfo_as("postgres", self.password.as_deref())
+    }
+
+    /// A connection string for `user`, with `password` if given.
+    pub fn conninfo_as(&self, user: &str, password: Option<&str>) -> String {
+        let mut s = format!(
+            "host={} port={} user={user} dbname=bucketdb",
             self.sql_addr.ip(),
             self.sql_addr.port()
-        )
+        );
+        if let Some(p) = password {
+            let quoted = p.replace('\\', "\\\\").replace('\'', "\\'");
+            s.push_str(&format!(" password='{quoted}'"));
+        }
+        s
+    }
+
+    /// Connects as `user` with `password`, or says why not.
+    pub async fn connect_as(
+        &self,
+        user: &str,
+        password: Option<&str>,
+    ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let (client, conn) =
+            tokio_postgres::connect(&self.conninfo_as(user, password), tokio_postgres::NoTls)
+                .await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
     }
 
     pub async fn connect(&self) -> tokio_postgres::Client {
@@ -188,7 +242,11 @@ impl Server {
     /// and port appended to `args`, and checks it succeeded and printed
     /// `expect`.
     pub fn run_client(&self, program: &str, args: &[&str], dir: &Path, expect: &str) {
-        let out = Command::new(program)
+        let mut cmd = Command::new(program);
+        if let Some(p) = &self.password {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = cmd
             .current_dir(dir)
             .args(args)
             .arg(self.sql_addr.ip().to_string())

@@ -6,6 +6,8 @@ mod copy;
 mod encode;
 mod startup;
 
+pub use startup::AuthPolicy;
+
 use std::fmt::Debug;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
@@ -32,8 +34,15 @@ use tokio::sync::Mutex;
 
 use crate::metrics::Metrics;
 
-/// Accepts connections until the task is aborted.
-pub async fn serve(listener: TcpListener, engine: Arc<Engine>, metrics: Arc<Metrics>) {
+/// Accepts connections until the task is aborted. With `tls`, clients may
+/// (or, by `auth`, must) negotiate TLS.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    metrics: Arc<Metrics>,
+    auth: Arc<AuthPolicy>,
+    tls: Option<pgwire::tokio::TlsAcceptor>,
+) {
     let cancels = Arc::new(cancel::Cancels::default());
     loop {
         let (socket, peer) = match listener.accept().await {
@@ -49,11 +58,13 @@ pub async fn serve(listener: TcpListener, engine: Arc<Engine>, metrics: Arc<Metr
             engine.clone(),
             metrics.clone(),
             cancels.clone(),
+            auth.clone(),
         ));
         let metrics = metrics.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             metrics.connection_opened();
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, Handlers(conn)).await {
+            if let Err(e) = pgwire::tokio::process_socket(socket, tls, Handlers(conn)).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
             metrics.connection_closed();
@@ -72,6 +83,10 @@ pub struct Connection {
     cancel: Arc<AtomicBool>,
     /// (pid, secret key) given to the client at startup.
     cancel_key: OnceLock<(i32, bytes::Bytes)>,
+    auth: Arc<AuthPolicy>,
+    /// A SCRAM exchange between the server's first message and the
+    /// client's last.
+    scram: Mutex<Option<bucketdb_sql::scram::Exchange>>,
 }
 
 impl Drop for Connection {
@@ -87,6 +102,7 @@ impl Connection {
         engine: Arc<Engine>,
         metrics: Arc<Metrics>,
         cancels: Arc<cancel::Cancels>,
+        auth: Arc<AuthPolicy>,
     ) -> Connection {
         let session = Arc::new(Mutex::new(Session::new("bucketdb", "bucketdb")));
         Connection {
@@ -100,6 +116,8 @@ impl Connection {
             cancels,
             cancel: Arc::default(),
             cancel_key: OnceLock::new(),
+            auth,
+            scram: Mutex::new(None),
         }
     }
 

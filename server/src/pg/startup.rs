@@ -1,25 +1,55 @@
-//! Connection startup: trust authentication (for now), the server
-//! parameters drivers look at, and session settings from the startup
-//! packet (`user`, `database`, and `options` such as `-c consistency=local`).
+//! Connection startup: authentication (trust, or SCRAM-SHA-256 against the
+//! roles in the replicated state), the server parameters drivers look at,
+//! and session settings from the startup packet (`user`, `database`, and
+//! `options` such as `-c consistency=local`).
+//!
+//! What a stranger learns is kept to PostgreSQL's answers: with SCRAM, an
+//! unknown role, a role that may not log in and a wrong password all run
+//! the whole exchange and end in the same 28P01.
 
 use std::fmt::Debug;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
+use bucketdb_sql::scram::{self, Exchange, ScramError, Verifier};
 use bucketdb_sql::{Session, SqlError, SERVER_VERSION};
-use futures::Sink;
+use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
     DefaultServerParameterProvider, StartupHandler,
 };
-use pgwire::api::{ClientInfo, PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::api::{
+    ClientInfo, PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::Connection;
+use crate::config::AuthMode;
 
 static PIDS: LazyLock<RandomPidSecretKeyGenerator> =
     LazyLock::new(RandomPidSecretKeyGenerator::default);
+
+/// How a node authenticates clients.
+#[derive(Debug)]
+pub struct AuthPolicy {
+    pub mode: AuthMode,
+    /// Refuse connections that did not negotiate TLS.
+    pub require_tls: bool,
+    /// Keys the mock verifiers of unknown roles; random per process.
+    pub mock_secret: [u8; 32],
+}
+
+impl AuthPolicy {
+    pub fn new(mode: AuthMode, require_tls: bool) -> AuthPolicy {
+        AuthPolicy {
+            mode,
+            require_tls,
+            mock_secret: scram::random_bytes::<32>(),
+        }
+    }
+}
 
 /// Settings given as `-c name=value` (or `--name=value`) in `options`.
 pub fn parse_options(options: &str) -> Vec<(String, String)> {
@@ -40,6 +70,105 @@ pub fn parse_options(options: &str) -> Vec<(String, String)> {
     out
 }
 
+/// A FATAL error that ends the connection.
+fn fatal(code: &str, message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".into(),
+        code.into(),
+        message.into(),
+    )))
+}
+
+fn fatal_sql(e: &SqlError) -> PgWireError {
+    fatal(e.code(), e.message.clone())
+}
+
+fn password_failed(user: &str) -> PgWireError {
+    fatal(
+        bucketdb_sql::SqlState::InvalidPassword.code(),
+        format!("password authentication failed for user \"{user}\""),
+    )
+}
+
+fn scram_error(user: &str, e: ScramError) -> PgWireError {
+    match e {
+        ScramError::Failed => password_failed(user),
+        ScramError::Malformed(_) => fatal(
+            bucketdb_sql::SqlState::ProtocolViolation.code(),
+            e.to_string(),
+        ),
+    }
+}
+
+fn startup_user<C: ClientInfo>(client: &C) -> String {
+    client
+        .metadata()
+        .get("user")
+        .cloned()
+        .unwrap_or_else(|| bucketdb_sql::BOOTSTRAP_SUPERUSER.into())
+}
+
+impl Connection {
+    /// The role's verifier if it may log in with a password.
+    fn verifier_of(&self, user: &str) -> PgWireResult<Option<Verifier>> {
+        let role = self.engine.role(user).map_err(|e| fatal_sql(&e))?;
+        Ok(role
+            .filter(|r| r.login)
+            .and_then(|r| r.verifier)
+            .and_then(|v| Verifier::parse(&v)))
+    }
+
+    /// Trust: the role must exist and may log in, as PostgreSQL's `trust`.
+    fn check_trusted(&self, user: &str) -> PgWireResult<()> {
+        let invalid = bucketdb_sql::SqlState::InvalidAuthorizationSpecification.code();
+        match self.engine.role(user).map_err(|e| fatal_sql(&e))? {
+            None => Err(fatal(invalid, format!("role \"{user}\" does not exist"))),
+            Some(r) if !r.login => Err(fatal(
+                invalid,
+                format!("role \"{user}\" is not permitted to log in"),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The client is who it says: set up its session and tell it so.
+    async fn admit<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let (pid, key) = PIDS.generate(client);
+        let key_bytes = key.to_bytes();
+        client.set_pid_and_secret_key(pid, key);
+        self.cancels
+            .register(pid, key_bytes.clone(), self.cancel.clone());
+        let _ = self.cancel_key.set((pid, key_bytes));
+        let meta = client.metadata();
+        let user = startup_user(client);
+        let database = meta
+            .get("database")
+            .cloned()
+            .unwrap_or_else(|| user.clone());
+        let mut session = Session::new(&user, &database);
+        if let Some(options) = meta.get("options") {
+            for (k, v) in parse_options(options) {
+                session
+                    .settings_mut()
+                    .set(&k, &v)
+                    .map_err(|e: SqlError| fatal_sql(&e))?;
+            }
+        }
+        if let Some(app) = meta.get("application_name") {
+            let _ = session.settings_mut().set("application_name", app);
+        }
+        *self.session.lock().await = session;
+        let mut params = DefaultServerParameterProvider::default();
+        params.server_version = SERVER_VERSION.to_string();
+        finish_authentication(client, &params).await
+    }
+}
+
 #[async_trait]
 impl StartupHandler for Connection {
     async fn on_startup<C>(
@@ -52,43 +181,78 @@ impl StartupHandler for Connection {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let PgWireFrontendMessage::Startup(ref startup) = message else {
-            return Ok(());
-        };
-        protocol_negotiation(client, startup).await?;
-        save_startup_parameters_to_metadata(client, startup);
-        let (pid, key) = PIDS.generate(client);
-        let key_bytes = key.to_bytes();
-        client.set_pid_and_secret_key(pid, key);
-        self.cancels
-            .register(pid, key_bytes.clone(), self.cancel.clone());
-        let _ = self.cancel_key.set((pid, key_bytes));
-        let meta = client.metadata();
-        let user = meta
-            .get("user")
-            .cloned()
-            .unwrap_or_else(|| "bucketdb".into());
-        let database = meta
-            .get("database")
-            .cloned()
-            .unwrap_or_else(|| user.clone());
-        let mut session = Session::new(&user, &database);
-        if let Some(options) = meta.get("options") {
-            for (k, v) in parse_options(options) {
-                session.settings_mut().set(&k, &v).map_err(|e: SqlError| {
-                    let mut info = super::error_info(&e);
-                    info.severity = "FATAL".into();
-                    PgWireError::UserError(Box::new(info))
-                })?;
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                if self.auth.require_tls && !client.is_secure() {
+                    return Err(fatal(
+                        bucketdb_sql::SqlState::InvalidAuthorizationSpecification.code(),
+                        "this server accepts only TLS connections: connect with sslmode=require",
+                    ));
+                }
+                match self.auth.mode {
+                    AuthMode::Trust => {
+                        self.check_trusted(&startup_user(client))?;
+                        self.admit(client).await
+                    }
+                    AuthMode::Scram => {
+                        client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                        client
+                            .send(PgWireBackendMessage::Authentication(Authentication::SASL(
+                                vec![scram::MECHANISM.to_string()],
+                            )))
+                            .await?;
+                        Ok(())
+                    }
+                }
             }
+            PgWireFrontendMessage::PasswordMessageFamily(msg)
+                if self.auth.mode == AuthMode::Scram =>
+            {
+                let user = startup_user(client);
+                let pending = self.scram.lock().await.take();
+                match pending {
+                    None => {
+                        let first = msg.into_sasl_initial_response()?;
+                        if first.auth_method != scram::MECHANISM {
+                            return Err(fatal(
+                                bucketdb_sql::SqlState::ProtocolViolation.code(),
+                                "client selected an invalid SASL authentication mechanism",
+                            ));
+                        }
+                        let data = first.data.unwrap_or_default();
+                        let mock = Verifier::mock(&user, &self.auth.mock_secret);
+                        let (exchange, server_first) =
+                            Exchange::start(self.verifier_of(&user)?, mock, &data)
+                                .map_err(|e| scram_error(&user, e))?;
+                        *self.scram.lock().await = Some(exchange);
+                        client
+                            .send(PgWireBackendMessage::Authentication(
+                                Authentication::SASLContinue(server_first.into_bytes().into()),
+                            ))
+                            .await?;
+                        Ok(())
+                    }
+                    Some(exchange) => {
+                        let last = msg.into_sasl_response()?;
+                        let server_final = exchange
+                            .finish(&last.data)
+                            .map_err(|e| scram_error(&user, e))?;
+                        client
+                            .send(PgWireBackendMessage::Authentication(
+                                Authentication::SASLFinal(server_final.into_bytes().into()),
+                            ))
+                            .await?;
+                        self.admit(client).await
+                    }
+                }
+            }
+            _ => Err(fatal(
+                bucketdb_sql::SqlState::ProtocolViolation.code(),
+                "unexpected message during authentication",
+            )),
         }
-        if let Some(app) = meta.get("application_name") {
-            let _ = session.settings_mut().set("application_name", app);
-        }
-        *self.session.lock().await = session;
-        let mut params = DefaultServerParameterProvider::default();
-        params.server_version = SERVER_VERSION.to_string();
-        finish_authentication(client, &params).await
     }
 }
 

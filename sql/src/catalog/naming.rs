@@ -17,7 +17,13 @@ impl Catalog {
             Some(DecodedKey::Upload { .. }) => &self.uploads,
             Some(DecodedKey::Part { .. }) => &self.parts,
             Some(DecodedKey::Version { .. }) => &self.versions,
-            Some(DecodedKey::Object { .. }) | None => &self.objects,
+            // Role keys are written by role statements, which name their
+            // own errors.
+            Some(DecodedKey::Object { .. })
+            | Some(DecodedKey::Role { .. })
+            | Some(DecodedKey::Grant { .. })
+            | Some(DecodedKey::Membership { .. })
+            | None => &self.objects,
         }
     }
 }
@@ -48,6 +54,13 @@ fn describe_key(key: &[u8]) -> String {
         ),
         Some(DecodedKey::Version { bucket, key, .. }) => {
             format!("(bucket, key)=({}, {})", text(bucket), text(&key))
+        }
+        Some(DecodedKey::Role { name }) => format!("(rolname)=({})", text(name)),
+        Some(DecodedKey::Grant { role, table }) => {
+            format!("(role, table)=({}, {})", text(role), text(table))
+        }
+        Some(DecodedKey::Membership { member, granted }) => {
+            format!("(member, role)=({}, {})", text(member), text(granted))
         }
         None => "(?)".into(),
     }

@@ -17,6 +17,7 @@ mod functions;
 mod pg_proc;
 mod provider;
 mod pushdown;
+mod roles;
 
 use std::sync::Arc;
 
@@ -26,7 +27,6 @@ use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext, 
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::StreamExt;
 use sqlparser::ast::{Expr as AstExpr, SelectItem, SetExpr, Statement};
@@ -130,7 +130,9 @@ pub struct DataFusion {
 }
 
 impl DataFusion {
-    pub fn new(catalog: Arc<Catalog>) -> SqlResult<DataFusion> {
+    /// `roles` answers `pg_roles`.
+    pub fn new(catalog: Arc<Catalog>, roles: roles::LoadRoles) -> SqlResult<DataFusion> {
+        let roles = roles::RoleCatalog::new(roles);
         let setup = |e: String| SqlError::internal(format!("setting up DataFusion: {e}"));
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
@@ -154,9 +156,9 @@ impl DataFusion {
                 .map_err(|e| setup(e.to_string()))?;
         }
         datafusion_functions_json::register_all(&mut ctx).map_err(|e| setup(e.to_string()))?;
-        datafusion_pg_catalog::setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider)
+        datafusion_pg_catalog::setup_pg_catalog(&ctx, CATALOG, roles.clone())
             .map_err(|e| setup(e.to_string()))?;
-        pg_proc::install(&ctx, CATALOG).map_err(|e| setup(e.to_string()))?;
+        pg_proc::install(&ctx, CATALOG, roles).map_err(|e| setup(e.to_string()))?;
         functions::register(&ctx);
         let state = ctx.state();
         Ok(DataFusion {

@@ -25,7 +25,6 @@ use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::physical_plan::{common::collect, SendableRecordBatchStream};
-use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::{
     ArrowTable, PgCatalogSchemaProvider, PgCatalogStaticTables, PgCatalogTable,
 };
@@ -33,7 +32,9 @@ use futures::{stream, StreamExt};
 
 use crate::functions::{own_functions, Signature};
 
-type PgCatalog = PgCatalogSchemaProvider<Arc<dyn CatalogProviderList>, EmptyContextProvider>;
+use super::roles::RoleCatalog;
+
+type PgCatalog = PgCatalogSchemaProvider<Arc<dyn CatalogProviderList>, RoleCatalog>;
 
 /// OIDs of bucketdb's functions start here: far above PostgreSQL's own
 /// (below 16384) and above what the provider hands out to tables.
@@ -45,14 +46,14 @@ const NAMESPACE: &str = "public";
 /// Replaces `catalog`'s `pg_catalog` schema with one whose `pg_proc` lists
 /// bucketdb's functions, and registers the functions `\df` calls to
 /// describe them. Call after `setup_pg_catalog`.
-pub fn install(ctx: &SessionContext, catalog: &str) -> Result<()> {
+pub fn install(ctx: &SessionContext, catalog: &str, roles: RoleCatalog) -> Result<()> {
     let statics = Arc::new(PgCatalogStaticTables::try_new()?);
     let builtin = statics.pg_proc.clone();
     let functions = Arc::new(functions(&builtin)?);
     let inner = Arc::new(PgCatalog::try_new(
         ctx.state().catalog_list().clone(),
         statics,
-        EmptyContextProvider,
+        roles,
     )?);
     let proc = Arc::new(ProcTable {
         schema: builtin.schema(),

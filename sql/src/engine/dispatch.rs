@@ -103,6 +103,7 @@ impl Engine {
             Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) => {
                 self.write(session, plan, p, &params, interrupt).await
             }
+            Plan::Roles(statement) => self.change_roles(session, statement, interrupt).await,
             Plan::Admin(call) => {
                 let env = EvalEnv::at_now(&params, session.settings(), interrupt);
                 let args = call

@@ -10,6 +10,7 @@ mod dispatch;
 mod output;
 mod prepared;
 mod read;
+mod roles;
 mod session;
 mod txn;
 mod write;
@@ -22,12 +23,12 @@ use std::sync::Arc;
 
 use bucketdb_consensus::RaftNode;
 use sqlparser::ast::Statement;
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::parser::Parser;
 
+use crate::auth::{Access, Roles};
 use crate::catalog::Catalog;
 use crate::datafusion::{self, DataFusion};
 use crate::error::{SqlError, SqlResult};
+use crate::parse;
 use crate::plan;
 use crate::runtime::Interrupt;
 use crate::value::{SqlType, Value};
@@ -45,9 +46,16 @@ pub struct Engine {
 impl Engine {
     pub fn new(node: RaftNode) -> SqlResult<Engine> {
         let catalog = Arc::new(Catalog::new());
+        // Weak: DataFusion's catalog must not keep a stopped node's
+        // database open.
+        let store = node.store().downgrade();
+        let roles = Arc::new(move || match store.upgrade() {
+            Some(store) => Roles::load(&store.read_view()),
+            None => Err(SqlError::internal("the node has stopped")),
+        });
         Ok(Engine {
             node,
-            datafusion: DataFusion::new(catalog.clone())?,
+            datafusion: DataFusion::new(catalog.clone(), roles)?,
             catalog,
         })
     }
@@ -58,7 +66,7 @@ impl Engine {
 
     /// Parses a query string into statements.
     pub fn parse(&self, sql: &str) -> SqlResult<Vec<Statement>> {
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| SqlError::syntax(e.to_string()))
+        parse::parse(sql)
     }
 
     /// Plans a statement: with bucketdb's own planner, or, for a read it
@@ -72,8 +80,9 @@ impl Engine {
         source: Option<&str>,
         given: &[Option<SqlType>],
     ) -> SqlResult<Prepared> {
+        let access = Access::of(&self.catalog, stmt);
         match plan::plan(&self.catalog, stmt, given) {
-            Ok(planned) => Ok(Prepared::fast(planned)),
+            Ok(planned) => Ok(Prepared::fast(planned, access)),
             Err(e) if datafusion::takes(stmt, &e) => {
                 let p = self
                     .datafusion
@@ -84,6 +93,7 @@ impl Engine {
                     route: Route::DataFusion(p.plan),
                     param_types: p.param_types,
                     columns: p.columns,
+                    access,
                 })
             }
             Err(e) => Err(e),
@@ -110,7 +120,10 @@ impl Engine {
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let result = self.run_statement(session, p, interrupt, params).await;
+        let result = match self.authorize(session, p).await {
+            Ok(()) => self.run_statement(session, p, interrupt, params).await,
+            Err(e) => Err(e),
+        };
         if result.is_err() {
             session.fail_transaction();
         }

@@ -1,6 +1,7 @@
 //! A statement ready to run many times: which planner planned it, its
 //! parameter types and its result columns.
 
+use crate::auth::Access;
 use crate::datafusion::DataFusionPlan;
 use crate::plan::{Plan, Planned};
 use crate::value::{OutColumn, SqlType};
@@ -20,14 +21,18 @@ pub struct Prepared {
     pub(crate) route: Route,
     pub param_types: Vec<SqlType>,
     pub columns: Vec<OutColumn>,
+    /// What the session's role must hold to run it; checked at every run,
+    /// so a revoked privilege stops a statement prepared before.
+    pub(crate) access: Access,
 }
 
 impl Prepared {
-    pub(super) fn fast(p: Planned) -> Prepared {
+    pub(super) fn fast(p: Planned, access: Access) -> Prepared {
         Prepared {
             route: Route::Fast(Box::new(p.plan)),
             param_types: p.param_types,
             columns: p.columns,
+            access,
         }
     }
 

@@ -45,8 +45,14 @@ impl AdminFn {
         AdminFn::SetConfig,
     ];
 
-    fn lookup(name: &str) -> Option<AdminFn> {
+    pub fn lookup(name: &str) -> Option<AdminFn> {
         AdminFn::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Whether only a superuser may call it: every cluster function;
+    /// `set_config` changes only the caller's session.
+    pub fn needs_superuser(self) -> bool {
+        !matches!(self, AdminFn::SetConfig)
     }
 
     /// How the catalog describes the function (psql's `\df`).

@@ -81,6 +81,7 @@ pub(super) fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         .collect(),
         Plan::Explain(lines) => lines.clone(),
         Plan::Admin(_) => vec!["Cluster administration call".into()],
+        Plan::Roles(r) => vec![format!("Role change ({})", r.tag())],
         Plan::Begin | Plan::Commit | Plan::Rollback => vec!["Transaction control".into()],
         Plan::CopyIn(c) => vec![format!(
             "Copy into {} from the client, {} rows per Raft proposal",

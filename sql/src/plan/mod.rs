@@ -16,6 +16,7 @@ pub use select::{Projection, SelectPlan, SortSource};
 
 use sqlparser::ast::{self, Statement};
 
+use crate::auth::RoleStatement;
 use crate::bind::{ident, object_name, Binder, Scope};
 use crate::catalog::{Catalog, Table};
 use crate::copy::{CopyInPlan, CopyOptions};
@@ -43,6 +44,8 @@ pub enum Plan {
     },
     /// A cluster administration call (`SELECT cluster_promote(2)`).
     Admin(AdminCall),
+    /// CREATE / ALTER / DROP ROLE, GRANT, REVOKE.
+    Roles(RoleStatement),
     /// `COPY table FROM STDIN`.
     CopyIn(CopyInPlan),
     /// `COPY table | (query) TO STDOUT`.
@@ -79,6 +82,7 @@ impl Plan {
             Plan::Explain(_) => "explain",
             Plan::Show { .. } => "show",
             Plan::Admin(_) => "admin",
+            Plan::Roles(_) => "role",
             Plan::Begin | Plan::Commit | Plan::Rollback => "transaction",
             Plan::CopyIn(_) | Plan::CopyOut { .. } => "copy",
         }
@@ -101,6 +105,13 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         params: given.to_vec(),
         aggs: vec![],
     };
+    if let Some(roles) = RoleStatement::plan(catalog, stmt) {
+        return Ok(Planned {
+            plan: Plan::Roles(roles?),
+            param_types: vec![],
+            columns: vec![],
+        });
+    }
     let mut admin_column = None;
     let plan = match stmt {
         Statement::Query(q) => match utility::admin_call(q, &mut b)? {
@@ -184,6 +195,7 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         }],
         Plan::Admin(_) => admin_column.into_iter().collect(),
         Plan::Set { .. }
+        | Plan::Roles(_)
         | Plan::ResetAll
         | Plan::Begin
         | Plan::CopyIn(_)

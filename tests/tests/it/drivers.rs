@@ -1,7 +1,8 @@
 //! The drivers users connect with, each running a script that asserts as it
 //! goes against a real server: psycopg 3 and asyncpg (`python/`),
 //! node-postgres (`node/`), pgjdbc (`java/`, run in Java's source-file
-//! mode). `make test` installs them.
+//! mode). `make test` installs them. Each runs twice: trusted, and logging
+//! in with a password (SCRAM-SHA-256, the password in `PGPASSWORD`).
 
 use std::path::Path;
 
@@ -11,37 +12,52 @@ fn dir(sub: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(sub)
 }
 
+/// A password with characters that need quoting in URLs and conninfo.
+const PASSWORD: &str = "p@ss w0rd/é";
+
+fn servers() -> [Server; 2] {
+    [Server::start(), Server::start_scram(PASSWORD)]
+}
+
 #[test]
 fn psycopg() {
-    Server::start().run_client(
-        "python3",
-        &["psycopg_driver.py"],
-        &dir("python"),
-        "psycopg ok",
-    );
+    for s in servers() {
+        s.run_client(
+            "python3",
+            &["psycopg_driver.py"],
+            &dir("python"),
+            "psycopg ok",
+        );
+    }
 }
 
 #[test]
 fn asyncpg() {
-    Server::start().run_client(
-        "python3",
-        &["asyncpg_driver.py"],
-        &dir("python"),
-        "asyncpg ok",
-    );
+    for s in servers() {
+        s.run_client(
+            "python3",
+            &["asyncpg_driver.py"],
+            &dir("python"),
+            "asyncpg ok",
+        );
+    }
 }
 
 #[test]
 fn node_postgres() {
-    Server::start().run_client("node", &["pg_driver.js"], &dir("node"), "node-postgres ok");
+    for s in servers() {
+        s.run_client("node", &["pg_driver.js"], &dir("node"), "node-postgres ok");
+    }
 }
 
 #[test]
 fn pgjdbc() {
-    Server::start().run_client(
-        "java",
-        &["-cp", "/usr/share/java/postgresql.jar", "JdbcDriver.java"],
-        &dir("java"),
-        "pgjdbc ok",
-    );
+    for s in servers() {
+        s.run_client(
+            "java",
+            &["-cp", "/usr/share/java/postgresql.jar", "JdbcDriver.java"],
+            &dir("java"),
+            "pgjdbc ok",
+        );
+    }
 }

@@ -203,7 +203,7 @@ async fn client(
     next_value: Arc<AtomicI64>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut session = Session::new("checker", "bucketdb");
+    let mut session = Session::new("postgres", "bucketdb");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((id + 1) * (schedule as u64 + 7)));
     let mut epoch = 0;
     let mut last_seen = [0i64; KEYS];
@@ -261,7 +261,7 @@ const FAULTS: [Fault; 4] = [
 async fn setup_keys(c: &InProcCluster, schedule: usize) {
     let leader = c.leader().await;
     let engine = c.node(leader).engine.clone();
-    let mut s = Session::new("checker", "bucketdb");
+    let mut s = Session::new("postgres", "bucketdb");
     let values: Vec<String> = (0..KEYS)
         .map(|k| format!("('lin', '{}', 0)", key_name(schedule, k)))
         .collect();
@@ -323,7 +323,7 @@ async fn linearizable_histories_under_twenty_fault_schedules() {
     let mut c = InProcCluster::start(3).await;
     {
         let leader = c.leader().await;
-        let mut s = Session::new("checker", "bucketdb");
+        let mut s = Session::new("postgres", "bucketdb");
         sql(
             &c.node(leader).engine,
             &mut s,
@@ -382,7 +382,7 @@ async fn local_reads_on_a_partitioned_follower_are_rejected_by_the_checker() {
     let mut c = InProcCluster::start(3).await;
     let leader = c.leader().await;
     let engine = c.node(leader).engine.clone();
-    let mut writer = Session::new("checker", "bucketdb");
+    let mut writer = Session::new("postgres", "bucketdb");
     for q in [
         "INSERT INTO buckets (name) VALUES ('lin')",
         "INSERT INTO objects (bucket, key, size) VALUES ('lin', 's00/k0', 0)",
@@ -391,7 +391,7 @@ async fn local_reads_on_a_partitioned_follower_are_rejected_by_the_checker() {
     }
     let follower = (leader + 1) % 3;
     // The follower has the key before it is cut off.
-    let mut reader = Session::new("checker", "bucketdb");
+    let mut reader = Session::new("postgres", "bucketdb");
     reader.settings_mut().set("consistency", "local").unwrap();
     let f_engine = c.node(follower).engine.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -425,7 +425,7 @@ async fn local_reads_on_a_partitioned_follower_are_rejected_by_the_checker() {
         "stale local reads passed the checker: {verdict:?}"
     );
 
-    let mut strict = Session::new("checker", "bucketdb");
+    let mut strict = Session::new("postgres", "bucketdb");
     let r = read(&f_engine, &mut strict, "s00/k0").await;
     assert!(
         r.is_err(),

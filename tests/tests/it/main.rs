@@ -6,6 +6,7 @@
 //! Run one module with `cargo test --test it analytic::`.
 
 mod analytic;
+mod auth;
 mod cancel;
 mod catchup;
 mod cluster;

@@ -118,10 +118,10 @@ async fn random_statements_get_errors_not_crashes() {
     assert_eq!(row.get::<_, i64>(0), 1);
 }
 
-/// A startup message for user `fuzz`, protocol 3.0.
+/// A startup message for user `postgres`, protocol 3.0.
 fn startup() -> Vec<u8> {
     let mut body = vec![0, 3, 0, 0];
-    body.extend_from_slice(b"user\0fuzz\0database\0bucketdb\0\0");
+    body.extend_from_slice(b"user\0postgres\0database\0bucketdb\0\0");
     let mut msg = ((body.len() + 4) as u32).to_be_bytes().to_vec();
     msg.extend(body);
     msg

@@ -1,0 +1,299 @@
+//! Passwords, roles and privileges through real clients: SCRAM logins
+//! with tokio-postgres and psql, what a stranger learns (nothing but
+//! 28P01), GRANT / REVOKE and role memberships taking effect on open
+//! sessions, refusals that change nothing, the refusal to start exposed,
+//! and roles in a 3-node cluster.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use bucketdb_tests::cluster::Cluster;
+use bucketdb_tests::{binary, sqlstate, Server};
+
+const SUPERUSER_PASSWORD: &str = "root-pw";
+
+/// The SQLSTATE of a failed connection attempt.
+async fn login_error(s: &Server, user: &str, password: Option<&str>) -> String {
+    match s.connect_as(user, password).await {
+        Ok(_) => "connected".into(),
+        Err(e) => sqlstate(&e),
+    }
+}
+
+#[tokio::test]
+async fn scram_logins_reveal_nothing_to_strangers() {
+    let s = Server::start_scram(SUPERUSER_PASSWORD);
+    let root = s.connect().await;
+    root.batch_execute(
+        "CREATE USER app PASSWORD 'app-pw'; CREATE ROLE quiet LOGIN; CREATE ROLE group_only PASSWORD 'g'",
+    )
+    .await
+    .unwrap();
+    let app = s.connect_as("app", Some("app-pw")).await.unwrap();
+    let row = app
+        .query_one("SELECT current_user, session_user", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "app");
+    assert_eq!(row.get::<_, String>(1), "app");
+    // Wrong password, unknown role, a role without a password and one that
+    // may not log in: the same answer.
+    for (user, password) in [
+        ("app", "wrong"),
+        ("postgres", "app-pw"),
+        ("nobody", "app-pw"),
+        ("quiet", ""),
+        ("group_only", "g"),
+    ] {
+        assert_eq!(
+            login_error(&s, user, Some(password)).await,
+            "28P01",
+            "{user}"
+        );
+    }
+    // psql shows PostgreSQL's message, and nothing else.
+    let out = Command::new("psql")
+        .arg(s.conninfo_as("nobody", Some("x")))
+        .args(["-X", "-w", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("password authentication failed for user \"nobody\""),
+        "{err}"
+    );
+    let (ok, out, err) = s.psql(&["-tAc", "SELECT current_user"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "postgres");
+    // A password changed by ALTER ROLE is the one that works from now on.
+    root.batch_execute("ALTER ROLE app PASSWORD 'new-pw'")
+        .await
+        .unwrap();
+    assert_eq!(login_error(&s, "app", Some("app-pw")).await, "28P01");
+    assert!(s.connect_as("app", Some("new-pw")).await.is_ok());
+    // The open session of app goes on.
+    app.query_one("SELECT 1", &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_superuser_password_is_kept_across_restarts_and_changed_by_the_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pw");
+    let dir = tmp.path().join("data");
+    let start = |pw: &str| {
+        std::fs::write(&file, pw).unwrap();
+        let f = file.to_str().unwrap().to_string();
+        Server::start_in(&dir, &["--auth", "scram", "--superuser-password-file", &f])
+    };
+    let mut s = start("first");
+    s.connect().await;
+    s.terminate();
+    let s = start("second");
+    assert_eq!(login_error(&s, "postgres", Some("first")).await, "28P01");
+    s.connect().await;
+}
+
+#[tokio::test]
+async fn trust_admits_only_roles_that_exist_and_may_log_in() {
+    let s = Server::start();
+    let root = s.connect().await;
+    root.batch_execute("CREATE ROLE reader; CREATE USER app")
+        .await
+        .unwrap();
+    assert_eq!(login_error(&s, "nobody", None).await, "28000");
+    assert_eq!(login_error(&s, "reader", None).await, "28000");
+    assert_eq!(login_error(&s, "app", None).await, "connected");
+}
+
+/// Counts rows as the superuser.
+async fn count(c: &tokio_postgres::Client, table: &str) -> i64 {
+    c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn privileges_are_checked_at_every_statement_and_refusals_change_nothing() {
+    let s = Server::start();
+    let root = s.connect().await;
+    root.batch_execute(
+        "CREATE USER app; CREATE ROLE reader;
+         INSERT INTO buckets (name) VALUES ('priv');
+         INSERT INTO objects (bucket, key, size) VALUES ('priv', 'a', 1), ('priv', 'b', 2)",
+    )
+    .await
+    .unwrap();
+    let app = s.connect_as("app", None).await.unwrap();
+    let select = app
+        .prepare("SELECT key FROM objects WHERE bucket = 'priv'")
+        .await
+        .unwrap();
+    let denied = |r: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>| {
+        sqlstate(&r.expect_err("refused"))
+    };
+    assert_eq!(denied(app.query(&select, &[]).await), "42501");
+    // A bundle: reader holds SELECT, app gets it by membership.
+    root.batch_execute("GRANT SELECT ON objects TO reader; GRANT reader TO app")
+        .await
+        .unwrap();
+    assert_eq!(app.query(&select, &[]).await.unwrap().len(), 2);
+    // Through DataFusion (an aggregate) and a table function too.
+    app.query("SELECT bucket, count(*) FROM objects GROUP BY bucket", &[])
+        .await
+        .unwrap();
+    app.query("SELECT * FROM list_objects('priv')", &[])
+        .await
+        .unwrap();
+    // Writes need their own privilege, and a refusal writes nothing.
+    for sql in [
+        "INSERT INTO objects (bucket, key) VALUES ('priv', 'c')",
+        "UPDATE objects SET size = 9 WHERE bucket = 'priv'",
+        "DELETE FROM objects WHERE bucket = 'priv'",
+        "DELETE FROM buckets",
+        "SELECT * FROM buckets",
+        "SELECT * FROM cluster_status()",
+        "SELECT cluster_snapshot()",
+        "CREATE ROLE sneaky SUPERUSER",
+        "ALTER ROLE app SUPERUSER",
+        "GRANT ALL ON objects TO app",
+    ] {
+        let e = app.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), "42501", "{sql}");
+    }
+    assert_eq!(count(&root, "objects").await, 2);
+    assert_eq!(count(&root, "buckets").await, 1);
+    let sizes: Vec<i64> = root
+        .query("SELECT size FROM objects ORDER BY key", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(sizes, [1, 2]);
+    assert!(root
+        .query("SELECT 1 FROM pg_catalog.pg_roles WHERE false", &[])
+        .await
+        .is_ok());
+    // Granted, the same statements run.
+    root.batch_execute("GRANT INSERT, UPDATE, DELETE ON objects TO app")
+        .await
+        .unwrap();
+    app.batch_execute("INSERT INTO objects (bucket, key) VALUES ('priv', 'c')")
+        .await
+        .unwrap();
+    app.batch_execute("UPDATE objects SET size = 9 WHERE key = 'c'")
+        .await
+        .unwrap();
+    // Revoked from the bundle: refused at the next statement of the open
+    // session, with the statement prepared before.
+    root.batch_execute("REVOKE SELECT ON objects FROM reader")
+        .await
+        .unwrap();
+    assert_eq!(denied(app.query(&select, &[]).await), "42501");
+    root.batch_execute("GRANT SELECT ON objects TO reader; REVOKE reader FROM app")
+        .await
+        .unwrap();
+    assert_eq!(denied(app.query(&select, &[]).await), "42501");
+    // Dropping a role takes its grants and memberships with it.
+    root.batch_execute("DROP ROLE reader").await.unwrap();
+    let e = root.batch_execute("GRANT reader TO app").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "42704");
+    let e = root.batch_execute("DROP ROLE postgres").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "42501");
+    let e = root.batch_execute("CREATE ROLE app").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "42710");
+    let e = root
+        .batch_execute("BEGIN; CREATE ROLE t; COMMIT")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "25001");
+}
+
+#[test]
+fn a_node_refuses_to_listen_exposed_without_passwords_and_tls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = Command::new(binary());
+        c.args(["--data-dir", tmp.path().join("d").to_str().unwrap()])
+            .args(["--raft-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(extra);
+        c.output().unwrap()
+    };
+    let out = run(&["--sql-addr", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--auth scram and TLS") && err.contains("--insecure"),
+        "{err}"
+    );
+    let out = run(&["--sql-addr", "0.0.0.0:0", "--auth", "scram"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Nothing was created: the node did not start.
+    assert!(!tmp.path().join("d").exists());
+}
+
+#[tokio::test]
+async fn roles_reach_every_node_of_a_cluster() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pw");
+    std::fs::write(&file, SUPERUSER_PASSWORD).unwrap();
+    let f = file.to_str().unwrap();
+    let c = Cluster::start(3, &["--auth", "scram", "--superuser-password-file", f]);
+    let leader = c.leader(Duration::from_secs(30)).await;
+    let root = c.server(leader).connect().await;
+    root.batch_execute(
+        "CREATE USER app PASSWORD 'app-pw';
+         INSERT INTO buckets (name) VALUES ('everywhere');
+         GRANT SELECT ON buckets TO app",
+    )
+    .await
+    .unwrap();
+    // Made on the leader, the role logs in on every node once it applied.
+    let mut sessions = vec![];
+    for (i, s) in c.up() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let app = loop {
+            match s.connect_as("app", Some("app-pw")).await {
+                Ok(app) => break app,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("node {i}: {e}"),
+            }
+        };
+        let n: i64 = app
+            .query_one("SELECT count(*) FROM buckets", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "node {i}");
+        sessions.push((i, app));
+    }
+    // Revoked on the leader: refused on every node (a linearizable read
+    // waits for the revoke to apply there).
+    root.batch_execute("REVOKE SELECT ON buckets FROM app")
+        .await
+        .unwrap();
+    for (i, app) in &sessions {
+        let e = app
+            .query_one("SELECT count(*) FROM buckets", &[])
+            .await
+            .expect_err("revoked");
+        assert_eq!(sqlstate(&e), "42501", "node {i}");
+        let e = app
+            .batch_execute("INSERT INTO buckets (name) VALUES ('nope')")
+            .await
+            .expect_err("no insert");
+        assert_eq!(sqlstate(&e), "42501", "node {i}");
+    }
+    let n: i64 = root
+        .query_one("SELECT count(*) FROM buckets", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}
