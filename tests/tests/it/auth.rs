@@ -297,3 +297,111 @@ async fn roles_reach_every_node_of_a_cluster() {
         .get(0);
     assert_eq!(n, 1);
 }
+
+/// Runs `bucketdb cert …` and checks it succeeded.
+fn cert(args: &[&str]) {
+    let out = Command::new(binary())
+        .arg("cert")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bucketdb cert {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn tls_with_certificates_made_by_bucketdb_cert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    let dir = certs.to_str().unwrap();
+    cert(&["create-ca", "--certs-dir", dir]);
+    cert(&[
+        "create-node",
+        "--certs-dir",
+        dir,
+        "--host",
+        "localhost",
+        "--host",
+        "127.0.0.1",
+    ]);
+    cert(&["create-client", "--certs-dir", dir, "--user", "app"]);
+    // A second CA over the first is refused: it would orphan every node.
+    let again = Command::new(binary())
+        .args(["cert", "create-ca", "--certs-dir", dir])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, SUPERUSER_PASSWORD).unwrap();
+    let s = Server::start_in(
+        &tmp.path().join("data"),
+        &[
+            "--auth",
+            "scram",
+            "--superuser-password-file",
+            pw.to_str().unwrap(),
+            "--certs-dir",
+            dir,
+            "--require-tls",
+        ],
+    );
+    let ca = certs.join("ca.crt");
+    let psql = |sslmode: &str, root: &str| {
+        let conninfo = format!(
+            "host=localhost port={} user=postgres dbname=bucketdb sslmode={sslmode} sslrootcert={root}",
+            s.sql_addr.port()
+        );
+        let out = Command::new("psql")
+            .arg(conninfo)
+            .args(["-X", "-w", "-tAc", "SELECT current_user"])
+            .env("PGPASSWORD", SUPERUSER_PASSWORD)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ca_path = ca.to_str().unwrap();
+    assert_eq!(psql("require", ca_path).1, "postgres");
+    let (ok, out, err) = psql("verify-full", ca_path);
+    assert!(ok && out == "postgres", "{err}");
+    // The node's certificate does not verify against another CA.
+    let other = tmp.path().join("other");
+    cert(&["create-ca", "--certs-dir", other.to_str().unwrap()]);
+    let (ok, _, err) = psql("verify-full", other.join("ca.crt").to_str().unwrap());
+    assert!(!ok && err.contains("certificate verify failed"), "{err}");
+    // Plaintext is refused with 28000, before any password is asked.
+    let (ok, _, err) = psql("disable", ca_path);
+    assert!(!ok && err.contains("accepts only TLS connections"), "{err}");
+    assert_eq!(
+        sqlstate(
+            &s.connect_as("postgres", Some(SUPERUSER_PASSWORD))
+                .await
+                .unwrap_err()
+        ),
+        "28000"
+    );
+    // psycopg (libpq) verifies the server and logs in with the password.
+    let script = "import psycopg, sys\n\
+        with psycopg.connect(sys.argv[1]) as c:\n    \
+        print(c.execute('SELECT current_user').fetchone()[0], c.info.pgconn.ssl_in_use)\n";
+    let conninfo = format!(
+        "host=localhost port={} user=postgres dbname=bucketdb sslmode=verify-full sslrootcert={ca_path} password={SUPERUSER_PASSWORD}",
+        s.sql_addr.port()
+    );
+    let out = Command::new("python3")
+        .args(["-c", script, &conninfo])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "postgres True",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
