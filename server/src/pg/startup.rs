@@ -118,21 +118,23 @@ impl Connection {
             .and_then(|v| Verifier::parse(&v)))
     }
 
-    /// Trust: the role must exist and may log in, as PostgreSQL's `trust`.
-    fn check_trusted(&self, user: &str) -> PgWireResult<()> {
-        let invalid = bucketdb_sql::SqlState::InvalidAuthorizationSpecification.code();
+    /// Trust: the role named, if it exists (and may log in), else the
+    /// bootstrap superuser, as the local trust rule promises: whoever
+    /// reaches a trusting node is its superuser anyway, and a bare `psql`
+    /// (which names the OS user) just works.
+    fn trusted_role(&self, user: &str) -> PgWireResult<String> {
         match self.engine.role(user).map_err(|e| fatal_sql(&e))? {
-            None => Err(fatal(invalid, format!("role \"{user}\" does not exist"))),
+            None => Ok(bucketdb_sql::BOOTSTRAP_SUPERUSER.to_string()),
             Some(r) if !r.login => Err(fatal(
-                invalid,
+                bucketdb_sql::SqlState::InvalidAuthorizationSpecification.code(),
                 format!("role \"{user}\" is not permitted to log in"),
             )),
-            Some(_) => Ok(()),
+            Some(r) => Ok(r.name),
         }
     }
 
     /// The client is who it says: set up its session and tell it so.
-    async fn admit<C>(&self, client: &mut C) -> PgWireResult<()>
+    async fn admit<C>(&self, client: &mut C, user: String) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
@@ -145,7 +147,6 @@ impl Connection {
             .register(pid, key_bytes.clone(), self.cancel.clone());
         let _ = self.cancel_key.set((pid, key_bytes));
         let meta = client.metadata();
-        let user = startup_user(client);
         let database = meta
             .get("database")
             .cloned()
@@ -193,8 +194,8 @@ impl StartupHandler for Connection {
                 }
                 match self.auth.mode {
                     AuthMode::Trust => {
-                        self.check_trusted(&startup_user(client))?;
-                        self.admit(client).await
+                        let role = self.trusted_role(&startup_user(client))?;
+                        self.admit(client, role).await
                     }
                     AuthMode::Scram => {
                         client.set_state(PgWireConnectionState::AuthenticationInProgress);
@@ -244,7 +245,7 @@ impl StartupHandler for Connection {
                                 Authentication::SASLFinal(server_final.into_bytes().into()),
                             ))
                             .await?;
-                        self.admit(client).await
+                        self.admit(client, user).await
                     }
                 }
             }
