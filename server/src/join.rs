@@ -1,12 +1,17 @@
 //! `--join`: a new node asks a running member, over SQL like an operator
 //! would, to add it as a learner (which returns once it has caught up) and
-//! then to promote it to voter.
+//! then to promote it to voter. With `--certs-dir` it speaks TLS to the
+//! member, verified against the cluster's CA (a member may `--require-tls`).
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bucketdb_consensus::RaftNode;
-use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, NoTls, Socket};
+
+use crate::tls;
 
 /// How long to keep trying to reach the member before giving up.
 const REACH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -19,13 +24,17 @@ pub async fn join(
     raft_addr: &str,
     sql_addr: &str,
     password: Option<&str>,
+    certs_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let id = node.node_id() as i64;
     let status = node.status();
     if status.voters.contains(&node.node_id()) {
         return Ok(());
     }
-    let client = connect(member_sql, password).await?;
+    let client = match certs_dir {
+        Some(dir) => connect(member_sql, password, tls::connector(dir)?, SslMode::Require).await?,
+        None => connect(member_sql, password, NoTls, SslMode::Disable).await?,
+    };
     if !status.learners.contains(&node.node_id()) {
         tracing::info!(
             member = member_sql,
@@ -48,11 +57,20 @@ pub async fn join(
     Ok(())
 }
 
-/// Connects as the superuser, with its password when the cluster has one.
-async fn connect(
+/// Connects as the superuser, with its password when the cluster has one,
+/// over `tls` (which `mode` says whether to insist on).
+async fn connect<T>(
     member_sql: &str,
     password: Option<&str>,
-) -> anyhow::Result<tokio_postgres::Client> {
+    tls: T,
+    mode: SslMode,
+) -> anyhow::Result<Client>
+where
+    T: MakeTlsConnect<Socket> + Clone,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
     let (host, port) = member_sql
         .rsplit_once(':')
         .with_context(|| format!("--join {member_sql}: expected host:port"))?;
@@ -70,9 +88,10 @@ async fn connect(
     if let Some(p) = password {
         config.password(p);
     }
+    config.ssl_mode(mode);
     let deadline = Instant::now() + REACH_TIMEOUT;
     loop {
-        match config.connect(NoTls).await {
+        match config.connect(tls.clone()).await {
             Ok((client, conn)) => {
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {

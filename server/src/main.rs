@@ -100,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
                 &raft_addr.to_string(),
                 &sql_addr.to_string(),
                 config.superuser_password.as_deref(),
+                config.certs_dir.as_deref(),
             )
             .await
             .with_context(|| format!("joining the cluster through {member}"))?;

@@ -27,4 +27,4 @@ pub use raft_log::RaftLogCf;
 pub use read::{Cursor, OwnedView, ReadView};
 pub use row::{Datum, StoredRow};
 pub use snapshot::{SnapshotReader, SnapshotWriter};
-pub use store::{Store, WeakStore};
+pub use store::Store;

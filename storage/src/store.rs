@@ -28,24 +28,7 @@ pub struct Store {
     db: Arc<DB>,
 }
 
-/// A handle on a [`Store`] that does not keep the database open: for
-/// long-lived readers (catalog providers) that must not hold a stopped
-/// node's RocksDB lock.
-#[derive(Clone)]
-pub struct WeakStore(std::sync::Weak<DB>);
-
-impl WeakStore {
-    /// The store, while the node still has it open.
-    pub fn upgrade(&self) -> Option<Store> {
-        self.0.upgrade().map(|db| Store { db })
-    }
-}
-
 impl Store {
-    pub fn downgrade(&self) -> WeakStore {
-        WeakStore(Arc::downgrade(&self.db))
-    }
-
     /// Opens (creating if needed) the database under `dir`.
     pub fn open(dir: &Path) -> Result<Store, StorageError> {
         std::fs::create_dir_all(dir)?;

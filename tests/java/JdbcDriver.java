@@ -13,6 +13,12 @@ public class JdbcDriver {
         // The harness passes the password as libpq would read it.
         String password = System.getenv("PGPASSWORD");
         if (password != null) url += "&password=" + java.net.URLEncoder.encode(password, "UTF-8");
+        // And TLS: pgjdbc takes libpq's sslmode and a PEM root certificate.
+        String sslmode = System.getenv("PGSSLMODE");
+        if (sslmode != null) {
+            url += "&sslmode=" + sslmode + "&sslrootcert="
+                + java.net.URLEncoder.encode(System.getenv("PGSSLROOTCERT"), "UTF-8");
+        }
         try (Connection c = DriverManager.getConnection(url)) {
             try (Statement s = c.createStatement()) {
                 s.executeUpdate("INSERT INTO buckets (name) VALUES ('jdbc-bucket')");

@@ -129,11 +129,6 @@ impl Cluster {
 impl Server {
     /// Connects, or reports why not (a node being killed, say).
     pub async fn try_connect(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let (client, conn) =
-            tokio_postgres::connect(&self.conninfo(), tokio_postgres::NoTls).await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(client)
+        self.connect_as("postgres", self.password.as_deref()).await
     }
 }

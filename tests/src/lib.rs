@@ -10,9 +10,24 @@ use std::time::Duration;
 
 pub mod cluster;
 pub mod inproc;
+mod tls;
 
 /// How long a server may take to start.
 const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs `bucketdb cert …` and checks it succeeded.
+pub fn cert(args: &[&str]) {
+    let out = Command::new(binary())
+        .arg("cert")
+        .args(args)
+        .output()
+        .expect("bucketdb cert runs");
+    assert!(
+        out.status.success(),
+        "bucketdb cert {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 /// The binary under test: `$BUCKETDB_BIN`, or the debug build.
 pub fn binary() -> PathBuf {
@@ -35,6 +50,10 @@ pub struct Server {
     /// The superuser's password, when the server was given one
     /// (`--superuser-password-file`): clients then log in with it.
     pub password: Option<String>,
+    /// The CA that signed the node's certificate (`ca.crt` of
+    /// `--certs-dir`), when it requires TLS (`--require-tls`): clients then
+    /// verify the server against it.
+    pub ca: Option<PathBuf>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -68,6 +87,41 @@ impl Server {
         s
     }
 
+    /// Starts a fresh single-node server that takes only TLS connections
+    /// with passwords (`--auth scram --require-tls`), its certificate made
+    /// by `bucketdb cert` for `localhost` and `127.0.0.1`.
+    pub fn start_tls(password: &str) -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let certs = tmp.path().join("certs");
+        let certs_dir = certs.to_str().expect("utf-8 path");
+        cert(&["create-ca", "--certs-dir", certs_dir]);
+        cert(&[
+            "create-node",
+            "--certs-dir",
+            certs_dir,
+            "--host",
+            "localhost",
+            "--host",
+            "127.0.0.1",
+        ]);
+        let file = tmp.path().join("superuser-password");
+        std::fs::write(&file, password).expect("password file");
+        let mut s = Server::start_in(
+            &tmp.path().join("data"),
+            &[
+                "--auth",
+                "scram",
+                "--superuser-password-file",
+                file.to_str().expect("utf-8 path"),
+                "--certs-dir",
+                certs_dir,
+                "--require-tls",
+            ],
+        );
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts a server on `data_dir` (which may hold data already). Each
     /// address flag not in `extra` gets an ephemeral port.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
@@ -76,6 +130,13 @@ impl Server {
             .position(|a| *a == "--superuser-password-file")
             .and_then(|i| extra.get(i + 1))
             .map(|f| std::fs::read_to_string(f).expect("password file"));
+        let certs_dir = extra
+            .iter()
+            .position(|a| *a == "--certs-dir")
+            .and_then(|i| extra.get(i + 1));
+        let ca = certs_dir
+            .filter(|_| extra.contains(&"--require-tls"))
+            .map(|d| Path::new(d).join("ca.crt"));
         let mut cmd = Command::new(binary());
         cmd.args(["--data-dir", data_dir.to_str().expect("utf-8 path")]);
         for flag in ["--sql-addr", "--raft-addr", "--http-addr"] {
@@ -118,6 +179,7 @@ impl Server {
             child: Some(child),
             data_dir: data_dir.to_path_buf(),
             password,
+            ca,
             _tmp: None,
         }
     }
@@ -147,12 +209,30 @@ impl Server {
         user: &str,
         password: Option<&str>,
     ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-        let (client, conn) =
-            tokio_postgres::connect(&self.conninfo_as(user, password), tokio_postgres::NoTls)
-                .await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        self.open(&self.conninfo_as(user, password)).await
+    }
+
+    /// Connects with `conninfo`: over TLS, verifying the server, when it
+    /// requires TLS.
+    async fn open(&self, conninfo: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+        let mut config: tokio_postgres::Config = conninfo.parse()?;
+        let client = match &self.ca {
+            Some(ca) => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let (client, conn) = config.connect(tls::connector(ca)).await?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                client
+            }
+            None => {
+                let (client, conn) = config.connect(tokio_postgres::NoTls).await?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                client
+            }
+        };
         Ok(client)
     }
 
@@ -162,21 +242,31 @@ impl Server {
 
     /// Connects with extra conninfo (e.g. `options='-c consistency=local'`).
     pub async fn connect_with(&self, extra: &str) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(
-            &format!("{} {extra}", self.conninfo()),
-            tokio_postgres::NoTls,
-        )
-        .await
-        .expect("connect");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        client
+        self.open(&format!("{} {extra}", self.conninfo()))
+            .await
+            .expect("connect")
+    }
+
+    /// Sets, for a libpq-style client, the environment that makes it log
+    /// in as the superuser: its password, and TLS verified against the CA
+    /// when the server requires TLS (node-postgres reads the CA from
+    /// `NODE_EXTRA_CA_CERTS`).
+    pub fn client_env(&self, cmd: &mut Command) {
+        if let Some(p) = &self.password {
+            cmd.env("PGPASSWORD", p);
+        }
+        if let Some(ca) = &self.ca {
+            cmd.env("PGSSLMODE", "verify-full")
+                .env("PGSSLROOTCERT", ca)
+                .env("NODE_EXTRA_CA_CERTS", ca);
+        }
     }
 
     /// Runs psql with `args` and returns (success, stdout, stderr).
     pub fn psql(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new("psql")
+        let mut cmd = Command::new("psql");
+        self.client_env(&mut cmd);
+        let out = cmd
             .arg(self.conninfo())
             .args(["-X", "-v", "ON_ERROR_STOP=1"])
             .args(args)
@@ -243,9 +333,7 @@ impl Server {
     /// `expect`.
     pub fn run_client(&self, program: &str, args: &[&str], dir: &Path, expect: &str) {
         let mut cmd = Command::new(program);
-        if let Some(p) = &self.password {
-            cmd.env("PGPASSWORD", p);
-        }
+        self.client_env(&mut cmd);
         let out = cmd
             .current_dir(dir)
             .args(args)

@@ -14,5 +14,6 @@ pub mod scram;
 mod statements;
 
 pub use access::Access;
+pub use privilege::Privileges;
 pub use roles::{Role, Roles, BOOTSTRAP_SUPERUSER};
 pub use statements::{RoleOptions, RoleStatement};

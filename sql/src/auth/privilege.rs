@@ -32,8 +32,64 @@ impl Privileges {
         Privileges(self.0 & !other.0)
     }
 
+    pub fn intersects(self, other: Privileges) -> bool {
+        self.0 & other.0 != 0
+    }
+
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// The privileges as PostgreSQL's ACL letters, in its order
+    /// (`a`ppend = INSERT, `r`ead = SELECT, `w`rite = UPDATE, `d`elete).
+    pub fn acl_letters(self) -> String {
+        [
+            (Privileges::INSERT, 'a'),
+            (Privileges::SELECT, 'r'),
+            (Privileges::UPDATE, 'w'),
+            (Privileges::DELETE, 'd'),
+        ]
+        .iter()
+        .filter(|(p, _)| self.0 & p.0 != 0)
+        .map(|(_, c)| *c)
+        .collect()
+    }
+
+    /// The privileges a list such as `has_table_privilege`'s second
+    /// argument names (`'SELECT, INSERT WITH GRANT OPTION'`). PostgreSQL's
+    /// TRUNCATE, REFERENCES, TRIGGER and MAINTAIN, and grant options, are
+    /// granted on no bucketdb table: they come back as `superuser_only`.
+    pub fn of_list(text: &str) -> SqlResult<Named> {
+        let mut named = Named::default();
+        for word in text.split(',') {
+            let word = word.trim().to_ascii_uppercase();
+            let (word, grant_option) = match word.strip_suffix("WITH GRANT OPTION") {
+                Some(w) => (w.trim_end().to_string(), true),
+                None => (word, false),
+            };
+            let p = match word.as_str() {
+                "SELECT" => Privileges::SELECT,
+                "INSERT" => Privileges::INSERT,
+                "UPDATE" => Privileges::UPDATE,
+                "DELETE" => Privileges::DELETE,
+                "TRUNCATE" | "REFERENCES" | "TRIGGER" | "MAINTAIN" => {
+                    named.superuser_only = true;
+                    continue;
+                }
+                _ => {
+                    return Err(SqlError::invalid_parameter_value(format!(
+                        "unrecognized privilege type: \"{}\"",
+                        word.to_ascii_lowercase()
+                    )))
+                }
+            };
+            if grant_option {
+                named.superuser_only = true;
+            } else {
+                named.kept = named.kept.union(p);
+            }
+        }
+        Ok(named)
     }
 
     /// The privileges a GRANT or REVOKE names.
@@ -62,6 +118,15 @@ impl Privileges {
     }
 }
 
+/// The privileges a list names (see [`Privileges::of_list`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Named {
+    /// Those a grant can hold.
+    pub kept: Privileges,
+    /// Whether it names any only a superuser holds.
+    pub superuser_only: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +141,19 @@ mod tests {
             Privileges::DELETE
         );
         assert!(p.minus(p).is_empty());
+    }
+
+    #[test]
+    fn lists_name_kept_and_superuser_only_privileges() {
+        let n = Privileges::of_list("select, Insert").unwrap();
+        assert_eq!(n.kept, Privileges::SELECT.union(Privileges::INSERT));
+        assert!(!n.superuser_only);
+        let n = Privileges::of_list("TRUNCATE,SELECT WITH GRANT OPTION").unwrap();
+        assert_eq!(n.kept, Privileges::NONE);
+        assert!(n.superuser_only);
+        let e = Privileges::of_list("SELEC").unwrap_err();
+        assert_eq!(e.state, crate::error::SqlState::InvalidParameterValue);
+        assert_eq!(Privileges::ALL.acl_letters(), "arwd");
+        assert_eq!(Privileges::SELECT.acl_letters(), "r");
     }
 }

@@ -118,6 +118,16 @@ impl Roles {
         Ok(r)
     }
 
+    /// Whether `name` is a superuser in `src`, from its row alone: all
+    /// most statements need to know (a superuser may run anything), at the
+    /// cost of one point read instead of loading every role.
+    pub fn superuser_in(src: &dyn RowSource, name: &str) -> SqlResult<bool> {
+        match src.get(&keys::role(name))? {
+            Some(row) => Ok(Role::from_row(name, &row)?.superuser),
+            None => Ok(name == BOOTSTRAP_SUPERUSER),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Role> {
         self.roles.get(name)
     }
@@ -181,6 +191,17 @@ impl Roles {
             .range((role.to_string(), String::new())..)
             .take_while(move |((r, _), _)| r == role)
             .map(|((_, t), (p, rev))| (t.as_str(), *p, *rev))
+    }
+
+    /// Every grant on `table`: (role, privileges).
+    pub fn grants_on<'a>(
+        &'a self,
+        table: &'a str,
+    ) -> impl Iterator<Item = (&'a str, Privileges)> + 'a {
+        self.grants
+            .iter()
+            .filter(move |((_, t), _)| t == table)
+            .map(|((r, _), (p, _))| (r.as_str(), *p))
     }
 
     /// What `user` may do on `table`: everything for a superuser, else
@@ -269,5 +290,9 @@ mod tests {
         let pg = r.get(BOOTSTRAP_SUPERUSER).unwrap();
         assert!(pg.superuser && pg.login && pg.revision.is_none());
         assert_eq!(r.closure("reader").len(), 3);
+        assert!(Roles::superuser_in(&m, BOOTSTRAP_SUPERUSER).unwrap());
+        assert!(Roles::superuser_in(&m, "admin").unwrap());
+        assert!(!Roles::superuser_in(&m, "app").unwrap());
+        assert!(!Roles::superuser_in(&m, "nobody").unwrap());
     }
 }

@@ -1,11 +1,10 @@
 //! PostgreSQL's array constructor from a subquery, `ARRAY(SELECT e …)`,
 //! which DataFusion does not plan, rewritten as the scalar subquery
-//! `(SELECT array_agg(e ORDER BY …) …)`. psql's `\du` and `\d+` use it,
-//! correlated with the outer row; DataFusion decorrelates an aggregating
-//! scalar subquery, so the rewrite keeps working there.
-//!
-//! One difference stays: over no rows PostgreSQL gives an empty array,
-//! `array_agg` gives NULL.
+//! `coalesce((SELECT array_agg(e ORDER BY …) …), make_array())`: over no
+//! rows `array_agg` gives NULL where PostgreSQL gives an empty array.
+//! psql's `\du` and `\d+` use it, correlated with the outer row;
+//! DataFusion decorrelates an aggregating scalar subquery, so the rewrite
+//! keeps working there.
 
 use std::ops::ControlFlow;
 
@@ -40,7 +39,10 @@ impl VisitorMut for ArraySubqueries {
             return ControlFlow::Continue(());
         }
         if let Some(q) = aggregated(query) {
-            *e = Expr::Subquery(Box::new(q));
+            *e = call(
+                "coalesce",
+                vec![Expr::Subquery(Box::new(q)), call("make_array", vec![])],
+            );
         }
         ControlFlow::Continue(())
     }
@@ -79,26 +81,38 @@ fn aggregated(query: &Query) -> Option<Query> {
     if !order.is_empty() {
         clauses.push(FunctionArgumentClause::OrderBy(order));
     }
-    let agg = Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new("array_agg")]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(item.clone()))],
-            clauses,
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    });
+    let agg = function("array_agg", vec![item.clone()], clauses);
     let mut select = select.clone();
     select.projection = vec![SelectItem::UnnamedExpr(agg)];
     let mut q = query.clone();
     q.body = Box::new(SetExpr::Select(select));
     q.order_by = None;
     Some(q)
+}
+
+/// The call `name(args …)`, with `clauses` (ORDER BY) after the arguments.
+fn function(name: &str, args: Vec<Expr>, clauses: Vec<FunctionArgumentClause>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses,
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    function(name, args, vec![])
 }
 
 #[cfg(test)]
@@ -120,7 +134,7 @@ mod tests {
             rewritten(
                 "SELECT r.a, ARRAY(SELECT b.n FROM b WHERE b.r = r.id ORDER BY b.n) AS m FROM r"
             ),
-            "SELECT r.a, (SELECT array_agg(b.n ORDER BY b.n) FROM b WHERE b.r = r.id) AS m FROM r"
+            "SELECT r.a, coalesce((SELECT array_agg(b.n ORDER BY b.n) FROM b WHERE b.r = r.id), make_array()) AS m FROM r"
         );
     }
 

@@ -141,6 +141,9 @@ impl Reader {
         Ok(match array.data_type() {
             DataType::Boolean => Reader::Bool(array.clone()),
             DataType::Union(fields, _) => Reader::Shown(union_json(array, fields)?),
+            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _) => {
+                Reader::Shown(array_texts(array)?)
+            }
             dt => match sql_type(dt) {
                 SqlType::Int4 | SqlType::Int8 => Reader::Int(cast(array, &DataType::Int64)?),
                 SqlType::Float8 => Reader::Float(cast(array, &DataType::Float64)?),
@@ -215,6 +218,57 @@ fn union_json(array: &ArrayRef, fields: &UnionFields) -> Result<Vec<Option<Strin
 }
 
 /// A result batch as rows of bucketdb values.
+/// Each array of a list column in PostgreSQL's text form (`{a,"b c",NULL}`):
+/// `psql` and drivers parse that, not Arrow's `[a, b c]`.
+fn array_texts(array: &ArrayRef) -> Result<Vec<Option<String>>> {
+    let lists = cast(
+        array,
+        &DataType::List(Arc::new(Field::new_list_field(
+            match array.data_type() {
+                DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                    f.data_type().clone()
+                }
+                other => other.clone(),
+            },
+            true,
+        ))),
+    )?;
+    let lists = lists.as_list::<i32>();
+    (0..lists.len())
+        .map(|i| {
+            if lists.is_null(i) {
+                return Ok(None);
+            }
+            let items = lists.value(i);
+            let reader = Reader::new(&items)?;
+            let elements: Vec<String> = (0..items.len())
+                .map(|j| array_element(&reader.value(j)))
+                .collect();
+            Ok(Some(format!("{{{}}}", elements.join(","))))
+        })
+        .collect()
+}
+
+/// One element of an array's text form: quoted where PostgreSQL quotes it
+/// (empty, `NULL`, or holding a delimiter, brace, quote, backslash or
+/// space).
+fn array_element(v: &Value) -> String {
+    if v.is_null() {
+        return "NULL".into();
+    }
+    let text = v.to_text();
+    let plain = !text.is_empty()
+        && !text.eq_ignore_ascii_case("null")
+        && !text
+            .chars()
+            .any(|c| matches!(c, ',' | '{' | '}' | '"' | '\\') || c.is_whitespace());
+    if plain {
+        text
+    } else {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
 pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>> {
     let readers = batch
         .columns()
@@ -276,6 +330,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arrays_read_as_postgres_writes_them() {
+        use datafusion::arrow::array::{ListBuilder, StringBuilder};
+        let mut b = ListBuilder::new(StringBuilder::new());
+        b.values().append_value("reader");
+        b.values().append_value("a b");
+        b.values().append_null();
+        b.values().append_value("q\"x");
+        b.values().append_value("");
+        b.append(true);
+        b.append(false);
+        b.append(true);
+        let array: ArrayRef = Arc::new(b.finish());
+        assert_eq!(
+            array_texts(&array).unwrap(),
+            vec![
+                Some(r#"{reader,"a b",NULL,"q\"x",""}"#.to_string()),
+                None,
+                Some("{}".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn rows_round_trip_through_a_batch() {
         let schema = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Utf8, false),
@@ -309,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn other_types_come_back_as_text() {
+    fn lists_come_back_as_postgres_array_text() {
         let list = ScalarValue::List(ScalarValue::new_list_nullable(
             &[ScalarValue::Int64(Some(1)), ScalarValue::Int64(Some(2))],
             &DataType::Int64,
@@ -318,7 +395,7 @@ mod tests {
         let batch = RecordBatch::try_from_iter([("l", array)]).unwrap();
         assert_eq!(
             batch_to_rows(&batch).unwrap(),
-            vec![vec![Value::Text("[1, 2]".into())]]
+            vec![vec![Value::Text("{1,2}".into())]]
         );
     }
 

@@ -3,21 +3,19 @@
 //! `cluster_nodes` and the rest with their arguments and results.
 //!
 //! datafusion-pg-catalog's `pg_proc` is a static export of PostgreSQL's
-//! built-ins, all in the `pg_catalog` namespace. Its schema provider is
-//! wrapped here so that `pg_proc` also yields a row per bucketdb function in
-//! `public`. That namespace's OID is handed out by the provider at run time,
+//! built-ins, all in the `pg_catalog` namespace. The table here yields
+//! those, then a row per bucketdb function in `public`. That namespace's OID is handed out by the provider at run time,
 //! so it is read from `pg_namespace` of the same provider each time
 //! `pg_proc` is scanned.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::streaming::StreamingTable;
-use datafusion::catalog::{CatalogProviderList, SchemaProvider, TableProvider};
+use datafusion::catalog::TableProvider;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::TaskContext;
@@ -25,16 +23,12 @@ use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::physical_plan::{common::collect, SendableRecordBatchStream};
-use datafusion_pg_catalog::pg_catalog::{
-    ArrowTable, PgCatalogSchemaProvider, PgCatalogStaticTables, PgCatalogTable,
-};
+use datafusion_pg_catalog::pg_catalog::{ArrowTable, PgCatalogStaticTables, PgCatalogTable};
 use futures::{stream, StreamExt};
 
 use crate::functions::{own_functions, Signature};
 
-use super::roles::RoleCatalog;
-
-type PgCatalog = PgCatalogSchemaProvider<Arc<dyn CatalogProviderList>, RoleCatalog>;
+use super::catalog_schema::PgCatalog;
 
 /// OIDs of bucketdb's functions start here: far above PostgreSQL's own
 /// (below 16384) and above what the provider hands out to tables.
@@ -43,50 +37,52 @@ const FIRST_OID: i32 = 1_000_000;
 /// The namespace bucketdb's functions are listed in.
 const NAMESPACE: &str = "public";
 
-/// Replaces `catalog`'s `pg_catalog` schema with one whose `pg_proc` lists
-/// bucketdb's functions, and registers the functions `\df` calls to
-/// describe them. Call after `setup_pg_catalog`.
-pub fn install(ctx: &SessionContext, catalog: &str, roles: RoleCatalog) -> Result<()> {
-    let statics = Arc::new(PgCatalogStaticTables::try_new()?);
-    let builtin = statics.pg_proc.clone();
-    let functions = Arc::new(functions(&builtin)?);
-    let inner = Arc::new(PgCatalog::try_new(
-        ctx.state().catalog_list().clone(),
-        statics,
-        roles,
-    )?);
-    let proc = Arc::new(ProcTable {
-        schema: builtin.schema(),
-        catalog: inner.clone(),
-        builtin,
-        functions: functions.clone(),
-    });
-    ctx.catalog(catalog)
-        .ok_or_else(|| DataFusionError::Plan(format!("no catalog {catalog}")))?
-        .register_schema("pg_catalog", Arc::new(WithFunctions { inner, proc }))?;
-    let by_oid: Arc<HashMap<i32, Signature>> = Arc::new(functions.iter().cloned().collect());
-    let describe = |name: &str, part: fn(&Signature) -> &str| {
-        let by_oid = by_oid.clone();
-        create_udf(
-            name,
-            // int8, so that a literal OID is taken as well as an oid column.
-            vec![DataType::Int64],
-            DataType::Utf8,
-            Volatility::Stable,
-            Arc::new(move |args: &[ColumnarValue]| {
-                let oids = ColumnarValue::values_to_arrays(args)?;
-                let oids = super::functions::one_argument::<Int64Type>(&oids)?;
-                let out: StringArray = oids
-                    .iter()
-                    .map(|oid| Some(part(by_oid.get(&i32::try_from(oid?).ok()?)?)))
-                    .collect();
-                Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
-            }),
-        )
-    };
-    ctx.register_udf(describe("pg_get_function_arguments", |s| &s.arguments));
-    ctx.register_udf(describe("pg_get_function_result", |s| &s.result));
-    Ok(())
+impl ProcTable {
+    /// `pg_proc` over `catalog`, the provider whose `pg_namespace` gives
+    /// the namespace OID.
+    pub fn new(catalog: Arc<PgCatalog>) -> Result<ProcTable> {
+        let builtin = PgCatalogStaticTables::try_new()?.pg_proc.clone();
+        let functions = Arc::new(functions(&builtin)?);
+        Ok(ProcTable {
+            schema: builtin.schema(),
+            catalog,
+            builtin,
+            functions,
+        })
+    }
+
+    /// The table, to answer `pg_catalog.pg_proc`.
+    pub fn provider(self: &Arc<Self>) -> Result<Arc<dyn TableProvider>> {
+        let table = StreamingTable::try_new(self.schema.clone(), vec![self.clone()])?;
+        Ok(Arc::new(table))
+    }
+
+    /// Registers the functions `\df` calls to describe bucketdb's functions.
+    pub fn register_describe(&self, ctx: &SessionContext) {
+        let by_oid: Arc<HashMap<i32, Signature>> =
+            Arc::new(self.functions.iter().cloned().collect());
+        let describe = |name: &str, part: fn(&Signature) -> &str| {
+            let by_oid = by_oid.clone();
+            create_udf(
+                name,
+                // int8, so that a literal OID is taken as well as an oid column.
+                vec![DataType::Int64],
+                DataType::Utf8,
+                Volatility::Stable,
+                Arc::new(move |args: &[ColumnarValue]| {
+                    let oids = ColumnarValue::values_to_arrays(args)?;
+                    let oids = super::functions::one_argument::<Int64Type>(&oids)?;
+                    let out: StringArray = oids
+                        .iter()
+                        .map(|oid| Some(part(by_oid.get(&i32::try_from(oid?).ok()?)?)))
+                        .collect();
+                    Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+                }),
+            )
+        };
+        ctx.register_udf(describe("pg_get_function_arguments", |s| &s.arguments));
+        ctx.register_udf(describe("pg_get_function_result", |s| &s.result));
+    }
 }
 
 /// bucketdb's functions with their OIDs, leaving out those PostgreSQL
@@ -110,37 +106,9 @@ fn functions(builtin: &ArrowTable) -> Result<Vec<(i32, Signature)>> {
     Ok((FIRST_OID..).zip(signatures).collect())
 }
 
-/// The `pg_catalog` schema with `pg_proc` extended; everything else is the
-/// provider's own.
-#[derive(Debug)]
-struct WithFunctions {
-    inner: Arc<PgCatalog>,
-    proc: Arc<ProcTable>,
-}
-
-#[async_trait]
-impl SchemaProvider for WithFunctions {
-    fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
-    }
-
-    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if name.eq_ignore_ascii_case("pg_proc") {
-            let schema = self.proc.schema.clone();
-            let table = StreamingTable::try_new(schema, vec![self.proc.clone()])?;
-            return Ok(Some(Arc::new(table)));
-        }
-        self.inner.table(name).await
-    }
-
-    fn table_exist(&self, name: &str) -> bool {
-        self.inner.table_exist(name)
-    }
-}
-
 /// `pg_proc`: PostgreSQL's built-ins, then bucketdb's functions.
 #[derive(Debug)]
-struct ProcTable {
+pub struct ProcTable {
     schema: SchemaRef,
     catalog: Arc<PgCatalog>,
     builtin: Arc<ArrowTable>,

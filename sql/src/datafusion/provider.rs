@@ -6,9 +6,7 @@
 
 use std::fmt;
 use std::ops::ControlFlow;
-use std::sync::Arc;
-
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bucketdb_storage::OwnedView;
@@ -30,6 +28,7 @@ use tokio::sync::oneshot;
 
 use super::convert::{rows_to_batch, table_schema};
 use super::pushdown::translate;
+use crate::auth::Roles;
 use crate::catalog::{Catalog, TableId};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{passes, EvalEnv, Expr};
@@ -49,6 +48,35 @@ pub struct QueryScope {
     pub source: ScanSource,
     pub interrupt: Interrupt,
     pub settings: Settings,
+    /// The roles as the query's rows hold them, read when a role catalog
+    /// table or a privilege function first asks (see `super::roles`).
+    roles: OnceLock<Roles>,
+}
+
+impl QueryScope {
+    pub fn new(source: ScanSource, interrupt: Interrupt, settings: Settings) -> QueryScope {
+        QueryScope {
+            source,
+            interrupt,
+            settings,
+            roles: OnceLock::new(),
+        }
+    }
+
+    /// The roles this query sees: from its own view (or transaction, whose
+    /// read set then holds them), so they agree with its other tables.
+    pub(super) fn roles(&self) -> SqlResult<&Roles> {
+        if let Some(r) = self.roles.get() {
+            return Ok(r);
+        }
+        let loaded = self.source.read(|src| Roles::load(src))?;
+        Ok(self.roles.get_or_init(|| loaded))
+    }
+
+    /// The session's role.
+    pub(super) fn user(&self) -> &str {
+        self.settings.user()
+    }
 }
 
 tokio::task_local! {
@@ -64,6 +92,11 @@ tokio::task_local! {
 /// task, so they all see it.
 pub async fn planning_for<F: std::future::Future>(scope: QueryScope, plan: F) -> F::Output {
     PLANNING.scope(Arc::new(scope), plan).await
+}
+
+/// The scope of the query whose physical plan is being made, if any.
+pub(super) fn planning() -> Option<Arc<QueryScope>> {
+    PLANNING.try_with(Arc::clone).ok()
 }
 
 /// Where a query's rows come from.
@@ -208,7 +241,7 @@ impl TableProvider for KvTable {
         filters: &[DfExpr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Ok(scope) = PLANNING.try_with(Arc::clone) else {
+        let Some(scope) = planning() else {
             return internal_err!("a bucketdb table was scanned outside a query");
         };
         let table = self.catalog.get(self.id);

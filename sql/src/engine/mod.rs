@@ -24,7 +24,7 @@ use std::sync::Arc;
 use bucketdb_consensus::RaftNode;
 use sqlparser::ast::Statement;
 
-use crate::auth::{Access, Roles};
+use crate::auth::Access;
 use crate::catalog::Catalog;
 use crate::datafusion::{self, DataFusion};
 use crate::error::{SqlError, SqlResult};
@@ -46,16 +46,9 @@ pub struct Engine {
 impl Engine {
     pub fn new(node: RaftNode) -> SqlResult<Engine> {
         let catalog = Arc::new(Catalog::new());
-        // Weak: DataFusion's catalog must not keep a stopped node's
-        // database open.
-        let store = node.store().downgrade();
-        let roles = Arc::new(move || match store.upgrade() {
-            Some(store) => Roles::load(&store.read_view()),
-            None => Err(SqlError::internal("the node has stopped")),
-        });
         Ok(Engine {
             node,
-            datafusion: DataFusion::new(catalog.clone(), roles)?,
+            datafusion: DataFusion::new(catalog.clone())?,
             catalog,
         })
     }

@@ -110,11 +110,11 @@ impl Engine {
         let command = if a.is_explain() { "EXPLAIN" } else { "SELECT" };
         let Some(txn) = &session.txn else {
             self.read_barrier(session).await?;
-            let scope = QueryScope {
-                source: ScanSource::View(self.node.store().owned_view()),
-                interrupt: interrupt.clone(),
-                settings: session.settings().clone(),
-            };
+            let scope = QueryScope::new(
+                ScanSource::View(self.node.store().owned_view()),
+                interrupt.clone(),
+                session.settings().clone(),
+            );
             let stream = self.datafusion.run(a, params, scope).await?;
             if a.is_explain() {
                 return Ok(Output::Rows {
@@ -126,11 +126,11 @@ impl Engine {
             return Ok(Output::stream(columns, stream));
         };
         let (scans, done) = TxnScans::new(txn.copy());
-        let scope = QueryScope {
-            source: ScanSource::Txn(scans),
-            interrupt: interrupt.clone(),
-            settings: session.settings().clone(),
-        };
+        let scope = QueryScope::new(
+            ScanSource::Txn(scans),
+            interrupt.clone(),
+            session.settings().clone(),
+        );
         let rows = self
             .datafusion
             .run(a, params, scope)

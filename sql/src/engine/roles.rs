@@ -30,11 +30,13 @@ impl Engine {
     /// it applies the change).
     pub(super) async fn authorize(&self, session: &mut Session, p: &Prepared) -> SqlResult<()> {
         let user = session.settings().user().to_string();
-        let mut roles = self.roles()?;
-        if !roles.is_superuser(&user) && !p.access.is_empty() {
-            self.read_barrier(session).await?;
-            roles = self.roles()?;
+        let superuser = Roles::superuser_in(&self.node.store().read_view(), &user)?;
+        session.settings_mut().set_superuser(superuser);
+        if superuser || p.access.is_empty() {
+            return Ok(());
         }
+        self.read_barrier(session).await?;
+        let roles = self.roles()?;
         session
             .settings_mut()
             .set_superuser(roles.is_superuser(&user));

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use bucketdb_tests::cluster::Cluster;
-use bucketdb_tests::{binary, sqlstate, Server};
+use bucketdb_tests::{binary, cert, sqlstate, Server};
 
 const SUPERUSER_PASSWORD: &str = "root-pw";
 
@@ -245,13 +245,170 @@ fn a_node_refuses_to_listen_exposed_without_passwords_and_tls() {
     assert!(!tmp.path().join("d").exists());
 }
 
+/// The rows of `sql` (one statement, no parameters) as text.
+async fn texts(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    let mut out = vec![];
+    for m in c.simple_query(sql).await.unwrap() {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            out.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+        }
+    }
+    out
+}
+
+fn row(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn catalogs_answer_each_session_with_its_own_roles_and_privileges() {
+    let s = Server::start();
+    let root = s.connect().await;
+    root.batch_execute(
+        "CREATE ROLE reader;
+         CREATE USER app PASSWORD 'app-pw';
+         GRANT SELECT ON objects TO reader;
+         GRANT reader TO app;
+         GRANT INSERT ON objects TO app",
+    )
+    .await
+    .unwrap();
+    let app = s.connect_as("app", Some("app-pw")).await.unwrap();
+    let asks = "SELECT has_table_privilege('objects', 'SELECT'), \
+        has_table_privilege('public.objects', 'DELETE'), \
+        has_table_privilege('buckets', 'SELECT'), \
+        has_table_privilege('pg_class', 'SELECT'), \
+        has_table_privilege('pg_authid', 'SELECT')";
+    assert_eq!(
+        texts(&app, asks).await,
+        vec![row(&["t", "f", "f", "t", "f"])]
+    );
+    assert_eq!(
+        texts(&root, asks).await,
+        vec![row(&["t", "t", "t", "t", "t"])]
+    );
+    let others = "SELECT has_table_privilege('app', 'objects', 'INSERT'), \
+        has_table_privilege('reader', 'objects', 'INSERT'), \
+        has_table_privilege('reader', 'objects', 'SELECT')";
+    assert_eq!(texts(&app, others).await, vec![row(&["t", "f", "t"])]);
+    // Per row, and as a prepared statement's parameter.
+    let by_row: bool = app
+        .query_one(
+            "SELECT bool_and(has_table_privilege(relname, 'SELECT')) FROM pg_class \
+             WHERE relname IN ('objects', 'buckets')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!by_row);
+    let may: bool = app
+        .query_one("SELECT has_table_privilege($1, 'INSERT')", &[&"objects"])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(may);
+    for (sql, code) in [
+        ("SELECT has_table_privilege('nosuch', 'SELECT')", "42P01"),
+        ("SELECT has_table_privilege('objects', 'SELEC')", "22023"),
+        (
+            "SELECT has_table_privilege('ghost', 'objects', 'SELECT')",
+            "42704",
+        ),
+        ("SELECT rolname, rolpassword FROM pg_authid", "42501"),
+    ] {
+        let e = app.simple_query(sql).await.expect_err(sql);
+        assert_eq!(sqlstate(&e), code, "{sql}");
+    }
+    // current_user in a query DataFusion plans, joined with the roles.
+    assert_eq!(
+        texts(
+            &app,
+            "SELECT current_user AS c, session_user AS s, r.rolsuper FROM pg_roles r WHERE r.rolname = current_user"
+        )
+        .await,
+        vec![row(&["app", "app", "f"])]
+    );
+    // Verifiers: in pg_authid for superusers, masked in pg_roles.
+    let authid = texts(
+        &root,
+        "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'",
+    )
+    .await;
+    let verifier = authid[0][0].clone().unwrap();
+    assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+    assert!(!verifier.contains("app-pw"));
+    assert_eq!(
+        texts(
+            &root,
+            "SELECT rolpassword FROM pg_roles WHERE rolname = 'app'"
+        )
+        .await,
+        vec![row(&["********"])]
+    );
+    assert_eq!(
+        texts(
+            &root,
+            "SELECT g.rolname, m.rolname, pg_get_userbyid(a.grantor) FROM pg_auth_members a \
+             JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member"
+        )
+        .await,
+        vec![row(&["reader", "app", "postgres"])]
+    );
+    // psql's \du and \dp.
+    let (ok, du, err) = s.psql(&["-c", "\\du"]);
+    assert!(ok, "{err}");
+    let line = |name: &str, text: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .to_string()
+    };
+    assert!(line("postgres", &du).contains("Superuser"), "{du}");
+    assert!(line("reader", &du).contains("Cannot login"), "{du}");
+    assert!(line("app", &du).contains("{reader}"), "{du}");
+    assert!(line("postgres", &du).trim_end().ends_with("{}"), "{du}");
+    let (ok, dp, err) = s.psql(&["-c", "\\dp objects"]);
+    assert!(ok, "{err}");
+    assert!(
+        dp.contains("app=a/postgres") && dp.contains("reader=r/postgres"),
+        "{dp}"
+    );
+    root.batch_execute("REVOKE ALL ON objects FROM app; REVOKE ALL ON objects FROM reader")
+        .await
+        .unwrap();
+    let (_, dp, _) = s.psql(&["-c", "\\dp objects"]);
+    assert!(!dp.contains("app=") && !dp.contains("reader="), "{dp}");
+    assert_eq!(
+        texts(&app, "SELECT has_table_privilege('objects', 'SELECT')").await,
+        vec![row(&["f"])]
+    );
+}
+
 #[tokio::test]
 async fn roles_reach_every_node_of_a_cluster() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("pw");
     std::fs::write(&file, SUPERUSER_PASSWORD).unwrap();
     let f = file.to_str().unwrap();
-    let c = Cluster::start(3, &["--auth", "scram", "--superuser-password-file", f]);
+    // TLS only, on every node: the joining nodes verify the first one's
+    // certificate against the cluster's CA.
+    let certs = tmp.path().join("certs");
+    let d = certs.to_str().unwrap();
+    cert(&["create-ca", "--certs-dir", d]);
+    cert(&["create-node", "--certs-dir", d, "--host", "127.0.0.1"]);
+    let c = Cluster::start(
+        3,
+        &[
+            "--auth",
+            "scram",
+            "--superuser-password-file",
+            f,
+            "--certs-dir",
+            d,
+            "--require-tls",
+        ],
+    );
     let leader = c.leader(Duration::from_secs(30)).await;
     let root = c.server(leader).connect().await;
     root.batch_execute(
@@ -294,6 +451,12 @@ async fn roles_reach_every_node_of_a_cluster() {
             .await
             .expect_err("revoked");
         assert_eq!(sqlstate(&e), "42501", "node {i}");
+        let may: bool = app
+            .query_one("SELECT has_table_privilege('buckets', 'SELECT')", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!may, "node {i}");
         let e = app
             .batch_execute("INSERT INTO buckets (name) VALUES ('nope')")
             .await
@@ -306,20 +469,6 @@ async fn roles_reach_every_node_of_a_cluster() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1);
-}
-
-/// Runs `bucketdb cert …` and checks it succeeded.
-fn cert(args: &[&str]) {
-    let out = Command::new(binary())
-        .arg("cert")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "bucketdb cert {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test]
@@ -346,7 +495,7 @@ async fn tls_with_certificates_made_by_bucketdb_cert() {
     assert!(!again.status.success());
     let pw = tmp.path().join("pw");
     std::fs::write(&pw, SUPERUSER_PASSWORD).unwrap();
-    let s = Server::start_in(
+    let mut s = Server::start_in(
         &tmp.path().join("data"),
         &[
             "--auth",
@@ -388,6 +537,7 @@ async fn tls_with_certificates_made_by_bucketdb_cert() {
     // Plaintext is refused with 28000, before any password is asked.
     let (ok, _, err) = psql("disable", ca_path);
     assert!(!ok && err.contains("accepts only TLS connections"), "{err}");
+    let verifying = s.ca.take();
     assert_eq!(
         sqlstate(
             &s.connect_as("postgres", Some(SUPERUSER_PASSWORD))
@@ -396,6 +546,7 @@ async fn tls_with_certificates_made_by_bucketdb_cert() {
         ),
         "28000"
     );
+    s.ca = verifying;
     // psycopg (libpq) verifies the server and logs in with the password.
     let script = "import psycopg, sys\n\
         with psycopg.connect(sys.argv[1]) as c:\n    \
@@ -414,4 +565,24 @@ async fn tls_with_certificates_made_by_bucketdb_cert() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // tokio-postgres over rustls, verifying against the CA; another CA
+    // fails the handshake.
+    s.ca = Some(other.join("ca.crt"));
+    let e = s
+        .connect_as("postgres", Some(SUPERUSER_PASSWORD))
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{e:?}").to_lowercase().contains("certificate"),
+        "{e:?}"
+    );
+    s.ca = Some(ca.clone());
+    let user: String = s
+        .connect()
+        .await
+        .query_one("SELECT current_user", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(user, "postgres");
 }

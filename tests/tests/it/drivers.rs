@@ -1,8 +1,10 @@
 //! The drivers users connect with, each running a script that asserts as it
 //! goes against a real server: psycopg 3 and asyncpg (`python/`),
 //! node-postgres (`node/`), pgjdbc (`java/`, run in Java's source-file
-//! mode). `make test` installs them. Each runs twice: trusted, and logging
-//! in with a password (SCRAM-SHA-256, the password in `PGPASSWORD`).
+//! mode). `make test` installs them. Each runs three times: trusted;
+//! logging in with a password (SCRAM-SHA-256, the password in
+//! `PGPASSWORD`); and with the password over TLS only (`--require-tls`), the
+//! driver verifying the server's certificate (`sslmode=verify-full`).
 
 use std::path::Path;
 
@@ -15,8 +17,12 @@ fn dir(sub: &str) -> std::path::PathBuf {
 /// A password with characters that need quoting in URLs and conninfo.
 const PASSWORD: &str = "p@ss w0rd/é";
 
-fn servers() -> [Server; 2] {
-    [Server::start(), Server::start_scram(PASSWORD)]
+fn servers() -> [Server; 3] {
+    [
+        Server::start(),
+        Server::start_scram(PASSWORD),
+        Server::start_tls(PASSWORD),
+    ]
 }
 
 #[test]
