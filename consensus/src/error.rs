@@ -24,4 +24,7 @@ pub enum ConsensusError {
     Fatal(String),
     #[error(transparent)]
     Storage(#[from] bucketdb_storage::StorageError),
+    /// The node's own files (its cluster id) could not be read or written.
+    #[error("data directory: {0}")]
+    Io(#[from] std::io::Error),
 }

@@ -10,6 +10,7 @@
 mod cluster;
 mod codec;
 mod error;
+mod identity;
 mod log_store;
 mod network;
 mod node;
@@ -21,5 +22,25 @@ mod types;
 pub use cluster::{Member, MembershipChange, CHANGE_TIMEOUT};
 pub use error::ConsensusError;
 pub use node::{Bootstrap, NodeConfig, NodeStatus, RaftNode, ReadConsistency};
-pub use transport::Faults;
+pub use transport::{Faults, NodeTls};
 pub use types::{Command, CommandResponse, NodeInfo, TypeConfig};
+
+/// The node protocol's messages and framing, for tests and tools that
+/// speak to a node's Raft port as a peer (or a stranger) would.
+pub mod wire {
+    pub use crate::identity::ClusterId;
+    pub use crate::transport::{Hello, HelloReply, Request, Response, GROUP, PROTOCOL};
+
+    /// `msg` as one frame: its length, then its encoding.
+    pub fn frame<T: serde::Serialize>(msg: &T) -> std::io::Result<Vec<u8>> {
+        let body = crate::codec::encode(msg)?;
+        let mut out = (body.len() as u32).to_be_bytes().to_vec();
+        out.extend(body);
+        Ok(out)
+    }
+
+    /// Decodes a frame's body (what follows its length).
+    pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::io::Result<T> {
+        crate::codec::decode(body)
+    }
+}

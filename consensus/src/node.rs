@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,11 +17,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::error::ConsensusError;
+use crate::identity::{ClusterId, Identity};
 use crate::log_store::LogStore;
 use crate::network::Network;
 use crate::routing::Route;
 use crate::state_machine::StateMachine;
-use crate::transport::{Faults, Peers, Request, Response};
+use crate::transport::{Caller, Faults, NodeTls, Peers, Refusals, Request, Response};
 use crate::types::{Command, CommandResponse, NodeInfo, TypeConfig};
 
 /// What a node with an empty data directory does on start.
@@ -47,6 +49,9 @@ pub struct NodeConfig {
     pub timeout: Duration,
     /// Links to cut, for fault-injection tests; empty in production.
     pub faults: Faults,
+    /// Mutual TLS on the node transport (`--certs-dir`); `None` leaves it
+    /// unauthenticated (loopback, or `--insecure`).
+    pub tls: Option<NodeTls>,
 }
 
 /// How the leader confirms it still leads before answering a read index.
@@ -81,6 +86,10 @@ pub struct NodeStatus {
     pub purged_index: Option<u64>,
     pub voters: Vec<u64>,
     pub learners: Vec<u64>,
+    /// The cluster this node belongs to, once it does.
+    pub cluster_id: Option<String>,
+    /// What the node transport turned away: (TLS, hello, requests).
+    pub refused: (u64, u64, u64),
 }
 
 #[derive(Clone)]
@@ -92,6 +101,8 @@ pub struct RaftNode {
     /// Held by the one membership change this node is carrying out.
     pub(crate) changing: Arc<tokio::sync::Mutex<()>>,
     stop: Arc<watch::Sender<bool>>,
+    identity: Identity,
+    refusals: Arc<Refusals>,
 }
 
 impl RaftNode {
@@ -124,7 +135,15 @@ impl RaftNode {
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let sm = StateMachine::new(store.clone(), snapshot_dir(&config))
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
-        let peers = Peers::new(config.faults.clone());
+        let identity = Identity::open(&config.data_dir)?;
+        let peers = Peers::new(
+            config.faults.clone(),
+            Caller {
+                node_id: config.node_id,
+                identity: identity.clone(),
+                tls: config.tls.clone(),
+            },
+        );
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
@@ -144,6 +163,8 @@ impl RaftNode {
             peers,
             changing: Arc::default(),
             stop: Arc::new(stop),
+            identity,
+            refusals: Arc::default(),
         };
         tokio::spawn(crate::transport::server::serve(
             raft_listener,
@@ -156,6 +177,8 @@ impl RaftNode {
             .await
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         if !initialized && node.config.bootstrap == Bootstrap::Single {
+            let id = node.identity.adopt(ClusterId::generate()?)?;
+            tracing::info!(cluster = %id, "new cluster");
             let members = BTreeMap::from([(node.config.node_id, node.config.info.clone())]);
             node.raft
                 .initialize(members)
@@ -179,6 +202,31 @@ impl RaftNode {
 
     pub(crate) fn raft(&self) -> &Raft<TypeConfig, StateMachine> {
         &self.raft
+    }
+
+    pub(crate) fn tls(&self) -> Option<&NodeTls> {
+        self.config.tls.as_ref()
+    }
+
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub(crate) fn refusals(&self) -> &Refusals {
+        &self.refusals
+    }
+
+    /// The voters and learners of the membership this node knows; `None`
+    /// while it knows none (a node waiting to be added).
+    pub(crate) fn member_ids(&self) -> Option<Vec<u64>> {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        let membership = m.membership_config.membership();
+        let ids: Vec<u64> = membership
+            .voter_ids()
+            .chain(membership.learner_ids())
+            .collect();
+        (!ids.is_empty()).then_some(ids)
     }
 
     /// Whether this node has ever been part of a cluster.
@@ -416,6 +464,12 @@ impl RaftNode {
             purged_index: m.purged.as_ref().map(|l| l.index()),
             voters: membership.voter_ids().collect(),
             learners: membership.learner_ids().collect(),
+            cluster_id: self.identity.get().map(|id| id.to_string()),
+            refused: (
+                self.refusals.tls.load(Ordering::Relaxed),
+                self.refusals.hello.load(Ordering::Relaxed),
+                self.refusals.requests.load(Ordering::Relaxed),
+            ),
         }
     }
 
@@ -476,6 +530,7 @@ mod tests {
             snapshot_every: 20,
             timeout: Duration::from_secs(10),
             faults: Faults::default(),
+            tls: None,
         }
     }
 

@@ -22,7 +22,8 @@ const CA_NAME: &str = "bucketdb CA";
 #[derive(Subcommand, Debug)]
 pub enum CertCommand {
     /// Make the cluster's certificate authority: ca.crt and ca.key
-    CreateCa {
+    #[command(name = "create-ca")]
+    Ca {
         #[arg(long)]
         certs_dir: PathBuf,
         /// Replace an existing CA (every certificate it signed stops working)
@@ -30,7 +31,8 @@ pub enum CertCommand {
         overwrite: bool,
     },
     /// Make a node's certificate, signed by the CA: node.crt and node.key
-    CreateNode {
+    #[command(name = "create-node")]
+    Node {
         #[arg(long)]
         certs_dir: PathBuf,
         /// A host name or IP address the node is reached at (repeat for more)
@@ -38,7 +40,8 @@ pub enum CertCommand {
         hosts: Vec<String>,
     },
     /// Make a client certificate for a role, signed by the CA
-    CreateClient {
+    #[command(name = "create-client")]
+    Client {
         #[arg(long)]
         certs_dir: PathBuf,
         #[arg(long)]
@@ -108,7 +111,7 @@ fn issue(dir: &Path, mut params: CertificateParams, name: &str) -> anyhow::Resul
 
 pub fn run(command: CertCommand) -> anyhow::Result<()> {
     match command {
-        CertCommand::CreateCa {
+        CertCommand::Ca {
             certs_dir,
             overwrite,
         } => {
@@ -127,7 +130,7 @@ pub fn run(command: CertCommand) -> anyhow::Result<()> {
             write(&certs_dir.join("ca.crt"), &cert.pem(), false)?;
             write(&key_path, &key.serialize_pem(), true)
         }
-        CertCommand::CreateNode { certs_dir, hosts } => {
+        CertCommand::Node { certs_dir, hosts } => {
             let mut params = CertificateParams::new(hosts.clone())?;
             params
                 .distinguished_name
@@ -143,7 +146,7 @@ pub fn run(command: CertCommand) -> anyhow::Result<()> {
             ];
             issue(&certs_dir, params, "node")
         }
-        CertCommand::CreateClient { certs_dir, user } => {
+        CertCommand::Client { certs_dir, user } => {
             let mut params = CertificateParams::new(Vec::<String>::new())?;
             params
                 .distinguished_name

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bucketdb_consensus::{Bootstrap, Faults, NodeConfig, NodeInfo, RaftNode};
+use bucketdb_consensus::{Bootstrap, Faults, NodeConfig, NodeInfo, NodeTls, RaftNode};
 use bucketdb_sql::Engine;
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -28,7 +28,19 @@ use crate::metrics::Metrics;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // One line with its causes: anyhow's Debug form would add a
+        // backtrace wherever RUST_BACKTRACE is set.
+        Err(e) => {
+            eprintln!("bucketdb: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
     if let Some(Command::Cert { action }) = args.command.take() {
         return cert::run(action);
@@ -61,6 +73,15 @@ async fn main() -> anyhow::Result<()> {
     let raft_addr = raft_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
+    let node_tls = match &config.certs_dir {
+        Some(dir) => Some(NodeTls::load(dir).context("node transport TLS")?),
+        None => {
+            tracing::warn!(
+                "node transport is not authenticated (no --certs-dir): anyone who reaches {raft_addr} can speak Raft to this node"
+            );
+            None
+        }
+    };
     let node = RaftNode::start(
         NodeConfig {
             node_id: config.node_id,
@@ -76,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
             snapshot_every: config.snapshot_every,
             timeout: Duration::from_secs(config.timeout_secs),
             faults: Faults::default(),
+            tls: node_tls,
         },
         raft_listener,
     )

@@ -114,6 +114,30 @@ impl Metrics {
                 ),
                 |s| s.snapshot_index.map(|x| x as i64).unwrap_or(-1),
             ),
+            (
+                gauge(
+                    &registry,
+                    "bucketdb_raft_refused_tls_total",
+                    "Node connections that failed mutual TLS",
+                ),
+                |s| s.refused.0 as i64,
+            ),
+            (
+                gauge(
+                    &registry,
+                    "bucketdb_raft_refused_hello_total",
+                    "Node connections refused at the hello (another cluster or node)",
+                ),
+                |s| s.refused.1 as i64,
+            ),
+            (
+                gauge(
+                    &registry,
+                    "bucketdb_raft_refused_requests_total",
+                    "Node requests refused (a non-member, or a false sender)",
+                ),
+                |s| s.refused.2 as i64,
+            ),
         ];
         Metrics {
             registry,

@@ -284,6 +284,7 @@ impl From<bucketdb_consensus::ConsensusError> for SqlError {
             Refused(_) => SqlError::object_not_in_prerequisite_state(e.to_string()),
             Fatal(_) => SqlError::internal(e.to_string()),
             Storage(s) => s.into(),
+            Io(_) => SqlError::io_error(e.to_string()),
         }
     }
 }

@@ -66,6 +66,7 @@ impl InProcCluster {
             snapshot_every: 1000,
             timeout: TIMEOUT,
             faults: faults.clone(),
+            tls: None,
         };
         // A node killed in this process may hold its RocksDB lock for a
         // moment after shutdown.

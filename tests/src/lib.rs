@@ -10,7 +10,7 @@ use std::time::Duration;
 
 pub mod cluster;
 pub mod inproc;
-mod tls;
+pub mod tls;
 
 /// How long a server may take to start.
 const START_DEADLINE: Duration = Duration::from_secs(60);

@@ -14,7 +14,10 @@ use tokio::net::TcpStream;
 
 use super::faults::Faults;
 use super::frame;
+use super::hello::{Hello, HelloReply, GROUP, MAX_HELLO, PROTOCOL};
 use super::message::{Request, Response};
+use super::tls::{BoxLink, NodeTls, HANDSHAKE_TIMEOUT};
+use crate::identity::Identity;
 
 const IDLE_PER_PEER: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -33,21 +36,66 @@ pub enum CallError {
     NoReply { addr: String, reason: String },
 }
 
-#[derive(Clone, Default)]
+/// Who this node is to the peers it calls.
+#[derive(Clone)]
+pub struct Caller {
+    pub node_id: u64,
+    pub identity: Identity,
+    /// Mutual TLS; `None` speaks plain TCP (loopback or `--insecure`).
+    pub tls: Option<NodeTls>,
+}
+
+#[derive(Clone)]
 pub struct Peers {
-    idle: Arc<Mutex<HashMap<String, Vec<TcpStream>>>>,
+    idle: Arc<Mutex<HashMap<String, Vec<BoxLink>>>>,
     faults: Faults,
+    caller: Caller,
 }
 
 impl Peers {
-    pub fn new(faults: Faults) -> Peers {
+    pub fn new(faults: Faults, caller: Caller) -> Peers {
         Peers {
             idle: Arc::default(),
             faults,
+            caller,
         }
     }
 
-    async fn connection(&self, target: u64, addr: &str) -> Result<TcpStream, CallError> {
+    /// Opens a connection to node `target` at `addr`: TCP, TLS when
+    /// configured, then the hello the callee must welcome.
+    async fn open(&self, target: u64, addr: &str) -> Result<BoxLink, String> {
+        let conn = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| format!("connect timed out after {CONNECT_TIMEOUT:?}"))?
+            .map_err(|e| e.to_string())?;
+        conn.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut link: BoxLink = match &self.caller.tls {
+            Some(tls) => tls
+                .connect(addr, conn)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?,
+            None => Box::new(conn),
+        };
+        let hello = Hello {
+            protocol: PROTOCOL,
+            cluster: self.caller.identity.get(),
+            group: GROUP,
+            from: self.caller.node_id,
+            to: target,
+        };
+        let greeted = async {
+            frame::send(&mut link, &hello).await?;
+            frame::recv_limited::<_, HelloReply>(&mut link, MAX_HELLO).await
+        };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, greeted).await {
+            Ok(Ok(HelloReply::Welcome)) => Ok(link),
+            Ok(Ok(HelloReply::Refused(why))) => Err(format!("refused: {why}")),
+            Ok(Err(e)) => Err(format!("hello: {e}")),
+            Err(_) => Err("hello timed out".into()),
+        }
+    }
+
+    async fn connection(&self, target: u64, addr: &str) -> Result<BoxLink, CallError> {
         let not_sent = |reason: String| CallError::NotSent {
             addr: addr.to_string(),
             reason,
@@ -58,16 +106,10 @@ impl Peers {
         if let Some(conn) = self.lock().get_mut(addr).and_then(Vec::pop) {
             return Ok(conn);
         }
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| not_sent(format!("connect timed out after {CONNECT_TIMEOUT:?}")))?
-            .map_err(|e| not_sent(e.to_string()))?;
-        conn.set_nodelay(true)
-            .map_err(|e| not_sent(e.to_string()))?;
-        Ok(conn)
+        self.open(target, addr).await.map_err(not_sent)
     }
 
-    fn give_back(&self, addr: &str, conn: TcpStream) {
+    fn give_back(&self, addr: &str, conn: BoxLink) {
         let mut idle = self.lock();
         let list = idle.entry(addr.to_string()).or_default();
         if list.len() < IDLE_PER_PEER {
@@ -75,7 +117,7 @@ impl Peers {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<TcpStream>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<BoxLink>>> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -31,6 +31,14 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> io::R
 
 /// Reads one frame; `None` when the peer closed the stream between frames.
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Option<Vec<u8>>> {
+    read_frame_limited(r, MAX_FRAME).await
+}
+
+/// Reads one frame of at most `max` bytes.
+pub async fn read_frame_limited<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -38,7 +46,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Option<Ve
         Err(e) => return Err(e),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("peer announced a frame of {len} bytes"),
@@ -56,7 +64,16 @@ pub async fn send<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T) -> io
 /// Reads one message; a closed stream is an error here, since a reply or a
 /// request was due.
 pub async fn recv<R: AsyncRead + Unpin, T: DeserializeOwned>(r: &mut R) -> io::Result<T> {
-    match read_frame(r).await? {
+    recv_limited(r, MAX_FRAME).await
+}
+
+/// Reads one message of at most `max` bytes (a hello, from a peer not yet
+/// admitted).
+pub async fn recv_limited<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    max: usize,
+) -> io::Result<T> {
+    match read_frame_limited(r, max).await? {
         Some(body) => codec::decode(&body),
         None => Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
@@ -80,6 +97,9 @@ mod tests {
 
         a.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
         assert!(read_frame(&mut b).await.is_err());
+        let (mut e, mut f) = tokio::io::duplex(1 << 16);
+        write_frame(&mut e, &[0u8; 100]).await.unwrap();
+        assert!(read_frame_limited(&mut f, 99).await.is_err());
         drop(a);
         let (mut c, d) = tokio::io::duplex(64);
         drop(d);

@@ -1,8 +1,11 @@
 //! The receiving side: accepts peer connections and answers each request
-//! with one reply. A malformed frame closes that connection only; nothing a
-//! peer sends can stop the node.
+//! with one reply. A connection is served only after mutual TLS (when
+//! configured) and a hello this node welcomes (see [`super::hello`]), and
+//! each request only from a member, as itself. A malformed frame closes
+//! that connection only; nothing a peer sends can stop the node.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 use openraft::type_config::alias::{SnapshotMetaOf, SnapshotOf, VoteOf};
 use tokio::io::AsyncWriteExt;
@@ -10,7 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::frame;
+use super::hello::{admit, refuse_request, Admission, Hello, HelloReply, MAX_HELLO};
 use super::message::{RemoteError, Request, Response};
+use super::tls::{BoxLink, HANDSHAKE_TIMEOUT};
 use crate::node::RaftNode;
 use crate::state_machine::SnapshotFile;
 use crate::types::TypeConfig;
@@ -43,10 +48,32 @@ pub async fn serve(listener: TcpListener, node: RaftNode, mut stop: watch::Recei
     }
 }
 
-async fn connection(mut conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
+async fn connection(conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
     conn.set_nodelay(true)?;
+    let refusals = node.refusals();
+    let mut conn: BoxLink = match node.tls() {
+        Some(tls) => match tls.accept(conn).await {
+            Ok(link) => link,
+            Err(e) => {
+                refusals.tls.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("raft connection refused: TLS: {e}");
+                return Ok(());
+            }
+        },
+        None => Box::new(conn),
+    };
+    let Some(from) = welcome(&mut conn, &node).await? else {
+        refusals.hello.fetch_add(1, Ordering::Relaxed);
+        return Ok(());
+    };
     while let Some(body) = frame::read_frame(&mut conn).await? {
         let req: Request = crate::codec::decode(&body)?;
+        if let Some(why) = refuse_request(&req, from, node.member_ids().as_deref()) {
+            refusals.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("raft request refused: {why}");
+            // A snapshot's chunks would follow: end the connection instead.
+            return frame::send(&mut conn, &Response::Error(RemoteError::Refused(why))).await;
+        }
         let reply = match req {
             Request::Snapshot { vote, meta } => {
                 receive_snapshot(&mut conn, &node, vote, meta).await?
@@ -56,6 +83,48 @@ async fn connection(mut conn: TcpStream, node: RaftNode) -> std::io::Result<()> 
         frame::send(&mut conn, &reply).await?;
     }
     conn.shutdown().await
+}
+
+/// Reads the caller's hello and answers it; the caller's node id if it is
+/// welcome. A caller new to this node's cluster-less state gives it its
+/// cluster id.
+async fn welcome(conn: &mut BoxLink, node: &RaftNode) -> std::io::Result<Option<u64>> {
+    let hello = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        frame::recv_limited::<_, Hello>(conn, MAX_HELLO),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no hello"))?;
+    let hello = match hello {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!("raft connection refused: not a hello: {e}");
+            return Ok(None);
+        }
+    };
+    let identity = node.identity();
+    let verdict = match admit(&hello, node.node_id(), identity.get().as_ref()) {
+        Admission::Adopt(id) => match identity.adopt(id.clone()) {
+            Ok(_) => {
+                tracing::info!(cluster = %id, from = hello.from, "joined cluster");
+                Ok(())
+            }
+            Err(e) => Err(format!("cannot record the cluster id: {e}")),
+        },
+        Admission::Admit => Ok(()),
+        Admission::Refuse(why) => Err(why),
+    };
+    match verdict {
+        Ok(()) => {
+            frame::send(conn, &HelloReply::Welcome).await?;
+            Ok(Some(hello.from))
+        }
+        Err(why) => {
+            tracing::warn!("raft connection refused: {why}");
+            frame::send(conn, &HelloReply::Refused(why)).await?;
+            Ok(None)
+        }
+    }
 }
 
 fn error(e: impl Into<RemoteError>) -> Response {
@@ -109,7 +178,7 @@ async fn answer(node: &RaftNode, req: Request) -> Response {
 /// node's snapshots, then hands the file to Raft to install. The file is
 /// removed if Raft did not keep it (a stale leader, an older snapshot).
 async fn receive_snapshot(
-    conn: &mut TcpStream,
+    conn: &mut BoxLink,
     node: &RaftNode,
     vote: VoteOf<TypeConfig>,
     meta: SnapshotMetaOf<TypeConfig>,
@@ -132,7 +201,7 @@ async fn receive_snapshot(
     Ok(reply)
 }
 
-async fn write_chunks(conn: &mut TcpStream, path: &PathBuf) -> std::io::Result<()> {
+async fn write_chunks(conn: &mut BoxLink, path: &PathBuf) -> std::io::Result<()> {
     let mut file = tokio::fs::File::create(path).await?;
     loop {
         match frame::read_frame(conn).await? {

@@ -19,6 +19,7 @@ mod linearizability;
 mod listing;
 mod malformed;
 mod multipart;
+mod node_security;
 mod params;
 mod partition;
 mod psql;

@@ -1,0 +1,323 @@
+//! The node transport of a cluster with certificates: nodes speak mutual
+//! TLS and open each connection with a hello naming the cluster and both
+//! nodes. A stranger on the Raft port — in plaintext, with another CA's
+//! certificate, from another cluster, or posing as the leader — is turned
+//! away, and the cluster's term, data and membership do not change.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bucketdb_consensus::wire::{self, ClusterId, Hello, HelloReply, Request, Response};
+use bucketdb_consensus::TypeConfig;
+use bucketdb_tests::cluster::Cluster;
+use bucketdb_tests::tls::peer_connector;
+use bucketdb_tests::{cert, Server};
+use openraft::raft::{AppendEntriesRequest, VoteRequest};
+use openraft::type_config::alias::VoteOf;
+
+type Vote = VoteOf<TypeConfig>;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const PASSWORD: &str = "node-security-pw";
+
+/// Reads one frame's body, or `None` if the peer closed or failed the
+/// stream (as a refused connection does), within a deadline.
+async fn read_reply<S: AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
+    let read = async {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await.ok()?;
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).await.ok()?;
+        Some(body)
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("a refused connection is closed, not left hanging")
+}
+
+/// Sends a hello then `req` as a stranger might; what came back.
+async fn speak<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    hello: &Hello,
+    req: &Request,
+) -> (Option<HelloReply>, Option<Response>) {
+    let _ = s.write_all(&wire::frame(hello).unwrap()).await;
+    let greeting = read_reply(s)
+        .await
+        .map(|b| wire::decode::<HelloReply>(&b).unwrap());
+    if !matches!(greeting, Some(HelloReply::Welcome)) {
+        return (greeting, None);
+    }
+    s.write_all(&wire::frame(req).unwrap()).await.unwrap();
+    let reply = read_reply(s)
+        .await
+        .map(|b| wire::decode::<Response>(&b).unwrap());
+    (greeting, reply)
+}
+
+fn hello(cluster: Option<ClusterId>, from: u64, to: u64) -> Hello {
+    Hello {
+        protocol: wire::PROTOCOL,
+        cluster,
+        group: wire::GROUP,
+        from,
+        to,
+    }
+}
+
+/// An append claiming leadership of `leader` at a term far ahead.
+fn hostile_append(leader: u64) -> Request {
+    Request::AppendEntries(AppendEntriesRequest::<TypeConfig> {
+        vote: Vote::new_committed(1_000_000, leader),
+        prev_log_id: None,
+        entries: vec![],
+        leader_commit: None,
+    })
+}
+
+fn hostile_vote(candidate: u64) -> Request {
+    Request::Vote(VoteRequest::new(Vote::new(1_000_000, candidate), None))
+}
+
+/// `GET /metrics` of a node, as text.
+async fn metrics(s: &Server) -> String {
+    let mut c = TcpStream::connect(s.http_addr).await.unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+fn counter(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// Term, members and bucket count, as the leader reports them.
+async fn state(c: &tokio_postgres::Client) -> (i64, String, i64) {
+    let term: i64 = c
+        .query_one("SELECT term FROM cluster_status()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let members: String = c
+        .query(
+            "SELECT node_id, role FROM cluster_nodes() ORDER BY node_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}:{} ", r.get::<_, i64>(0), r.get::<_, String>(1)))
+        .collect();
+    let rows: i64 = c
+        .query_one("SELECT count(*) FROM buckets", &[])
+        .await
+        .unwrap()
+        .get(0);
+    (term, members, rows)
+}
+
+fn make_certs(dir: &Path) {
+    let d = dir.to_str().unwrap();
+    cert(&["create-ca", "--certs-dir", d]);
+    cert(&[
+        "create-node",
+        "--certs-dir",
+        d,
+        "--host",
+        "127.0.0.1",
+        "--host",
+        "localhost",
+    ]);
+}
+
+fn cluster_id(s: &Server) -> ClusterId {
+    let text = std::fs::read_to_string(s.data_dir.join("cluster-id")).unwrap();
+    ClusterId::parse(&text).unwrap()
+}
+
+#[tokio::test]
+async fn a_cluster_with_certificates_turns_strangers_away() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    let foreign = tmp.path().join("foreign");
+    make_certs(&certs);
+    make_certs(&foreign);
+    let pw = tmp.path().join("pw");
+    std::fs::write(&pw, PASSWORD).unwrap();
+    let flags = [
+        "--auth",
+        "scram",
+        "--superuser-password-file",
+        pw.to_str().unwrap(),
+        "--certs-dir",
+        certs.to_str().unwrap(),
+        "--require-tls",
+    ];
+    let c = Cluster::start(3, &flags);
+    let leader = c.leader(Duration::from_secs(30)).await;
+    let root = c.server(leader).connect().await;
+    root.batch_execute("INSERT INTO buckets (name) VALUES ('secure')")
+        .await
+        .unwrap();
+    for (i, s) in c.up() {
+        let n: i64 = s
+            .connect()
+            .await
+            .query_one("SELECT count(*) FROM buckets", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 1, "node {i} serves the cluster's data");
+    }
+    let before = state(&root).await;
+    let follower = (0..3).find(|i| *i != leader).unwrap();
+    let target = c.server(follower);
+    let target_id = follower as u64 + 1;
+    let ours = cluster_id(target);
+    assert_eq!(cluster_id(c.server(leader)), ours, "one cluster id");
+    let ca = certs.join("ca.crt");
+
+    // 1. Plaintext: a hello and a high-term append, in the clear.
+    let mut plain = TcpStream::connect(target.raft_addr).await.unwrap();
+    let (greeting, _) = speak(
+        &mut plain,
+        &hello(Some(ours.clone()), 1, target_id),
+        &hostile_append(1),
+    )
+    .await;
+    assert!(greeting.is_none(), "plaintext got {greeting:?}");
+
+    // 2. TLS with a certificate another CA signed.
+    let tcp = TcpStream::connect(target.raft_addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let connected = peer_connector(&ca, Some(&foreign))
+        .connect(name.clone(), tcp)
+        .await;
+    if let Ok(mut tls) = connected {
+        let (greeting, _) = speak(
+            &mut tls,
+            &hello(Some(ours.clone()), 1, target_id),
+            &hostile_append(1),
+        )
+        .await;
+        assert!(greeting.is_none(), "foreign CA got {greeting:?}");
+    }
+    // And with no certificate at all.
+    let tcp = TcpStream::connect(target.raft_addr).await.unwrap();
+    if let Ok(mut tls) = peer_connector(&ca, None).connect(name.clone(), tcp).await {
+        let (greeting, _) = speak(
+            &mut tls,
+            &hello(Some(ours.clone()), 1, target_id),
+            &hostile_vote(1),
+        )
+        .await;
+        assert!(greeting.is_none(), "no certificate got {greeting:?}");
+    }
+
+    let dial = || async {
+        let tcp = TcpStream::connect(target.raft_addr).await.unwrap();
+        peer_connector(&ca, Some(&certs))
+            .connect(name.clone(), tcp)
+            .await
+            .expect("the cluster's own certificate is accepted")
+    };
+    // 3. The cluster's CA, another cluster's id.
+    let other = ClusterId::generate().unwrap();
+    let (greeting, _) = speak(
+        &mut dial().await,
+        &hello(Some(other), 1, target_id),
+        &hostile_append(1),
+    )
+    .await;
+    assert!(
+        matches!(greeting, Some(HelloReply::Refused(_))),
+        "{greeting:?}"
+    );
+    // 4. The right cluster, addressed to another node.
+    let (greeting, _) = speak(
+        &mut dial().await,
+        &hello(Some(ours.clone()), 1, target_id + 10),
+        &hostile_append(1),
+    )
+    .await;
+    assert!(
+        matches!(greeting, Some(HelloReply::Refused(_))),
+        "{greeting:?}"
+    );
+    // 5. The right cluster, from a node that is not a member.
+    for req in [hostile_append(9), hostile_vote(9)] {
+        let (greeting, reply) = speak(
+            &mut dial().await,
+            &hello(Some(ours.clone()), 9, target_id),
+            &req,
+        )
+        .await;
+        assert!(matches!(greeting, Some(HelloReply::Welcome)));
+        assert!(
+            matches!(reply, Some(Response::Error(_))),
+            "a non-member's request was served"
+        );
+    }
+    // 6. A member posing as another leader.
+    let member = (1..=3).find(|id| *id != target_id).unwrap();
+    let (_, reply) = speak(
+        &mut dial().await,
+        &hello(Some(ours.clone()), member, target_id),
+        &hostile_append(9),
+    )
+    .await;
+    assert!(
+        matches!(reply, Some(Response::Error(_))),
+        "a false leader was served"
+    );
+
+    // Nothing changed, and the cluster still works.
+    let after = state(&root).await;
+    assert_eq!(after, before);
+    root.batch_execute("INSERT INTO buckets (name) VALUES ('still-writable')")
+        .await
+        .unwrap();
+    let m = metrics(target).await;
+    assert!(counter(&m, "bucketdb_raft_refused_tls_total") >= 2, "{m}");
+    assert!(counter(&m, "bucketdb_raft_refused_hello_total") >= 2, "{m}");
+    assert!(
+        counter(&m, "bucketdb_raft_refused_requests_total") >= 3,
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_of_another_cluster_does_not_answer_this_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = tmp.path().join("certs");
+    make_certs(&certs);
+    let d = certs.to_str().unwrap();
+    // Two single-node clusters under one CA: each has its own id.
+    let a = Server::start_in(&tmp.path().join("a"), &["--certs-dir", d]);
+    let b = Server::start_in(&tmp.path().join("b"), &["--certs-dir", d, "--node-id", "2"]);
+    let (ida, idb) = (cluster_id(&a), cluster_id(&b));
+    assert_ne!(ida, idb);
+    let tcp = TcpStream::connect(b.raft_addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = peer_connector(&certs.join("ca.crt"), Some(&certs))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    // What A's leader would say when adding B as a learner.
+    let (greeting, _) = speak(&mut tls, &hello(Some(ida), 1, 2), &hostile_append(1)).await;
+    assert!(
+        matches!(&greeting, Some(HelloReply::Refused(why)) if why.contains("cluster")),
+        "{greeting:?}"
+    );
+    assert_eq!(cluster_id(&b), idb, "B kept its cluster");
+    assert_eq!(
+        counter(&metrics(&b).await, "bucketdb_raft_refused_hello_total"),
+        1
+    );
+}
