@@ -36,6 +36,9 @@ pub struct Member {
     pub lag: Option<u64>,
     pub last_contact_ms: Option<u64>,
     pub reachable: bool,
+    /// Why the member refuses the leader's connections (another cluster,
+    /// a replaced data directory), if it does.
+    pub refused: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,8 +69,8 @@ impl RaftNode {
             Box::pin(async move {
                 match route {
                     Route::Here => node.change_membership_here(change).await,
-                    Route::Leader(id, addr) => match node
-                        .forward(id, &addr, Request::ChangeMembership(change), remaining)
+                    Route::Leader(id, info) => match node
+                        .forward(id, &info, Request::ChangeMembership(change), remaining)
                         .await?
                     {
                         Response::Changed(index) => Ok(index),
@@ -86,8 +89,8 @@ impl RaftNode {
             Box::pin(async move {
                 match route {
                     Route::Here => node.members_here(),
-                    Route::Leader(id, addr) => {
-                        match node.forward(id, &addr, Request::Members, remaining).await {
+                    Route::Leader(id, info) => {
+                        match node.forward(id, &info, Request::Members, remaining).await {
                             Ok(Response::Members(m)) => Ok(m),
                             Ok(_) => Err(unexpected_reply("a members request")),
                             Err(ConsensusError::Ambiguous(m)) => {
@@ -134,10 +137,28 @@ impl RaftNode {
                 if voters.contains(&id) {
                     return Err(refused(format!("node {id} is already a voter")));
                 }
+                // The node's data directory, recorded so that the same id
+                // coming back with a wiped one is told apart.
+                let incarnation = self
+                    .peers
+                    .identify(id, &info.raft_addr)
+                    .await
+                    .map_err(|e| refused(format!("node {id} cannot be added: {e}")))?;
+                let info = NodeInfo {
+                    incarnation: Some(incarnation),
+                    ..info
+                };
                 if let Some(existing) = known(id) {
-                    if existing != info {
+                    if (&existing.raft_addr, &existing.sql_addr)
+                        != (&info.raft_addr, &info.sql_addr)
+                    {
                         return Err(refused(format!(
                             "node id {id} already belongs to a member at {existing}"
+                        )));
+                    }
+                    if existing.incarnation.is_some() && existing.incarnation != info.incarnation {
+                        return Err(refused(format!(
+                            "node {id} is already a member with another data directory (it was wiped or replaced): remove it with cluster_remove({id}) first"
                         )));
                     }
                 }
@@ -293,6 +314,7 @@ impl RaftNode {
                     last_contact_ms,
                     reachable: last_contact_ms
                         .is_some_and(|ms| ms <= REACHABLE_WITHIN.as_millis() as u64),
+                    refused: if me { None } else { self.peers.refusal_of(id) },
                 }
             })
             .collect())

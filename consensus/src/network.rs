@@ -26,7 +26,7 @@ pub struct Network {
 
 pub struct PeerClient {
     target: u64,
-    addr: String,
+    node: NodeInfo,
     peers: Peers,
 }
 
@@ -36,7 +36,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: u64, node: &NodeInfo) -> PeerClient {
         PeerClient {
             target,
-            addr: node.raft_addr.clone(),
+            node: node.clone(),
             peers: self.peers.clone(),
         }
     }
@@ -57,7 +57,7 @@ impl PeerClient {
     ) -> Result<Response, RPCError<TypeConfig>> {
         let reply = self
             .peers
-            .call(self.target, &self.addr, &req, option.soft_ttl())
+            .call(self.target, &self.node, &req, option.soft_ttl())
             .await
             .map_err(rpc_error)?;
         match reply {
@@ -147,7 +147,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         };
         let send = self.peers.send_snapshot(
             self.target,
-            &self.addr,
+            &self.node,
             &req,
             &snapshot.snapshot.path,
             option.hard_ttl(),

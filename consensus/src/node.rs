@@ -135,7 +135,10 @@ impl RaftNode {
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let sm = StateMachine::new(store.clone(), snapshot_dir(&config))
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
-        let identity = Identity::open(&config.data_dir)?;
+        let identity = Identity::open(&config.data_dir, config.node_id)?;
+        // The node's own entry in a membership it initialises.
+        let mut config = config;
+        config.info.incarnation = Some(identity.incarnation().to_string());
         let peers = Peers::new(
             config.faults.clone(),
             Caller {
@@ -282,9 +285,9 @@ impl RaftNode {
             Box::pin(async move {
                 match route {
                     Route::Here => node.propose_here(batch).await,
-                    Route::Leader(id, addr) => {
+                    Route::Leader(id, info) => {
                         match node
-                            .forward(id, &addr, Request::Propose(batch), remaining)
+                            .forward(id, &info, Request::Propose(batch), remaining)
                             .await?
                         {
                             Response::Proposed(outcome) => Ok(outcome),
@@ -382,9 +385,9 @@ impl RaftNode {
             Box::pin(async move {
                 match route {
                     Route::Here => node.read_index_here(confirm).await.map(|_| ()),
-                    Route::Leader(id, addr) => {
+                    Route::Leader(id, info) => {
                         let index = match node
-                            .forward(id, &addr, Request::ReadIndex(confirm), remaining)
+                            .forward(id, &info, Request::ReadIndex(confirm), remaining)
                             .await
                         {
                             Ok(Response::ReadIndex(i)) => i,

@@ -10,6 +10,7 @@ use openraft::async_runtime::WatchReceiver;
 use crate::error::ConsensusError;
 use crate::node::RaftNode;
 use crate::transport::{CallError, Request, Response};
+use crate::types::NodeInfo;
 
 /// Pause between attempts while leadership is moving.
 const RETRY_PAUSE: Duration = Duration::from_millis(25);
@@ -17,8 +18,8 @@ const RETRY_PAUSE: Duration = Duration::from_millis(25);
 /// Where a request that needs the leader goes.
 pub(crate) enum Route {
     Here,
-    /// The leader's node id and Raft address.
-    Leader(u64, String),
+    /// The leader's node id and how to reach it.
+    Leader(u64, NodeInfo),
 }
 
 impl RaftNode {
@@ -30,7 +31,7 @@ impl RaftNode {
         }
         let metrics = self.raft.metrics().borrow_watched().clone();
         match metrics.membership_config.membership().get_node(&leader) {
-            Some(info) => Ok(Route::Leader(leader, info.raft_addr.clone())),
+            Some(info) => Ok(Route::Leader(leader, info.clone())),
             None => Err(ConsensusError::Unavailable(format!(
                 "leader {leader} is not in this node's membership yet"
             ))),
@@ -73,11 +74,11 @@ impl RaftNode {
     pub(crate) async fn forward(
         &self,
         leader: u64,
-        addr: &str,
+        node: &NodeInfo,
         req: Request,
         timeout: Duration,
     ) -> Result<Response, ConsensusError> {
-        match self.peers.call(leader, addr, &req, timeout).await {
+        match self.peers.call(leader, node, &req, timeout).await {
             Ok(Response::Error(e)) => Err(e.into()),
             Ok(reply) => Ok(reply),
             Err(e @ CallError::NotSent { .. }) => Err(ConsensusError::Unavailable(e.to_string())),

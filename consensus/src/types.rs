@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 pub struct NodeInfo {
     pub raft_addr: String,
     pub sql_addr: String,
+    /// The incarnation of the node's data directory when it was added: a
+    /// node whose directory was replaced has another and is refused (see
+    /// `transport::hello`). `None` in memberships written before it was
+    /// recorded: not checked.
+    #[serde(default)]
+    pub incarnation: Option<String>,
 }
 
 impl fmt::Display for NodeInfo {

@@ -76,9 +76,14 @@ async fn run() -> anyhow::Result<()> {
     let node_tls = match &config.certs_dir {
         Some(dir) => Some(NodeTls::load(dir).context("node transport TLS")?),
         None => {
-            tracing::warn!(
-                "node transport is not authenticated (no --certs-dir): anyone who reaches {raft_addr} can speak Raft to this node"
-            );
+            // Loud where the port is exposed (`--insecure`), a note on
+            // loopback.
+            let why = "node transport is not authenticated (no --certs-dir): anyone who reaches";
+            if raft_addr.ip().is_loopback() {
+                tracing::info!("{why} {raft_addr} can speak Raft to this node");
+            } else {
+                tracing::warn!("{why} {raft_addr} can speak Raft to this node");
+            }
             None
         }
     };
@@ -89,6 +94,7 @@ async fn run() -> anyhow::Result<()> {
             info: NodeInfo {
                 raft_addr: raft_addr.to_string(),
                 sql_addr: sql_addr.to_string(),
+                incarnation: None,
             },
             bootstrap: match config.start {
                 Start::Init => Bootstrap::Single,

@@ -81,8 +81,20 @@ impl Cluster {
         }
     }
 
+    /// SIGKILLs node `i` and deletes its data directory, as a lost disk
+    /// would.
+    pub fn wipe(&mut self, i: usize) {
+        self.kill(i);
+        std::fs::remove_dir_all(&self.dirs[i]).expect("data directory removed");
+    }
+
     /// Restarts node `i` on its old addresses and data.
     pub fn restart(&mut self, i: usize) {
+        self.restart_with(i, &[]);
+    }
+
+    /// Restarts node `i` on its old addresses and data, with `flags` too.
+    pub fn restart_with(&mut self, i: usize, flags: &[&str]) {
         let [sql, raft, http] = self.addrs[i].clone();
         let mut args: Vec<String> = vec![
             "--node-id".into(),
@@ -95,6 +107,7 @@ impl Cluster {
             http,
         ];
         args.extend(self.extra.iter().cloned());
+        args.extend(flags.iter().map(|f| f.to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         self.nodes[i] = Some(Server::start_in(&self.dirs[i], &refs));
     }

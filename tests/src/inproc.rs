@@ -26,6 +26,10 @@ pub struct Node {
 pub struct InProcCluster {
     /// `None` while a node is down.
     pub nodes: Vec<Option<Node>>,
+    /// How many times each node's data directory was wiped: a wiped node
+    /// starts on a new empty directory (the old one may still be open
+    /// through an engine a client holds).
+    wipes: Vec<usize>,
     tmp: tempfile::TempDir,
 }
 
@@ -34,6 +38,7 @@ impl InProcCluster {
     pub async fn start(n: usize) -> InProcCluster {
         let mut c = InProcCluster {
             nodes: vec![],
+            wipes: vec![],
             tmp: tempfile::tempdir().expect("temp dir"),
         };
         c.nodes.push(None);
@@ -47,7 +52,10 @@ impl InProcCluster {
     }
 
     fn dir(&self, i: usize) -> PathBuf {
-        self.tmp.path().join(format!("n{}", i + 1))
+        match self.wipes.get(i).copied().unwrap_or(0) {
+            0 => self.tmp.path().join(format!("n{}", i + 1)),
+            w => self.tmp.path().join(format!("n{}-wiped{w}", i + 1)),
+        }
     }
 
     /// Starts (or restarts) the node at position `i`.
@@ -56,6 +64,7 @@ impl InProcCluster {
         let info = NodeInfo {
             raft_addr: listener.local_addr().expect("addr").to_string(),
             sql_addr: format!("in-process-{}:0", i + 1),
+            incarnation: None,
         };
         let faults = Faults::default();
         let config = NodeConfig {
@@ -158,6 +167,17 @@ impl InProcCluster {
         if let Some(n) = self.nodes[i].take() {
             n.node.shutdown().await;
         }
+    }
+
+    /// Restarts node `i`, down, with an empty data directory on its Raft
+    /// address, waiting to be added: as after losing its disk.
+    pub async fn restart_wiped(&mut self, i: usize, raft_addr: &str) {
+        assert!(self.nodes[i].is_none(), "node {} is up", i + 1);
+        if self.wipes.len() <= i {
+            self.wipes.resize(i + 1, 0);
+        }
+        self.wipes[i] += 1;
+        self.launch(i, Bootstrap::Wait, raft_addr).await;
     }
 
     /// Restarts node `i` on its data directory and Raft address.

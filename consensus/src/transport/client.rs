@@ -18,6 +18,11 @@ use super::hello::{Hello, HelloReply, GROUP, MAX_HELLO, PROTOCOL};
 use super::message::{Request, Response};
 use super::tls::{BoxLink, NodeTls, HANDSHAKE_TIMEOUT};
 use crate::identity::Identity;
+use crate::types::NodeInfo;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 const IDLE_PER_PEER: usize = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -50,6 +55,9 @@ pub struct Peers {
     idle: Arc<Mutex<HashMap<String, Vec<BoxLink>>>>,
     faults: Faults,
     caller: Caller,
+    /// Why each peer last refused this node's hello, until it welcomes it
+    /// again (`cluster_nodes()` shows it).
+    refusals: Arc<Mutex<HashMap<u64, String>>>,
 }
 
 impl Peers {
@@ -58,12 +66,38 @@ impl Peers {
             idle: Arc::default(),
             faults,
             caller,
+            refusals: Arc::default(),
         }
     }
 
+    /// Why node `target` refuses this node's connections, if it does.
+    pub fn refusal_of(&self, target: u64) -> Option<String> {
+        lock(&self.refusals).get(&target).cloned()
+    }
+
+    /// Asks node `target` at `addr` for its incarnation (a hello that
+    /// expects none), to record when adding it to the cluster.
+    pub async fn identify(&self, target: u64, addr: &str) -> Result<String, CallError> {
+        let (link, incarnation) =
+            self.open(target, addr, None)
+                .await
+                .map_err(|reason| CallError::NotSent {
+                    addr: addr.to_string(),
+                    reason,
+                })?;
+        self.give_back(addr, link);
+        Ok(incarnation)
+    }
+
     /// Opens a connection to node `target` at `addr`: TCP, TLS when
-    /// configured, then the hello the callee must welcome.
-    async fn open(&self, target: u64, addr: &str) -> Result<BoxLink, String> {
+    /// configured, then the hello the callee must welcome, expecting it to
+    /// be `incarnation` if known. Returns the callee's incarnation too.
+    async fn open(
+        &self,
+        target: u64,
+        addr: &str,
+        incarnation: Option<&str>,
+    ) -> Result<(BoxLink, String), String> {
         let conn = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
             .map_err(|_| format!("connect timed out after {CONNECT_TIMEOUT:?}"))?
@@ -82,20 +116,28 @@ impl Peers {
             group: GROUP,
             from: self.caller.node_id,
             to: target,
+            to_incarnation: incarnation.map(str::to_string),
         };
         let greeted = async {
             frame::send(&mut link, &hello).await?;
             frame::recv_limited::<_, HelloReply>(&mut link, MAX_HELLO).await
         };
         match tokio::time::timeout(HANDSHAKE_TIMEOUT, greeted).await {
-            Ok(Ok(HelloReply::Welcome)) => Ok(link),
-            Ok(Ok(HelloReply::Refused(why))) => Err(format!("refused: {why}")),
+            Ok(Ok(HelloReply::Welcome { incarnation })) => {
+                lock(&self.refusals).remove(&target);
+                Ok((link, incarnation))
+            }
+            Ok(Ok(HelloReply::Refused(why))) => {
+                lock(&self.refusals).insert(target, why.clone());
+                Err(format!("refused: {why}"))
+            }
             Ok(Err(e)) => Err(format!("hello: {e}")),
             Err(_) => Err("hello timed out".into()),
         }
     }
 
-    async fn connection(&self, target: u64, addr: &str) -> Result<BoxLink, CallError> {
+    async fn connection(&self, target: u64, node: &NodeInfo) -> Result<BoxLink, CallError> {
+        let addr = node.raft_addr.as_str();
         let not_sent = |reason: String| CallError::NotSent {
             addr: addr.to_string(),
             reason,
@@ -106,7 +148,10 @@ impl Peers {
         if let Some(conn) = self.lock().get_mut(addr).and_then(Vec::pop) {
             return Ok(conn);
         }
-        self.open(target, addr).await.map_err(not_sent)
+        self.open(target, addr, node.incarnation.as_deref())
+            .await
+            .map(|(link, _)| link)
+            .map_err(not_sent)
     }
 
     fn give_back(&self, addr: &str, conn: BoxLink) {
@@ -118,19 +163,20 @@ impl Peers {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<BoxLink>>> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.idle)
     }
 
-    /// Sends `req` to node `target` at `addr` and waits up to `timeout` for
-    /// its reply.
+    /// Sends `req` to node `target` (at `node`'s address, expected to be
+    /// its incarnation) and waits up to `timeout` for its reply.
     pub async fn call(
         &self,
         target: u64,
-        addr: &str,
+        node: &NodeInfo,
         req: &Request,
         timeout: Duration,
     ) -> Result<Response, CallError> {
-        let mut conn = self.connection(target, addr).await?;
+        let addr = node.raft_addr.as_str();
+        let mut conn = self.connection(target, node).await?;
         let exchange = async {
             frame::send(&mut conn, req).await?;
             frame::recv::<_, Response>(&mut conn).await
@@ -146,12 +192,13 @@ impl Peers {
     pub async fn send_snapshot(
         &self,
         target: u64,
-        addr: &str,
+        node: &NodeInfo,
         req: &Request,
         file: &Path,
         timeout: Duration,
     ) -> Result<Response, CallError> {
-        let mut conn = self.connection(target, addr).await?;
+        let addr = node.raft_addr.as_str();
+        let mut conn = self.connection(target, node).await?;
         let exchange = async {
             frame::send(&mut conn, req).await?;
             let mut f = tokio::fs::File::open(file).await?;

@@ -27,11 +27,17 @@ pub struct Hello {
     pub group: u64,
     pub from: u64,
     pub to: u64,
+    /// The incarnation the cluster recorded for `to` when it added it;
+    /// `None` to learn it (adding a node) or where none was recorded.
+    pub to_incarnation: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum HelloReply {
-    Welcome,
+    /// Admitted; the callee's incarnation.
+    Welcome {
+        incarnation: String,
+    },
     Refused(String),
 }
 
@@ -46,8 +52,9 @@ pub enum Admission {
     Refuse(String),
 }
 
-/// Decides on `hello` at node `me`, which belongs to `mine` (if any).
-pub fn admit(hello: &Hello, me: u64, mine: Option<&ClusterId>) -> Admission {
+/// Decides on `hello` at node `me` of incarnation `incarnation`, which
+/// belongs to cluster `mine` (if any).
+pub fn admit(hello: &Hello, me: u64, incarnation: &str, mine: Option<&ClusterId>) -> Admission {
     if hello.protocol != PROTOCOL {
         return Admission::Refuse(format!(
             "protocol {} is not this node's {PROTOCOL}",
@@ -59,6 +66,13 @@ pub fn admit(hello: &Hello, me: u64, mine: Option<&ClusterId>) -> Admission {
     }
     if hello.to != me {
         return Admission::Refuse(format!("addressed to node {}, this is node {me}", hello.to));
+    }
+    if let Some(expected) = &hello.to_incarnation {
+        if expected != incarnation {
+            return Admission::Refuse(format!(
+                "node {me} was added as incarnation {expected} but its data directory is incarnation {incarnation} (it was replaced): remove it with cluster_remove({me}) and add it again"
+            ));
+        }
     }
     match (mine, &hello.cluster) {
         (Some(mine), Some(theirs)) if mine != theirs => Admission::Refuse(format!(
@@ -111,6 +125,7 @@ mod tests {
             group: GROUP,
             from,
             to,
+            to_incarnation: None,
         }
     }
 
@@ -118,32 +133,31 @@ mod tests {
     fn callers_of_another_cluster_or_node_are_refused() {
         let a = ClusterId::generate().unwrap();
         let b = ClusterId::generate().unwrap();
-        assert_eq!(admit(&hello(Some(&a), 2, 1), 1, Some(&a)), Admission::Admit);
-        assert!(matches!(
-            admit(&hello(Some(&b), 2, 1), 1, Some(&a)),
-            Admission::Refuse(_)
-        ));
-        assert!(matches!(
-            admit(&hello(Some(&a), 2, 3), 1, Some(&a)),
-            Admission::Refuse(_)
-        ));
-        assert!(matches!(
-            admit(&hello(None, 2, 1), 1, Some(&a)),
-            Admission::Refuse(_)
-        ));
+        let refused = |h: &Hello, inc, mine| matches!(admit(h, 1, inc, mine), Admission::Refuse(_));
         assert_eq!(
-            admit(&hello(Some(&a), 2, 1), 1, None),
+            admit(&hello(Some(&a), 2, 1), 1, "i1", Some(&a)),
+            Admission::Admit
+        );
+        assert!(refused(&hello(Some(&b), 2, 1), "i1", Some(&a)));
+        assert!(refused(&hello(Some(&a), 2, 3), "i1", Some(&a)));
+        assert!(refused(&hello(None, 2, 1), "i1", Some(&a)));
+        assert_eq!(
+            admit(&hello(Some(&a), 2, 1), 1, "i1", None),
             Admission::Adopt(a.clone())
         );
         let mut old = hello(Some(&a), 2, 1);
         old.protocol = 0;
-        assert!(matches!(admit(&old, 1, Some(&a)), Admission::Refuse(_)));
+        assert!(refused(&old, "i1", Some(&a)));
         let mut other_group = hello(Some(&a), 2, 1);
         other_group.group = 7;
-        assert!(matches!(
-            admit(&other_group, 1, Some(&a)),
-            Admission::Refuse(_)
-        ));
+        assert!(refused(&other_group, "i1", Some(&a)));
+        // A node whose directory was replaced is another incarnation: it
+        // is refused, with or without a cluster id of its own.
+        let mut recorded = hello(Some(&a), 2, 1);
+        recorded.to_incarnation = Some("i1".into());
+        assert_eq!(admit(&recorded, 1, "i1", Some(&a)), Admission::Admit);
+        assert!(refused(&recorded, "i2", None));
+        assert!(refused(&recorded, "i2", Some(&a)));
     }
 
     #[test]

@@ -103,7 +103,12 @@ async fn welcome(conn: &mut BoxLink, node: &RaftNode) -> std::io::Result<Option<
         }
     };
     let identity = node.identity();
-    let verdict = match admit(&hello, node.node_id(), identity.get().as_ref()) {
+    let verdict = match admit(
+        &hello,
+        node.node_id(),
+        identity.incarnation(),
+        identity.get().as_ref(),
+    ) {
         Admission::Adopt(id) => match identity.adopt(id.clone()) {
             Ok(_) => {
                 tracing::info!(cluster = %id, from = hello.from, "joined cluster");
@@ -116,7 +121,8 @@ async fn welcome(conn: &mut BoxLink, node: &RaftNode) -> std::io::Result<Option<
     };
     match verdict {
         Ok(()) => {
-            frame::send(conn, &HelloReply::Welcome).await?;
+            let incarnation = identity.incarnation().to_string();
+            frame::send(conn, &HelloReply::Welcome { incarnation }).await?;
             Ok(Some(hello.from))
         }
         Err(why) => {

@@ -141,6 +141,7 @@ impl AdminFn {
                     info: NodeInfo {
                         raft_addr: text(1)?,
                         sql_addr: text(2)?,
+                        incarnation: None,
                     },
                 };
                 index(node.change_membership(change).await?)

@@ -29,6 +29,7 @@ impl TableFn {
                         int(m.lag),
                         int(m.last_contact_ms),
                         Value::Bool(m.reachable),
+                        m.refused.map_or(Value::Null, Value::Text),
                     ]
                 })
                 .collect()),

@@ -110,6 +110,7 @@ impl TableFn {
                 ("lag", Int8),
                 ("last_contact_ms", Int8),
                 ("reachable", Bool),
+                ("refused", Text),
             ],
             TableFn::ClusterStatus => &[
                 ("node_id", Int8),

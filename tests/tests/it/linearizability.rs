@@ -4,7 +4,9 @@
 //! Clients on every node of an in-process cluster run compare-and-set
 //! updates (`UPDATE … WHERE size = $expected`) and reads on a few keys
 //! while one fault is injected per schedule: the leader killed, the leader
-//! partitioned, a follower partitioned, or a membership change. Each
+//! partitioned, a follower partitioned, a membership change, or a follower
+//! that loses its disk and comes back empty (refused until it is removed
+//! and added again). Each
 //! schedule's history — writes plus linearizable reads — must be
 //! linearizable, key by key (linearizability is a local property). The
 //! negative test shows the checker rejects what `local` reads on a
@@ -249,13 +251,15 @@ enum Fault {
     PartitionLeader,
     PartitionFollower,
     MembershipChange,
+    WipeFollower,
 }
 
-const FAULTS: [Fault; 4] = [
+const FAULTS: [Fault; 5] = [
     Fault::KillLeader,
     Fault::PartitionLeader,
     Fault::PartitionFollower,
     Fault::MembershipChange,
+    Fault::WipeFollower,
 ];
 
 async fn setup_keys(c: &InProcCluster, schedule: usize) {
@@ -312,6 +316,37 @@ async fn inject(c: &mut InProcCluster, fault: Fault) -> Option<(usize, String)> 
                 .await
                 .expect("remove the added node");
             c.kill(extra).await;
+        }
+        Fault::WipeFollower => {
+            // The follower loses its disk and comes back under its id and
+            // address with an empty vote: the cluster must refuse it until
+            // it is removed and added again.
+            let f = (leader + 1) % 3;
+            let id = f as u64 + 1;
+            let addr = c.node(f).info.raft_addr.clone();
+            c.kill(f).await;
+            c.restart_wiped(f, &addr).await;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let members = c.node(leader).node.members().await.expect("members");
+                if members
+                    .iter()
+                    .any(|m| m.node_id == id && m.refused.is_some())
+                {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the wiped node {id} was not refused"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            c.node(leader)
+                .node
+                .change_membership(MembershipChange::Remove { id })
+                .await
+                .expect("remove the wiped node");
+            c.join(f).await;
         }
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -46,7 +46,7 @@ async fn speak<S: AsyncRead + AsyncWrite + Unpin>(
     let greeting = read_reply(s)
         .await
         .map(|b| wire::decode::<HelloReply>(&b).unwrap());
-    if !matches!(greeting, Some(HelloReply::Welcome)) {
+    if !matches!(greeting, Some(HelloReply::Welcome { .. })) {
         return (greeting, None);
     }
     s.write_all(&wire::frame(req).unwrap()).await.unwrap();
@@ -63,6 +63,7 @@ fn hello(cluster: Option<ClusterId>, from: u64, to: u64) -> Hello {
         group: wire::GROUP,
         from,
         to,
+        to_incarnation: None,
     }
 }
 
@@ -258,7 +259,7 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
             &req,
         )
         .await;
-        assert!(matches!(greeting, Some(HelloReply::Welcome)));
+        assert!(matches!(greeting, Some(HelloReply::Welcome { .. })));
         assert!(
             matches!(reply, Some(Response::Error(_))),
             "a non-member's request was served"
@@ -320,4 +321,110 @@ async fn a_node_of_another_cluster_does_not_answer_this_one() {
         counter(&metrics(&b).await, "bucketdb_raft_refused_hello_total"),
         1
     );
+}
+
+/// Polls `cluster_nodes()` on `c` until node `id`'s row satisfies `ok`.
+async fn wait_member(
+    c: &tokio_postgres::Client,
+    id: i64,
+    what: &str,
+    ok: impl Fn(&tokio_postgres::Row) -> bool,
+) -> tokio_postgres::Row {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = c
+            .query("SELECT * FROM cluster_nodes() WHERE node_id = $1", &[&id])
+            .await
+            .unwrap();
+        if let Some(r) = rows.into_iter().find(|r| ok(r)) {
+            return r;
+        }
+        assert!(std::time::Instant::now() < deadline, "node {id}: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_wiped_node_is_refused_until_removed_and_added_again() {
+    let mut c = Cluster::start(3, &[]);
+    let leader = c.leader(Duration::from_secs(30)).await;
+    let root = c.server(leader).connect().await;
+    root.batch_execute("INSERT INTO buckets (name) VALUES ('before-wipe')")
+        .await
+        .unwrap();
+    // A follower other than node 1 (the one the others joined through).
+    let victim = (1..3).find(|i| *i != leader).unwrap();
+    let id = victim as i64 + 1;
+    c.wipe(victim);
+    // It comes back under the same id and addresses with an empty
+    // directory (and so an empty vote), waiting to be told what to do.
+    c.restart_with(victim, &["--no-init"]);
+    let row = wait_member(&root, id, "refused", |r| {
+        r.get::<_, Option<String>>("refused").is_some()
+    })
+    .await;
+    let why: String = row.get("refused");
+    assert!(why.contains("cluster_remove"), "{why}");
+    // It neither serves the cluster's data nor takes part.
+    let wiped = c
+        .server(victim)
+        .connect_with("options='-c consistency=local'")
+        .await;
+    let membership: String = wiped
+        .query_one("SELECT membership FROM cluster_status()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        !membership.chars().any(|ch| ch.is_ascii_digit()),
+        "the wiped node knows a membership: {membership}"
+    );
+    let n: i64 = wiped
+        .query_one("SELECT count(*) FROM buckets", &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the wiped node served data it no longer has");
+    // The cluster goes on with the other two.
+    root.batch_execute("INSERT INTO buckets (name) VALUES ('while-refused')")
+        .await
+        .unwrap();
+    // Adding it again without removing it first is refused.
+    let (raft, sql) = {
+        let s = c.server(victim);
+        (s.raft_addr.to_string(), s.sql_addr.to_string())
+    };
+    let again = root
+        .query_one(
+            "SELECT cluster_add_learner($1, $2, $3)",
+            &[&id, &raft, &sql],
+        )
+        .await;
+    assert!(again.is_err(), "re-added over its old self");
+    // The operator removes the old member and adds the new one.
+    root.query_one("SELECT cluster_remove($1)", &[&id])
+        .await
+        .unwrap();
+    root.query_one(
+        "SELECT cluster_add_learner($1, $2, $3)",
+        &[&id, &raft, &sql],
+    )
+    .await
+    .unwrap();
+    root.query_one("SELECT cluster_promote($1)", &[&id])
+        .await
+        .unwrap();
+    wait_member(&root, id, "a reachable voter again", |r| {
+        r.get::<_, bool>("voter")
+            && r.get::<_, bool>("reachable")
+            && r.get::<_, Option<String>>("refused").is_none()
+    })
+    .await;
+    let back = c.server(victim).connect().await;
+    let n: i64 = back
+        .query_one("SELECT count(*) FROM buckets", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2, "caught up after being added again");
 }
