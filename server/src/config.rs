@@ -68,6 +68,10 @@ pub struct Args {
     /// operator adds this node with cluster_add_learner().
     #[arg(long, env = "BUCKETDB_NO_INIT")]
     pub no_init: bool,
+    /// With an empty data directory: form a new single-voter cluster (what
+    /// a node given neither --join nor --no-init does too).
+    #[arg(long, env = "BUCKETDB_INIT", conflicts_with_all = ["join", "no_init"])]
+    pub init: bool,
     /// How SQL clients authenticate [default: trust]
     #[arg(long, env = "BUCKETDB_AUTH", value_enum)]
     pub auth: Option<AuthMode>,
@@ -110,6 +114,7 @@ struct FileConfig {
     log: Option<String>,
     join: Option<String>,
     no_init: Option<bool>,
+    init: Option<bool>,
     auth: Option<AuthMode>,
     superuser_password_file: Option<PathBuf>,
     certs_dir: Option<PathBuf>,
@@ -204,11 +209,15 @@ impl Config {
             start: match (
                 args.join.or(file.join),
                 args.no_init || file.no_init == Some(true),
+                args.init || file.init == Some(true),
             ) {
-                (Some(_), true) => anyhow::bail!("--join and --no-init exclude each other"),
-                (Some(addr), false) => Start::Join(addr),
-                (None, true) => Start::Wait,
-                (None, false) => Start::Init,
+                (Some(_), true, _) => anyhow::bail!("--join and --no-init exclude each other"),
+                (_, true, true) | (Some(_), _, true) => {
+                    anyhow::bail!("--init excludes --join and --no-init")
+                }
+                (Some(addr), false, false) => Start::Join(addr),
+                (None, true, false) => Start::Wait,
+                (None, false, _) => Start::Init,
             },
             auth: args.auth.or(file.auth).unwrap_or_default(),
             superuser_password: match args
@@ -278,6 +287,9 @@ mod tests {
         let c = Config::load(Args::try_parse_from(["bucketdb", "--no-init"]).unwrap()).unwrap();
         assert_eq!(c.start, Start::Wait);
         assert!(Args::try_parse_from(["bucketdb", "--no-init", "--join", "a:1"]).is_err());
+        assert!(Args::try_parse_from(["bucketdb", "--init", "--join", "a:1"]).is_err());
+        let c = Config::load(Args::try_parse_from(["bucketdb", "--init"]).unwrap()).unwrap();
+        assert_eq!(c.start, Start::Init);
     }
 
     #[test]

@@ -77,6 +77,18 @@ fn hostile_append(leader: u64) -> Request {
     })
 }
 
+/// A snapshot claiming to come from `leader` at a term far ahead: were it
+/// installed, it would replace every row and the membership.
+fn hostile_snapshot(leader: u64) -> Request {
+    Request::Snapshot {
+        vote: Vote::new_committed(1_000_000, leader),
+        meta: openraft::type_config::alias::SnapshotMetaOf::<TypeConfig> {
+            last_log_id: None,
+            last_membership: Default::default(),
+        },
+    }
+}
+
 fn hostile_vote(candidate: u64) -> Request {
     Request::Vote(VoteRequest::new(Vote::new(1_000_000, candidate), None))
 }
@@ -183,6 +195,8 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
     let ours = cluster_id(target);
     assert_eq!(cluster_id(c.server(leader)), ours, "one cluster id");
     let ca = certs.join("ca.crt");
+    let target_sql = target.connect().await;
+    let target_before = state(&target_sql).await;
 
     // 1. Plaintext: a hello and a high-term append, in the clear.
     let mut plain = TcpStream::connect(target.raft_addr).await.unwrap();
@@ -252,7 +266,7 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
         "{greeting:?}"
     );
     // 5. The right cluster, from a node that is not a member.
-    for req in [hostile_append(9), hostile_vote(9)] {
+    for req in [hostile_append(9), hostile_vote(9), hostile_snapshot(9)] {
         let (greeting, reply) = speak(
             &mut dial().await,
             &hello(Some(ours.clone()), 9, target_id),
@@ -267,20 +281,24 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
     }
     // 6. A member posing as another leader.
     let member = (1..=3).find(|id| *id != target_id).unwrap();
-    let (_, reply) = speak(
-        &mut dial().await,
-        &hello(Some(ours.clone()), member, target_id),
-        &hostile_append(9),
-    )
-    .await;
-    assert!(
-        matches!(reply, Some(Response::Error(_))),
-        "a false leader was served"
-    );
+    for req in [hostile_append(9), hostile_snapshot(9)] {
+        let (_, reply) = speak(
+            &mut dial().await,
+            &hello(Some(ours.clone()), member, target_id),
+            &req,
+        )
+        .await;
+        assert!(
+            matches!(reply, Some(Response::Error(_))),
+            "a false leader was served"
+        );
+    }
 
     // Nothing changed, and the cluster still works.
     let after = state(&root).await;
     assert_eq!(after, before);
+    // The attacked node itself kept its term too.
+    assert_eq!(state(&target_sql).await, target_before);
     root.batch_execute("INSERT INTO buckets (name) VALUES ('still-writable')")
         .await
         .unwrap();
