@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bucketdb_storage::{ApplyOutcome, KvBatch, Store};
+use bucketdb_storage::{keys, ApplyOutcome, Datum, KvBatch, KvOp, Store};
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::ClientWriteError;
 use openraft::{Config, LinearizerOption, Raft, ReadPolicy, ServerState, SnapshotPolicy};
@@ -191,8 +191,56 @@ impl RaftNode {
                 node_id = node.config.node_id,
                 "initialised a single-voter cluster"
             );
+            node.record_cluster_id(&id).await;
         }
+        node.reconcile_cluster_id()?;
         Ok(node)
+    }
+
+    /// The cluster id the replicated state holds, if any.
+    fn replicated_cluster_id(&self) -> Result<Option<ClusterId>, ConsensusError> {
+        let row = self.store.read_view().get(&keys::cluster_id())?;
+        Ok(row.and_then(|r| match r.columns.first() {
+            Some(Datum::Text(t)) => ClusterId::parse(t),
+            _ => None,
+        }))
+    }
+
+    /// Writes a new cluster's id into its replicated state, so that every
+    /// member's state (and every snapshot) names the cluster it is of.
+    async fn record_cluster_id(&self, id: &ClusterId) {
+        let batch = KvBatch {
+            ops: vec![KvOp::Put {
+                key: keys::cluster_id(),
+                columns: vec![Datum::Text(id.to_string())],
+            }],
+            ..KvBatch::default()
+        };
+        if let Err(e) = self.propose(batch).await {
+            tracing::warn!("recording the cluster id in the replicated state: {e}");
+        }
+    }
+
+    /// Checks the data directory's cluster id against the replicated
+    /// state's: a lost `cluster-id` file is restored from the state, and a
+    /// directory whose two disagree (files of another node copied in) is
+    /// refused.
+    fn reconcile_cluster_id(&self) -> Result<(), ConsensusError> {
+        let Some(replicated) = self.replicated_cluster_id()? else {
+            return Ok(());
+        };
+        match self.identity.get() {
+            Some(file) if file != replicated => Err(ConsensusError::Fatal(format!(
+                "{} says cluster {file}, but the replicated state is of cluster {replicated}",
+                self.config.data_dir.join("cluster-id").display()
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                self.identity.adopt(replicated.clone())?;
+                tracing::info!(cluster = %replicated, "cluster id restored from the replicated state");
+                Ok(())
+            }
+        }
     }
 
     pub fn store(&self) -> &Store {

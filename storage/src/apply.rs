@@ -287,6 +287,18 @@ impl Store {
                     format!("role \"{}\" does not exist", text(member)),
                 ))
             }
+            // Written once: the id a cluster was made with is its for good.
+            (KvOp::Put { columns, .. }, DecodedKey::Cluster { .. }) => {
+                if let Some(old) = self.row(key)? {
+                    if &old.columns != columns {
+                        return invalid("the cluster id cannot change".into());
+                    }
+                }
+                None
+            }
+            (KvOp::Delete { .. }, DecodedKey::Cluster { .. }) => {
+                return invalid("the cluster id cannot be removed".into())
+            }
             (KvOp::Delete { .. }, _) => None,
         };
         if let Some((parent_key, missing)) = parent {
@@ -580,5 +592,28 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(violation(apply(&s, bad, 1)), Violation::InvalidValue);
+    }
+
+    #[test]
+    fn the_cluster_id_is_written_once_and_stays() {
+        let (_d, s) = open();
+        let id = |text: &str| KvBatch {
+            ops: vec![KvOp::Put {
+                key: keys::cluster_id(),
+                columns: vec![Datum::Text(text.into())],
+            }],
+            ..Default::default()
+        };
+        assert_eq!(apply(&s, id("a"), 1), ApplyOutcome::Applied { revision: 1 });
+        // The same id again is harmless; another is refused, as is removal.
+        assert_eq!(apply(&s, id("a"), 2), ApplyOutcome::Applied { revision: 2 });
+        assert_eq!(violation(apply(&s, id("b"), 3)), Violation::InvalidValue);
+        let gone = KvBatch {
+            ops: vec![KvOp::Delete {
+                key: keys::cluster_id(),
+            }],
+            ..Default::default()
+        };
+        assert_eq!(violation(apply(&s, gone, 4)), Violation::InvalidValue);
     }
 }

@@ -27,8 +27,18 @@ pub const TAG_ROLES: u8 = 0x60;
 pub const TAG_GRANTS: u8 = 0x61;
 /// Tag of a role's membership in another role: member, 0x00, granted role.
 pub const TAG_MEMBERS: u8 = 0x62;
+/// Tag of the cluster's own facts (its id), written once by the state
+/// machine's first proposer.
+pub const TAG_CLUSTER: u8 = 0x70;
 
 const SEP: u8 = 0x00;
+
+/// Key of the cluster id, `[Text(id)]`.
+pub fn cluster_id() -> Vec<u8> {
+    let mut k = vec![TAG_CLUSTER];
+    k.extend_from_slice(b"id");
+    k
+}
 
 /// Key of a `buckets` row. Names are `&str` from SQL and bytes from a
 /// decoded key; every key builder takes both.
@@ -219,6 +229,10 @@ pub enum DecodedKey<'a> {
         member: &'a [u8],
         granted: &'a [u8],
     },
+    /// One of the cluster's own facts, by name.
+    Cluster {
+        name: &'a [u8],
+    },
 }
 
 /// Splits a stored key into its table and components.
@@ -227,6 +241,7 @@ pub fn decode(key: &[u8]) -> Option<DecodedKey<'_>> {
     match tag {
         TAG_BUCKETS => Some(DecodedKey::Bucket { name: rest }),
         TAG_ROLES => Some(DecodedKey::Role { name: rest }),
+        TAG_CLUSTER => Some(DecodedKey::Cluster { name: rest }),
         TAG_GRANTS | TAG_MEMBERS => {
             let pos = rest.iter().position(|&b| b == SEP)?;
             let (first, second) = (&rest[..pos], &rest[pos + 1..]);

@@ -18,11 +18,12 @@ impl Catalog {
             Some(DecodedKey::Part { .. }) => &self.parts,
             Some(DecodedKey::Version { .. }) => &self.versions,
             // Role keys are written by role statements, which name their
-            // own errors.
+            // own errors; the cluster's keys by no statement.
             Some(DecodedKey::Object { .. })
             | Some(DecodedKey::Role { .. })
             | Some(DecodedKey::Grant { .. })
             | Some(DecodedKey::Membership { .. })
+            | Some(DecodedKey::Cluster { .. })
             | None => &self.objects,
         }
     }
@@ -62,6 +63,7 @@ fn describe_key(key: &[u8]) -> String {
         Some(DecodedKey::Membership { member, granted }) => {
             format!("(member, role)=({}, {})", text(member), text(granted))
         }
+        Some(DecodedKey::Cluster { name }) => format!("(cluster)=({})", text(name)),
         None => "(?)".into(),
     }
 }

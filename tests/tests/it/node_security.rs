@@ -446,3 +446,32 @@ async fn a_wiped_node_is_refused_until_removed_and_added_again() {
         .get(0);
     assert_eq!(n, 2, "caught up after being added again");
 }
+
+#[tokio::test]
+async fn the_cluster_id_is_in_the_replicated_state_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let mut s = Server::start_in(&dir, &[]);
+    let id = cluster_id(&s);
+    s.kill();
+    // A lost cluster-id file comes back from the state.
+    std::fs::remove_file(dir.join("cluster-id")).unwrap();
+    let mut s = Server::start_in(&dir, &[]);
+    assert_eq!(cluster_id(&s), id);
+    s.kill();
+    // A file naming another cluster than the state's stops the node.
+    let other = ClusterId::generate().unwrap();
+    std::fs::write(dir.join("cluster-id"), format!("{other}\n")).unwrap();
+    let out = std::process::Command::new(bucketdb_tests::binary())
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(["--sql-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"])
+        .args(["--http-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("replicated state is of cluster") && err.contains(id.as_str()),
+        "{err}"
+    );
+}
