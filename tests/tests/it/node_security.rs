@@ -339,6 +339,27 @@ async fn a_node_of_another_cluster_does_not_answer_this_one() {
         counter(&metrics(&b).await, "bucketdb_raft_refused_hello_total"),
         1
     );
+    // And through SQL: A's operator adding B is refused at once, and A's
+    // membership stays as it was.
+    let root = a.connect().await;
+    let e = root
+        .query_one(
+            "SELECT cluster_add_learner(2, $1, $2)",
+            &[&b.raft_addr.to_string(), &b.sql_addr.to_string()],
+        )
+        .await
+        .expect_err("a node of another cluster was added");
+    let why = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_default();
+    assert!(why.contains("of cluster"), "{e:?}");
+    let members: i64 = root
+        .query_one("SELECT count(*) FROM cluster_nodes()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(members, 1);
 }
 
 /// Polls `cluster_nodes()` on `c` until node `id`'s row satisfies `ok`.
