@@ -3,6 +3,7 @@
 //! are raw bytes.
 
 use std::io;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -14,6 +15,13 @@ use crate::codec;
 /// `max_payload_entries` large entries fits; a larger length is a corrupt or
 /// hostile stream. Memory is only taken for frames that actually arrive.
 pub const MAX_FRAME: usize = 512 << 20;
+
+/// How long a peer may leave a frame half-sent before the stream is
+/// dropped: a length followed by nothing must not hold a connection.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Bytes read at a time into a frame's body, which grows as they arrive.
+const READ_CHUNK: usize = 64 << 10;
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, body: &[u8]) -> io::Result<()> {
     if body.len() > MAX_FRAME {
@@ -39,6 +47,16 @@ pub async fn read_frame_limited<R: AsyncRead + Unpin>(
     r: &mut R,
     max: usize,
 ) -> io::Result<Option<Vec<u8>>> {
+    read_frame_within(r, max, STALL_TIMEOUT).await
+}
+
+/// Reads one frame of at most `max` bytes, its body arriving with no pause
+/// longer than `stall`.
+async fn read_frame_within<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+    stall: Duration,
+) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -52,8 +70,22 @@ pub async fn read_frame_limited<R: AsyncRead + Unpin>(
             format!("peer announced a frame of {len} bytes"),
         ));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
+    // Grown as bytes arrive, not taken at the announced length.
+    let mut body = Vec::with_capacity(len.min(READ_CHUNK));
+    let mut chunk = vec![0u8; len.clamp(1, READ_CHUNK)];
+    while body.len() < len {
+        let want = (len - body.len()).min(chunk.len());
+        let n = tokio::time::timeout(stall, r.read(&mut chunk[..want]))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "peer stalled mid-frame"))??;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "peer closed the stream mid-frame",
+            ));
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
     Ok(Some(body))
 }
 
@@ -104,5 +136,27 @@ mod tests {
         let (mut c, d) = tokio::io::duplex(64);
         drop(d);
         assert_eq!(read_frame(&mut c).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_frame_announced_and_never_sent_is_dropped() {
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        // 100 MiB announced, 10 bytes sent, then silence.
+        a.write_all(&(100u32 << 20).to_be_bytes()).await.unwrap();
+        a.write_all(&[7; 10]).await.unwrap();
+        let started = std::time::Instant::now();
+        let e = read_frame_within(&mut b, MAX_FRAME, Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // A frame that arrives in pieces is whole.
+        let (mut c, mut d) = tokio::io::duplex(16);
+        let writer = tokio::spawn(async move {
+            write_frame(&mut c, &[9u8; 200_000]).await.unwrap();
+        });
+        let got = read_frame(&mut d).await.unwrap().unwrap();
+        assert_eq!(got, vec![9u8; 200_000]);
+        writer.await.unwrap();
     }
 }
