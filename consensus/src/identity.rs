@@ -39,9 +39,19 @@ fn write_durably(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A cluster's id: 32 hex digits.
+/// A cluster's id: 32 hex digits. Checked when it arrives from a peer too:
+/// a node adopts what a hello names, and must read it back at restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct ClusterId(String);
+
+impl TryFrom<String> for ClusterId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<ClusterId, String> {
+        ClusterId::parse(&text).ok_or_else(|| "not a cluster id".to_string())
+    }
+}
 
 impl ClusterId {
     /// A new random id.
@@ -170,7 +180,7 @@ mod tests {
         assert_ne!(first, other);
         assert_eq!(identity.adopt(other).unwrap(), first);
         let again = Identity::open(dir.path(), 1).unwrap();
-        assert_eq!(again.get(), Some(first));
+        assert_eq!(again.get(), Some(first.clone()));
         assert_eq!(again.incarnation(), identity.incarnation());
         // Another node id on this directory is refused.
         assert!(Identity::open(dir.path(), 2).is_err());
@@ -181,6 +191,11 @@ mod tests {
             identity.incarnation()
         );
         assert_eq!(ClusterId::parse("not an id"), None);
+        // Nor does one arrive from a peer.
+        let forged = crate::codec::encode(&"../../etc".to_string()).unwrap();
+        assert!(crate::codec::decode::<ClusterId>(&forged).is_err());
+        let real = crate::codec::encode(&first).unwrap();
+        assert_eq!(crate::codec::decode::<ClusterId>(&real).unwrap(), first);
         std::fs::write(dir.path().join(FILE), "garbage").unwrap();
         assert!(Identity::open(dir.path(), 1).is_err());
     }

@@ -267,17 +267,19 @@ impl RaftNode {
         &self.refusals
     }
 
-    /// The voters and learners of the membership this node knows; `None`
-    /// while it knows none (a node waiting to be added).
-    pub(crate) fn member_ids(&self) -> Option<Vec<u64>> {
+    /// Whether `id` is a voter or learner of the membership this node
+    /// knows; `None` while it knows none (a node waiting to be added).
+    /// Asked for every request a peer sends, so nothing is copied.
+    pub(crate) fn is_member(&self, id: u64) -> Option<bool> {
         let m = self.raft.metrics();
         let m = m.borrow_watched();
         let membership = m.membership_config.membership();
-        let ids: Vec<u64> = membership
+        let mut ids = membership
             .voter_ids()
             .chain(membership.learner_ids())
-            .collect();
-        (!ids.is_empty()).then_some(ids)
+            .peekable();
+        ids.peek()?;
+        Some(ids.any(|member| member == id))
     }
 
     /// Whether this node has ever been part of a cluster.

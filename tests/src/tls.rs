@@ -1,34 +1,17 @@
-//! The TLS side of the harness's tokio-postgres clients: rustls trusting
-//! only the CA that signed the server's certificate.
+//! The TLS side of the harness's clients: rustls trusting only the CA
+//! that signed the server's certificate.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_rustls::rustls;
 
-/// A connector that verifies the server against the PEM CA at `ca`.
-pub fn connector(ca: &Path) -> MakeRustlsConnect {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
-        roots.add(cert.expect("CA certificate")).expect("usable CA");
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("TLS versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    MakeRustlsConnect::new(config)
-}
-
-/// A raw TLS connector for the node transport, as a peer would dial:
-/// trusting `ca`, presenting `node.crt`/`node.key` of `identity` if given.
-pub fn peer_connector(ca: &Path, identity: Option<&Path>) -> tokio_rustls::TlsConnector {
-    use rustls_pki_types::PrivateKeyDer;
+/// A client configuration trusting `ca`, presenting `node.crt`/`node.key`
+/// of `identity` if given.
+fn client_config(ca: &Path, identity: Option<&Path>) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
         roots.add(cert.expect("CA certificate")).expect("usable CA");
@@ -39,7 +22,7 @@ pub fn peer_connector(ca: &Path, identity: Option<&Path>) -> tokio_rustls::TlsCo
     .with_safe_default_protocol_versions()
     .expect("TLS versions")
     .with_root_certificates(roots);
-    let config = match identity {
+    match identity {
         Some(dir) => {
             let certs = CertificateDer::pem_file_iter(dir.join("node.crt"))
                 .expect("node.crt")
@@ -51,6 +34,16 @@ pub fn peer_connector(ca: &Path, identity: Option<&Path>) -> tokio_rustls::TlsCo
                 .expect("matching key")
         }
         None => builder.with_no_client_auth(),
-    };
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    }
+}
+
+/// A tokio-postgres connector that verifies the server against `ca`.
+pub fn connector(ca: &Path) -> MakeRustlsConnect {
+    MakeRustlsConnect::new(client_config(ca, None))
+}
+
+/// A raw TLS connector for the node transport, as a peer would dial:
+/// trusting `ca`, presenting `node.crt`/`node.key` of `identity` if given.
+pub fn peer_connector(ca: &Path, identity: Option<&Path>) -> tokio_rustls::TlsConnector {
+    tokio_rustls::TlsConnector::from(Arc::new(client_config(ca, identity)))
 }

@@ -68,7 +68,7 @@ async fn connection(conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
     };
     while let Some(body) = frame::read_frame(&mut conn).await? {
         let req: Request = crate::codec::decode(&body)?;
-        if let Some(why) = refuse_request(&req, from, node.member_ids().as_deref()) {
+        if let Some(why) = refuse_request(&req, from, node.is_member(from)) {
             refusals.requests.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("raft request refused: {why}");
             // A snapshot's chunks would follow: end the connection instead.
