@@ -7,7 +7,11 @@ DATA_DIR ?= ./bucketdb-data
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/bucketdb
 DEBUG_BIN := $(CARGO_TARGET_DIR)/debug/bucketdb
 
-.PHONY: run test bench build lint fmt clean-data
+.PHONY: run test fuzz bench build lint fmt clean-data
+
+# Inputs per fuzz target (proptest): bounded in `make test`, more in `make fuzz`.
+PROPTEST_CASES ?= 1000
+FUZZ_CASES ?= 50000
 
 ## Build (release) and start a single-node server on 127.0.0.1:5433.
 run:
@@ -21,7 +25,13 @@ test:
 	# Always the whole workspace: building a subset resolves features
 	# differently and would rebuild RocksDB's C++.
 	cargo build --workspace --all-targets
-	BUCKETDB_BIN=$(DEBUG_BIN) cargo test --workspace -- --test-threads=2
+	BUCKETDB_BIN=$(DEBUG_BIN) PROPTEST_CASES=$(PROPTEST_CASES) cargo test --workspace -- --test-threads=2
+
+## The fuzz targets only, with many more inputs each (FUZZ_CASES).
+fuzz:
+	scripts/install-deps.sh build test
+	cargo build --workspace --all-targets
+	BUCKETDB_BIN=$(DEBUG_BIN) PROPTEST_CASES=$(FUZZ_CASES) cargo test --workspace -- --test-threads=2 fuzz
 
 ## pgbench side by side: bucketdb (release) against a throwaway PostgreSQL.
 bench:

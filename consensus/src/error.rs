@@ -22,6 +22,15 @@ pub enum ConsensusError {
     /// The node cannot go on (storage failure, shutting down).
     #[error("raft node failed: {0}")]
     Fatal(String),
+    /// The write is bigger than this node's limits allow; nothing was done.
+    #[error("{0}")]
+    TooLarge(bucketdb_storage::LimitExceeded),
+    /// The data directory is (nearly) full; nothing was done.
+    #[error("disk full: {0}")]
+    DiskFull(String),
+    /// This node stopped serving after a fatal storage or Raft error.
+    #[error("{0}")]
+    Failed(String),
     #[error(transparent)]
     Storage(#[from] bucketdb_storage::StorageError),
     /// The node's own files (its cluster id) could not be read or written.

@@ -7,9 +7,11 @@
 //! Any node accepts both: a follower carries them to the leader over the
 //! node transport.
 
+mod check;
 mod cluster;
 mod codec;
 mod error;
+mod guard;
 mod identity;
 mod log_store;
 mod network;
@@ -19,6 +21,8 @@ mod state_machine;
 mod transport;
 mod types;
 
+pub use bucketdb_storage::{LimitExceeded, Limits};
+pub use check::CheckReport;
 pub use cluster::{Member, MembershipChange, CHANGE_TIMEOUT};
 pub use error::ConsensusError;
 pub use node::{Bootstrap, NodeConfig, NodeStatus, RaftNode, ReadConsistency};

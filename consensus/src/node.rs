@@ -9,14 +9,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bucketdb_storage::{keys, ApplyOutcome, Datum, KvBatch, KvOp, Store};
+use bucketdb_storage::{keys, ApplyOutcome, Datum, KvBatch, KvOp, Limits, Store};
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::ClientWriteError;
 use openraft::{Config, LinearizerOption, Raft, ReadPolicy, ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::check::Digests;
 use crate::error::ConsensusError;
+use crate::guard::{admit, is_disk_full, watch_core, Failure};
 use crate::identity::{ClusterId, Identity};
 use crate::log_store::LogStore;
 use crate::network::Network;
@@ -52,6 +54,13 @@ pub struct NodeConfig {
     /// Mutual TLS on the node transport (`--certs-dir`); `None` leaves it
     /// unauthenticated (loopback, or `--insecure`).
     pub tls: Option<NodeTls>,
+    /// What one proposed batch may carry.
+    pub limits: Limits,
+    /// Writes are refused (53100) while the data directory's filesystem
+    /// has fewer free bytes than this; 0 turns the guard off.
+    pub min_free_disk: u64,
+    /// The largest snapshot this node accepts from a leader.
+    pub max_snapshot_bytes: u64,
 }
 
 /// How the leader confirms it still leads before answering a read index.
@@ -88,8 +97,9 @@ pub struct NodeStatus {
     pub learners: Vec<u64>,
     /// The cluster this node belongs to, once it does.
     pub cluster_id: Option<String>,
-    /// What the node transport turned away: (TLS, hello, requests).
-    pub refused: (u64, u64, u64),
+    /// What the node transport turned away: (TLS, hello, requests,
+    /// snapshots).
+    pub refused: (u64, u64, u64, u64),
 }
 
 #[derive(Clone)]
@@ -103,6 +113,9 @@ pub struct RaftNode {
     stop: Arc<watch::Sender<bool>>,
     identity: Identity,
     refusals: Arc<Refusals>,
+    pub(crate) failure: Failure,
+    /// The digests this replica took at check entries.
+    pub(crate) digests: Digests,
 }
 
 impl RaftNode {
@@ -133,7 +146,8 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
-        let sm = StateMachine::new(store.clone(), snapshot_dir(&config))
+        let digests = Digests::default();
+        let sm = StateMachine::new(store.clone(), snapshot_dir(&config), digests.clone())
             .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let identity = Identity::open(&config.data_dir, config.node_id)?;
         // The node's own entry in a membership it initialises.
@@ -168,7 +182,10 @@ impl RaftNode {
             stop: Arc::new(stop),
             identity,
             refusals: Arc::default(),
+            failure: Failure::default(),
+            digests,
         };
+        watch_core(node.raft.clone(), node.failure.clone());
         tokio::spawn(crate::transport::server::serve(
             raft_listener,
             node.clone(),
@@ -282,12 +299,75 @@ impl RaftNode {
         Some(ids.any(|member| member == id))
     }
 
+    /// Whether a batch may be proposed: the node serves, the batch is within
+    /// the limits and the disk has room.
+    fn admit(&self, batch: &KvBatch) -> Result<(), ConsensusError> {
+        self.failure.check()?;
+        admit(
+            batch,
+            &self.config.limits,
+            &self.config.data_dir,
+            self.config.min_free_disk,
+        )
+    }
+
+    /// Why this node stopped serving, once a fatal storage or Raft error
+    /// stopped it (`/health` reports it).
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get()
+    }
+
+    /// `Ok` while the node does all of its work; why not, when it failed
+    /// or its disk is below the reserve (reads go on then, writes wait).
+    pub fn health(&self) -> Result<(), String> {
+        if let Some(why) = self.failure() {
+            return Err(format!("failed: {why}"));
+        }
+        let min = self.config.min_free_disk;
+        if min > 0 {
+            let free = crate::guard::free_bytes(&self.config.data_dir)
+                .map_err(|e| format!("data directory: {e}"))?;
+            if free < min {
+                return Err(format!(
+                    "disk full: {free} bytes free, less than min_free_disk_bytes ({min}); writes are refused"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The write limits this node enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+
     /// Whether this node has ever been part of a cluster.
     pub async fn is_initialized(&self) -> Result<bool, ConsensusError> {
         self.raft
             .is_initialized()
             .await
             .map_err(|e| ConsensusError::Fatal(e.to_string()))
+    }
+
+    /// Why a snapshot arriving from the leader must not grow past `bytes`:
+    /// over the size bound, or into the disk's reserve.
+    pub(crate) fn snapshot_room(&self, bytes: u64) -> Result<(), String> {
+        if bytes > self.config.max_snapshot_bytes {
+            return Err(format!(
+                "snapshot over max_snapshot_bytes ({})",
+                self.config.max_snapshot_bytes
+            ));
+        }
+        if self.config.min_free_disk > 0 {
+            let free =
+                crate::guard::free_bytes(&self.config.data_dir).map_err(|e| e.to_string())?;
+            if free < self.config.min_free_disk {
+                return Err(format!(
+                    "disk full: {free} bytes free, less than min_free_disk_bytes"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Where a snapshot received from the leader is written while it
@@ -329,6 +409,7 @@ impl RaftNode {
     /// Proposes a batch through the leader, wherever it is, and returns how
     /// the state machine applied it.
     pub async fn propose(&self, batch: KvBatch) -> Result<ApplyOutcome, ConsensusError> {
+        self.admit(&batch)?;
         let timeout = self.config.timeout;
         self.on_leader(timeout, |node, route, remaining| {
             let batch = batch.clone();
@@ -355,6 +436,9 @@ impl RaftNode {
         &self,
         batch: KvBatch,
     ) -> Result<ApplyOutcome, ConsensusError> {
+        // Again here: a forwarded batch was admitted by a node whose disk
+        // and limits may not be this one's.
+        self.admit(&batch)?;
         let timeout = self.config.timeout;
         let write = self.raft.client_write(Command::Write(batch));
         let resp = match tokio::time::timeout(timeout, write).await {
@@ -372,6 +456,7 @@ impl RaftNode {
                     Some(ClientWriteError::LogEntryDiscarded(_)) => {
                         ConsensusError::Ambiguous(e.to_string())
                     }
+                    _ if is_disk_full(&e.to_string()) => ConsensusError::DiskFull(e.to_string()),
                     _ => ConsensusError::Fatal(e.to_string()),
                 })
             }
@@ -394,6 +479,7 @@ impl RaftNode {
         consistency: ReadConsistency,
         at_least: u64,
     ) -> Result<u64, ConsensusError> {
+        self.failure.check()?;
         if consistency == ReadConsistency::Linearizable {
             self.linearize(Confirm::Quorum).await?;
         }
@@ -406,6 +492,7 @@ impl RaftNode {
     /// stale plan cannot commit anyway, since its proposal is checked by
     /// Raft and by its preconditions.
     pub async fn write_barrier(&self, at_least: u64) -> Result<u64, ConsensusError> {
+        self.failure.check()?;
         self.linearize(Confirm::Lease).await?;
         self.wait_seen(at_least).await
     }
@@ -522,6 +609,7 @@ impl RaftNode {
                 self.refusals.tls.load(Ordering::Relaxed),
                 self.refusals.hello.load(Ordering::Relaxed),
                 self.refusals.requests.load(Ordering::Relaxed),
+                self.refusals.snapshots.load(Ordering::Relaxed),
             ),
         }
     }
@@ -584,6 +672,9 @@ mod tests {
             timeout: Duration::from_secs(10),
             faults: Faults::default(),
             tls: None,
+            limits: Limits::default(),
+            min_free_disk: 0,
+            max_snapshot_bytes: u64::MAX,
         }
     }
 

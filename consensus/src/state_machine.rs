@@ -5,13 +5,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use bucketdb_storage::Store;
+use bucketdb_storage::{sync_parent, verify_snapshot, Store};
 use futures::{Stream, TryStreamExt};
 use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
+use crate::check::Digests;
 use crate::codec;
 use crate::types::{Command, CommandResponse, TypeConfig};
 
@@ -29,10 +30,16 @@ pub struct SnapshotFile {
 pub struct StateMachine {
     store: Store,
     snapshot_dir: PathBuf,
+    /// Where check entries leave their digests.
+    digests: Digests,
 }
 
 impl StateMachine {
-    pub fn new(store: Store, snapshot_dir: PathBuf) -> Result<StateMachine, io::Error> {
+    pub(crate) fn new(
+        store: Store,
+        snapshot_dir: PathBuf,
+        digests: Digests,
+    ) -> Result<StateMachine, io::Error> {
         std::fs::create_dir_all(&snapshot_dir)?;
         // Files of a snapshot build that a crash interrupted are never used.
         for entry in std::fs::read_dir(&snapshot_dir)? {
@@ -47,6 +54,7 @@ impl StateMachine {
         let sm = StateMachine {
             store,
             snapshot_dir,
+            digests,
         };
         sm.finish_interrupted_install()?;
         Ok(sm)
@@ -114,7 +122,8 @@ impl StateMachine {
     }
 
     /// Makes `data` the snapshot for `meta`: moves it in place, writes the
-    /// meta file last, and removes older snapshots.
+    /// meta file last, makes both names durable, and only then removes older
+    /// snapshots (a crash at any point leaves one complete snapshot).
     fn keep_snapshot(
         &self,
         meta: &SnapshotMetaOf<TypeConfig>,
@@ -126,6 +135,7 @@ impl StateMachine {
             std::fs::rename(data, &data_path)?;
         }
         write_synced(&self.meta_path(index), &codec::encode(meta)?)?;
+        sync_parent(&data_path)?;
         for old in self.snapshot_indexes()? {
             if old < index {
                 let _ = std::fs::remove_file(self.meta_path(old));
@@ -154,7 +164,8 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
         f.write_all(bytes)?;
         f.sync_all()?;
     }
-    std::fs::rename(tmp, path)
+    std::fs::rename(tmp, path)?;
+    Ok(sync_parent(path)?)
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
@@ -226,6 +237,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(Command::Write(batch)) => {
                     CommandResponse::Write(self.store.apply_batch(batch, log_id.index(), &meta)?)
                 }
+                EntryPayload::Normal(Command::Check) => {
+                    self.store.apply_meta(&meta)?;
+                    self.digests.take(&self.store, log_id.index());
+                    CommandResponse::Done
+                }
             };
             if let Some(r) = responder {
                 r.send(response);
@@ -248,8 +264,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             // Never go back: this state is already at or past the snapshot.
             return Ok(());
         }
-        // Kept first: should the import be cut short, the next start
-        // imports this file again (see `finish_interrupted_install`).
+        // Checked before it is kept: a kept snapshot replaces the older
+        // ones, and a node whose newest snapshot is unreadable cannot start.
+        let received = snapshot.path.clone();
+        tokio::task::spawn_blocking(move || verify_snapshot(&received))
+            .await
+            .map_err(io::Error::other)??;
+        // Kept before the import: should the import be cut short, the next
+        // start imports this file again (see `finish_interrupted_install`).
         let path = self.keep_snapshot(meta, &snapshot.path)?;
         let values = meta_values(meta)?;
         let store = self.store.clone();
@@ -273,5 +295,64 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 path: self.data_path(index),
             },
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bucketdb_storage::{keys, Datum, KvBatch, KvOp};
+    use openraft::testing::log_id;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_corrupt_snapshot_is_refused_and_the_kept_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let applied = codec::encode(&Some(log_id::<TypeConfig>(1, 1, 5))).unwrap();
+        store
+            .apply_batch(
+                &KvBatch {
+                    ops: vec![KvOp::Put {
+                        key: keys::bucket("kept"),
+                        columns: vec![Datum::Text("kept".into())],
+                    }],
+                    ..Default::default()
+                },
+                5,
+                &[(LAST_APPLIED, applied)],
+            )
+            .unwrap();
+        let mut sm = StateMachine::new(
+            store.clone(),
+            dir.path().join("snapshots"),
+            Digests::default(),
+        )
+        .unwrap();
+        let snap = sm.build_snapshot().await.unwrap();
+        let kept = sm.snapshot_indexes().unwrap();
+        assert_eq!(kept, [5]);
+
+        let mut bytes = std::fs::read(&snap.snapshot.path).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x5a;
+        let bad = dir.path().join("incoming.partial");
+        std::fs::write(&bad, bytes).unwrap();
+        let newer = SnapshotMetaOf::<TypeConfig> {
+            last_log_id: Some(log_id::<TypeConfig>(2, 1, 50)),
+            last_membership: Default::default(),
+        };
+        let err = sm
+            .install_snapshot(&newer, SnapshotFile { path: bad })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+        assert_eq!(sm.snapshot_indexes().unwrap(), kept);
+        assert!(std::fs::metadata(sm.data_path(5)).is_ok());
+        assert!(store
+            .read_view()
+            .get(&keys::bucket("kept"))
+            .unwrap()
+            .is_some());
     }
 }

@@ -29,6 +29,9 @@ impl fmt::Display for NodeInfo {
 pub enum Command {
     /// A planned write; its values were fixed by the leader's planner.
     Write(KvBatch),
+    /// A consistency check: each replica digests its state as of this
+    /// entry (see `check.rs`). Changes nothing.
+    Check,
 }
 
 impl fmt::Display for Command {
@@ -40,6 +43,7 @@ impl fmt::Display for Command {
                 b.ops.len(),
                 b.preconditions.len()
             ),
+            Command::Check => f.write_str("check"),
         }
     }
 }

@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 
+use crate::limits::{LimitArgs, Limits};
+
 /// How SQL clients prove who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -89,6 +91,8 @@ pub struct Args {
     /// reaches the ports can then read and change everything
     #[arg(long, env = "BUCKETDB_INSECURE")]
     pub insecure: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -120,6 +124,9 @@ struct FileConfig {
     certs_dir: Option<PathBuf>,
     require_tls: Option<bool>,
     insecure: Option<bool>,
+    /// The `[limits]` table.
+    #[serde(default)]
+    limits: LimitArgs,
 }
 
 /// What a node with an empty data directory does.
@@ -151,6 +158,7 @@ pub struct Config {
     pub certs_dir: Option<PathBuf>,
     pub require_tls: bool,
     pub insecure: bool,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -238,7 +246,12 @@ impl Config {
             certs_dir: args.certs_dir.or(file.certs_dir),
             require_tls: args.require_tls || file.require_tls == Some(true),
             insecure: args.insecure || file.insecure == Some(true),
+            limits: args.limits.over(file.limits),
         };
+        config
+            .limits
+            .validate()
+            .map_err(|e| anyhow::anyhow!("limits: {e}"))?;
         anyhow::ensure!(
             !config.require_tls || config.certs_dir.is_some(),
             "--require-tls needs --certs-dir"
@@ -329,6 +342,35 @@ mod tests {
         assert_eq!(c.auth, AuthMode::Scram);
         assert_eq!(c.superuser_password.as_deref(), Some("s3cret"));
         assert!(Args::try_parse_from(["bucketdb", "--auth", "md5"]).is_err());
+    }
+
+    #[test]
+    fn limits_from_flags_environment_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nmax_connections = 3\nmax_row_bytes = 1048576\n",
+        )
+        .unwrap();
+        let args = Args::try_parse_from([
+            "bucketdb",
+            "--config",
+            path.to_str().unwrap(),
+            "--max-value-bytes",
+            "1000",
+        ])
+        .unwrap();
+        let c = Config::load(args).unwrap();
+        assert_eq!(c.limits.max_connections, 3);
+        assert_eq!(c.limits.max_row_bytes, 1 << 20);
+        assert_eq!(c.limits.max_value_bytes, 1000);
+        assert_eq!(c.limits.idle_in_transaction_session_timeout_secs, 300);
+        let bad = Args::try_parse_from(["bucketdb", "--max-row-bytes", "10"]).unwrap();
+        assert!(Config::load(bad).is_err());
+        std::fs::write(&path, "[limits]\nmax_conections = 3\n").unwrap();
+        let args = Args::try_parse_from(["bucketdb", "--config", path.to_str().unwrap()]).unwrap();
+        assert!(Config::load(args).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The HTTP endpoint: `/metrics` (Prometheus), `/health` (the process
-//! serves), `/ready` (this node knows a leader and can serve SQL).
+//! The HTTP endpoint: `/metrics` (Prometheus), `/health` (the node does
+//! its work: 503 once a fatal error stopped it, or while its disk is full),
+//! `/ready` (this node knows a leader and can serve SQL).
 
 use std::sync::Arc;
 
@@ -24,14 +25,27 @@ pub async fn serve(
     metrics: Arc<Metrics>,
 ) -> std::io::Result<()> {
     let app = Router::new()
-        .route("/health", get(|| async { "ok\n" }))
+        .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(render))
         .with_state(HttpState { node, metrics });
     axum::serve(listener, app).await
 }
 
+async fn health(State(s): State<HttpState>) -> (StatusCode, String) {
+    match s.node.health() {
+        Ok(()) => (StatusCode::OK, "ok\n".into()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
+    }
+}
+
 async fn ready(State(s): State<HttpState>) -> (StatusCode, String) {
+    if let Some(why) = s.node.failure() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: failed: {why}\n"),
+        );
+    }
     let status = s.node.status();
     match status.leader_id {
         Some(leader) => (

@@ -5,6 +5,7 @@ mod cert;
 mod config;
 mod http;
 mod join;
+mod limits;
 mod metrics;
 mod pg;
 mod tls;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bucketdb_consensus::{Bootstrap, Faults, NodeConfig, NodeInfo, NodeTls, RaftNode};
-use bucketdb_sql::Engine;
+use bucketdb_sql::{Engine, QueryMemory};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -104,6 +105,12 @@ async fn run() -> anyhow::Result<()> {
             timeout: Duration::from_secs(config.timeout_secs),
             faults: Faults::default(),
             tls: node_tls,
+            limits: config
+                .limits
+                .writes()
+                .map_err(|e| anyhow::anyhow!("limits: {e}"))?,
+            min_free_disk: config.limits.min_free_disk_bytes,
+            max_snapshot_bytes: config.limits.max_snapshot_bytes,
         },
         raft_listener,
     )
@@ -111,14 +118,33 @@ async fn run() -> anyhow::Result<()> {
     .with_context(|| format!("starting node in {}", config.data_dir.display()))?;
 
     let metrics = Arc::new(Metrics::new());
-    let engine = Arc::new(Engine::new(node.clone()).context("setting up the SQL engine")?);
+    let memory = QueryMemory {
+        per_query: config.limits.query_memory_bytes as usize,
+        per_node: config.limits.node_query_memory_bytes as usize,
+    };
+    let engine = Arc::new(Engine::new(node.clone(), memory).context("setting up the SQL engine")?);
     tokio::spawn(http::serve(http_listener, node.clone(), metrics.clone()));
     let tls = match &config.certs_dir {
         Some(dir) => Some(tls::acceptor(dir)?),
         None => None,
     };
     let auth = Arc::new(pg::AuthPolicy::new(config.auth, config.require_tls));
-    let server = tokio::spawn(pg::serve(sql_listener, engine.clone(), metrics, auth, tls));
+    let limits = &config.limits;
+    let connection_limits = pg::ConnectionLimits::new(
+        limits.max_statement_bytes as usize,
+        limits.max_write_bytes as usize,
+        Duration::from_secs(limits.idle_in_transaction_session_timeout_secs),
+        Duration::from_secs(limits.idle_session_timeout_secs),
+    );
+    let server = tokio::spawn(pg::serve(
+        sql_listener,
+        engine.clone(),
+        metrics,
+        auth,
+        tls,
+        limits.max_connections as usize,
+        connection_limits,
+    ));
 
     match &config.start {
         Start::Join(member) => {

@@ -15,6 +15,8 @@ pub struct Metrics {
     errors: IntCounterVec,
     latency: HistogramVec,
     connections: IntGauge,
+    /// Connections whose statement handling panicked (each one a bug).
+    panics: IntGauge,
     raft: Vec<RaftGauge>,
 }
 
@@ -68,6 +70,11 @@ impl Metrics {
             &registry,
             "bucketdb_sql_connections",
             "Open SQL connections",
+        );
+        let panics = gauge(
+            &registry,
+            "bucketdb_sql_panics_total",
+            "SQL connections closed because handling a statement panicked (a bug)",
         );
         let raft: Vec<RaftGauge> = vec![
             (
@@ -138,6 +145,14 @@ impl Metrics {
                 ),
                 |s| s.refused.2 as i64,
             ),
+            (
+                gauge(
+                    &registry,
+                    "bucketdb_raft_refused_snapshots_total",
+                    "Snapshots refused before they were kept (corrupt, truncated, too big)",
+                ),
+                |s| s.refused.3 as i64,
+            ),
         ];
         Metrics {
             registry,
@@ -145,6 +160,7 @@ impl Metrics {
             errors,
             latency,
             connections,
+            panics,
             raft,
         }
     }
@@ -159,6 +175,10 @@ impl Metrics {
 
     pub fn connection_opened(&self) {
         self.connections.inc();
+    }
+
+    pub fn panicked(&self) {
+        self.panics.inc();
     }
 
     pub fn connection_closed(&self) {

@@ -34,6 +34,7 @@ pub enum SqlState {
     InvalidTransactionState,
     ActiveSqlTransaction,
     InFailedSqlTransaction,
+    IdleInTransactionSessionTimeout,
     // Class 28: invalid authorization specification.
     InvalidAuthorizationSpecification,
     InvalidPassword,
@@ -57,7 +58,11 @@ pub enum SqlState {
     AmbiguousColumn,
     DuplicateObject,
     // Class 53: insufficient resources.
+    DiskFull,
     OutOfMemory,
+    TooManyConnections,
+    // Class 54: program limit exceeded.
+    ProgramLimitExceeded,
     // Class 55: object not in prerequisite state.
     ObjectNotInPrerequisiteState,
     ObjectInUse,
@@ -65,6 +70,7 @@ pub enum SqlState {
     // Class 57: operator intervention.
     QueryCanceled,
     CannotConnectNow,
+    IdleSessionTimeout,
     // Class 58: system error.
     IoError,
     // Class XX: internal error.
@@ -73,7 +79,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 44] = [
+    pub const ALL: [SqlState; 49] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -92,6 +98,7 @@ impl SqlState {
         SqlState::InvalidTransactionState,
         SqlState::ActiveSqlTransaction,
         SqlState::InFailedSqlTransaction,
+        SqlState::IdleInTransactionSessionTimeout,
         SqlState::InvalidAuthorizationSpecification,
         SqlState::InvalidPassword,
         SqlState::DependentObjectsStillExist,
@@ -110,12 +117,16 @@ impl SqlState {
         SqlState::UndefinedObject,
         SqlState::AmbiguousColumn,
         SqlState::DuplicateObject,
+        SqlState::DiskFull,
         SqlState::OutOfMemory,
+        SqlState::TooManyConnections,
+        SqlState::ProgramLimitExceeded,
         SqlState::ObjectNotInPrerequisiteState,
         SqlState::ObjectInUse,
         SqlState::CantChangeRuntimeParam,
         SqlState::QueryCanceled,
         SqlState::CannotConnectNow,
+        SqlState::IdleSessionTimeout,
         SqlState::IoError,
         SqlState::InternalError,
     ];
@@ -145,6 +156,7 @@ impl SqlState {
             InvalidPassword => "28P01",
             DependentObjectsStillExist => "2BP01",
             InFailedSqlTransaction => "25P02",
+            IdleInTransactionSessionTimeout => "25P03",
             SerializationFailure => "40001",
             StatementCompletionUnknown => "40003",
             SyntaxError => "42601",
@@ -160,12 +172,16 @@ impl SqlState {
             UndefinedObject => "42704",
             AmbiguousColumn => "42702",
             DuplicateObject => "42710",
+            DiskFull => "53100",
             OutOfMemory => "53200",
+            TooManyConnections => "53300",
+            ProgramLimitExceeded => "54000",
             ObjectNotInPrerequisiteState => "55000",
             ObjectInUse => "55006",
             CantChangeRuntimeParam => "55P02",
             QueryCanceled => "57014",
             CannotConnectNow => "57P03",
+            IdleSessionTimeout => "57P05",
             IoError => "58030",
             InternalError => "XX000",
         }
@@ -231,6 +247,9 @@ constructors! {
     protocol_violation => ProtocolViolation,
     internal => InternalError,
     io_error => IoError,
+    disk_full => DiskFull,
+    program_limit_exceeded => ProgramLimitExceeded,
+    out_of_memory => OutOfMemory,
     insufficient_privilege => InsufficientPrivilege,
     duplicate_object => DuplicateObject,
     invalid_authorization => InvalidAuthorizationSpecification,
@@ -283,6 +302,9 @@ impl From<bucketdb_consensus::ConsensusError> for SqlError {
             Ambiguous(_) => SqlError::statement_completion_unknown(e.to_string()),
             Refused(_) => SqlError::object_not_in_prerequisite_state(e.to_string()),
             Fatal(_) => SqlError::internal(e.to_string()),
+            TooLarge(_) => SqlError::program_limit_exceeded(e.to_string()),
+            DiskFull(_) => SqlError::disk_full(e.to_string()),
+            Failed(_) => SqlError::io_error(e.to_string()),
             Storage(s) => s.into(),
             Io(_) => SqlError::io_error(e.to_string()),
         }
@@ -309,5 +331,13 @@ mod tests {
         assert_eq!(e.state, SqlState::CannotConnectNow);
         let e: SqlError = ConsensusError::Ambiguous("timeout".into()).into();
         assert_eq!(e.state, SqlState::StatementCompletionUnknown);
+        let e: SqlError = ConsensusError::DiskFull("no room".into()).into();
+        assert_eq!(e.state, SqlState::DiskFull);
+        let e: SqlError = ConsensusError::Failed("raft core stopped".into()).into();
+        assert_eq!(e.state, SqlState::IoError);
+        let e: SqlError =
+            ConsensusError::TooLarge(bucketdb_storage::LimitExceeded::Row { bytes: 2, max: 1 })
+                .into();
+        assert_eq!(e.state, SqlState::ProgramLimitExceeded);
     }
 }

@@ -40,6 +40,7 @@ mod txn;
 mod value;
 
 pub use auth::{scram, Role, BOOTSTRAP_SUPERUSER};
+pub use datafusion::QueryMemory;
 pub use engine::{Engine, Output, Prepared, Session};
 pub use error::{SqlError, SqlResult, SqlState};
 pub use runtime::Interrupt;

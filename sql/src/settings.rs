@@ -28,6 +28,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("datestyle", "ISO, MDY"),
     ("default_transaction_isolation", "serializable"),
     ("extra_float_digits", "1"),
+    ("idle_in_transaction_session_timeout", "0"),
+    ("idle_session_timeout", "0"),
     ("integer_datetimes", "on"),
     ("intervalstyle", "postgres"),
     ("is_superuser", "on"),
@@ -127,7 +129,7 @@ impl Settings {
                     )))
                 }
             },
-            "statement_timeout" => {
+            "statement_timeout" | "idle_in_transaction_session_timeout" | "idle_session_timeout" => {
                 parse_duration(value)?;
                 value.to_string()
             }
@@ -139,8 +141,24 @@ impl Settings {
 
     /// `statement_timeout` in force; `None` when 0 (no limit).
     pub fn statement_timeout(&self) -> Option<Duration> {
+        self.duration("statement_timeout")
+    }
+
+    /// How long the session may wait, idle, inside a transaction (which
+    /// pins a snapshot of the store) before it is ended; `None`: forever.
+    pub fn idle_in_transaction_timeout(&self) -> Option<Duration> {
+        self.duration("idle_in_transaction_session_timeout")
+    }
+
+    /// How long the session may wait, idle, outside a transaction.
+    pub fn idle_session_timeout(&self) -> Option<Duration> {
+        self.duration("idle_session_timeout")
+    }
+
+    /// A duration setting; `None` when 0 (no limit).
+    fn duration(&self, name: &str) -> Option<Duration> {
         self.settings
-            .get("statement_timeout")
+            .get(name)
             .and_then(|v| parse_duration(v).ok())
             .filter(|d| !d.is_zero())
     }

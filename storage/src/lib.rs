@@ -9,8 +9,10 @@
 
 mod apply;
 mod batch;
+mod digest;
 mod error;
 pub mod keys;
+pub mod limits;
 mod raft_log;
 mod read;
 mod row;
@@ -22,9 +24,11 @@ pub mod versioning;
 
 pub use apply::{ApplyOutcome, Rejection};
 pub use batch::{Expect, KvBatch, KvOp, Precondition, Violation};
+pub use digest::StateDigest;
 pub use error::StorageError;
+pub use limits::{LimitExceeded, Limits};
 pub use raft_log::RaftLogCf;
 pub use read::{Cursor, OwnedView, ReadView};
 pub use row::{Datum, StoredRow};
-pub use snapshot::{SnapshotReader, SnapshotWriter};
+pub use snapshot::{sync_parent, verify_snapshot, SnapshotReader, SnapshotWriter};
 pub use store::Store;

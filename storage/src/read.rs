@@ -10,8 +10,8 @@ use crate::store::{Store, CF_SM_DATA};
 
 /// A RocksDB snapshot of the state machine's rows.
 pub struct ReadView<'a> {
-    store: &'a Store,
-    snap: SnapshotWithThreadMode<'a, DB>,
+    pub(crate) store: &'a Store,
+    pub(crate) snap: SnapshotWithThreadMode<'a, DB>,
 }
 
 impl Store {

@@ -42,6 +42,13 @@ impl<W: Write> SnapshotWriter<W> {
     }
 
     pub fn record(&mut self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        // A file no node could import must not be written.
+        if key.len() > MAX_FIELD as usize || value.len() > MAX_FIELD as usize {
+            return Err(StorageError::Corrupt(format!(
+                "snapshot: a row of {} bytes is larger than a snapshot record may be ({MAX_FIELD})",
+                key.len() + value.len()
+            )));
+        }
         self.put(&(key.len() as u32).to_le_bytes())?;
         self.put(key)?;
         self.put(&(value.len() as u32).to_le_bytes())?;
@@ -72,9 +79,10 @@ fn corrupt(msg: impl Into<String>) -> StorageError {
     StorageError::Corrupt(format!("snapshot: {}", msg.into()))
 }
 
-/// Largest key or value a snapshot record may claim, so a corrupt length
-/// cannot make the reader allocate without bound.
-const MAX_FIELD: u32 = 64 << 20;
+/// Largest key or value a snapshot record may hold, so a corrupt length
+/// cannot make the reader allocate without bound. Every row the write
+/// limits admit is smaller (see [`crate::Limits`]).
+pub const MAX_FIELD: u32 = 64 << 20;
 
 impl<R: Read> SnapshotReader<R> {
     pub fn new(mut input: R) -> Result<Self, StorageError> {
@@ -172,6 +180,7 @@ impl Store {
         let file = buf.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
+        sync_parent(path)?;
         Ok(meta)
     }
 
@@ -188,8 +197,7 @@ impl Store {
         path: &Path,
         meta: &[(&str, Vec<u8>)],
     ) -> Result<u64, StorageError> {
-        let mut check = SnapshotReader::new(BufReader::new(File::open(path)?))?;
-        while check.next_record()?.is_some() {}
+        verify_snapshot(path)?;
 
         let data = self.cf(CF_SM_DATA);
         let mut wb = WriteBatch::default();
@@ -220,6 +228,27 @@ impl Store {
     pub fn interrupted_install(&self) -> Result<bool, StorageError> {
         Ok(self.get_cf(CF_SM_META, INSTALLING.as_bytes())?.is_some())
     }
+}
+
+/// Reads a snapshot file through to its end and checks its checksum and
+/// record count, changing nothing; the number of records. A node checks a
+/// snapshot it received before it keeps it (and deletes older ones).
+pub fn verify_snapshot(path: &Path) -> Result<u64, StorageError> {
+    let mut reader = SnapshotReader::new(BufReader::new(File::open(path)?))?;
+    let mut n = 0;
+    while reader.next_record()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Makes a rename or a new file in `path`'s directory durable: without it a
+/// crash can leave the directory pointing at the old name.
+pub fn sync_parent(path: &Path) -> Result<(), StorageError> {
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// The state-machine metadata key present while an import is under way.
@@ -295,5 +324,105 @@ mod tests {
             .get(&keys::bucket("bucket-042"))
             .unwrap()
             .is_some());
+    }
+
+    /// Fuzzing of the snapshot importer: a snapshot file that is not one
+    /// this format wrote (random bytes, or a real one with bytes flipped
+    /// or cut) is refused, and the store keeps every row it had.
+    mod fuzz {
+        use std::sync::OnceLock;
+
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        struct Fixture {
+            _dir: tempfile::TempDir,
+            store: Store,
+            good: Vec<u8>,
+            digest: crate::StateDigest,
+            scratch: std::path::PathBuf,
+        }
+
+        /// One store with rows and one good snapshot of them, for every case.
+        fn fixture() -> &'static std::sync::Mutex<Fixture> {
+            static F: OnceLock<std::sync::Mutex<Fixture>> = OnceLock::new();
+            F.get_or_init(|| {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(&dir.path().join("db")).unwrap();
+                let ops = (0..20)
+                    .map(|i| KvOp::Put {
+                        key: keys::bucket(format!("b{i:02}")),
+                        columns: vec![Datum::Text("x".repeat(i)), Datum::Int(i as i64)],
+                    })
+                    .collect();
+                store
+                    .apply_batch(
+                        &KvBatch {
+                            ops,
+                            ..Default::default()
+                        },
+                        3,
+                        &[],
+                    )
+                    .unwrap();
+                let file = dir.path().join("good");
+                store.export_snapshot(&file, &[]).unwrap();
+                let good = std::fs::read(&file).unwrap();
+                let digest = store.read_view().digest().unwrap();
+                let scratch = dir.path().join("case");
+                std::sync::Mutex::new(Fixture {
+                    _dir: dir,
+                    store,
+                    good,
+                    digest,
+                    scratch,
+                })
+            })
+        }
+
+        fn refused_and_unchanged(f: &Fixture, bytes: &[u8]) {
+            std::fs::write(&f.scratch, bytes).unwrap();
+            assert!(verify_snapshot(&f.scratch).is_err());
+            assert!(f.store.import_snapshot(&f.scratch, &[]).is_err());
+            assert_eq!(f.store.read_view().digest().unwrap(), f.digest);
+            assert!(!f.store.interrupted_install().unwrap());
+        }
+
+        proptest! {
+            #[test]
+            fn random_files_are_refused(mut bytes in vec(any::<u8>(), 0..4096), magic in any::<bool>()) {
+                if magic {
+                    bytes.splice(0..0, MAGIC.iter().copied());
+                }
+                let f = fixture().lock().unwrap();
+                refused_and_unchanged(&f, &bytes);
+            }
+
+            #[test]
+            fn damaged_snapshots_are_refused(
+                flips in vec((any::<prop::sample::Index>(), 1..=255u8), 1..4),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let f = fixture().lock().unwrap();
+                let mut bytes = f.good.clone();
+                if truncate {
+                    bytes.truncate(cut.index(bytes.len()));
+                } else {
+                    // Each byte changed once: two flips of one byte could
+                    // cancel out.
+                    let mut seen = std::collections::HashSet::new();
+                    for (at, x) in &flips {
+                        let i = at.index(bytes.len());
+                        if seen.insert(i) {
+                            bytes[i] ^= x;
+                        }
+                    }
+                }
+                refused_and_unchanged(&f, &bytes);
+            }
+        }
     }
 }

@@ -37,6 +37,12 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.increase_parallelism(2);
+        // A torn record at the end of the WAL is a write that was never
+        // synced, so never acknowledged: recovery drops it. Corruption
+        // anywhere before the tail is in synced, acknowledged writes, and
+        // opening fails instead of silently replaying up to it (RocksDB's
+        // default, point-in-time recovery, would drop it and all after).
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
         let cfs = ALL_CFS
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));

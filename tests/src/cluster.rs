@@ -139,6 +139,33 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Runs `cluster_check()` through the leader and checks that every
+    /// member gave a digest and all digests agree; the rows they hold.
+    pub async fn assert_consistent(&self) -> i64 {
+        let leader = self.leader(Duration::from_secs(30)).await;
+        let c = self.server(leader).connect().await;
+        let rows = c
+            .query(
+                "SELECT node_id, agrees, error, rows, digest FROM cluster_check() ORDER BY node_id",
+                &[],
+            )
+            .await
+            .expect("cluster_check() runs");
+        assert_eq!(rows.len(), self.nodes.len(), "a report per member");
+        let mut held = None;
+        for r in &rows {
+            let node: i64 = r.get(0);
+            let error: Option<String> = r.get(2);
+            assert!(r.get::<_, bool>(1), "node {node} disagrees: {error:?}");
+            let n: i64 = r.get(3);
+            assert!(held.is_none_or(|h| h == n), "node {node} holds {n} rows");
+            held = Some(n);
+        }
+        held.unwrap_or(0)
+    }
+}
+
 impl Server {
     /// Connects, or reports why not (a node being killed, say).
     pub async fn try_connect(&self) -> Result<tokio_postgres::Client, tokio_postgres::Error> {

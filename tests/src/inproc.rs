@@ -76,6 +76,9 @@ impl InProcCluster {
             timeout: TIMEOUT,
             faults: faults.clone(),
             tls: None,
+            limits: Default::default(),
+            min_free_disk: 0,
+            max_snapshot_bytes: u64::MAX,
         };
         // A node killed in this process may hold its RocksDB lock for a
         // moment after shutdown.
@@ -95,7 +98,7 @@ impl InProcCluster {
             }
         };
         let member = Node {
-            engine: Arc::new(Engine::new(node.clone()).expect("engine")),
+            engine: Arc::new(Engine::new(node.clone(), Default::default()).expect("engine")),
             node,
             faults,
             info,
@@ -206,6 +209,27 @@ impl InProcCluster {
     pub async fn leader(&self) -> usize {
         let up: Vec<usize> = self.up().map(|(i, _)| i).collect();
         self.leader_among(&up).await
+    }
+
+    /// Checks through the leader that every member's state digest at one
+    /// log index is the same (`cluster_check()`).
+    pub async fn assert_consistent(&self) {
+        let leader = self.leader().await;
+        let reports = self.node(leader).node.check().await.expect("check runs");
+        assert_eq!(
+            reports.len(),
+            self.up().count(),
+            "a report per member: {reports:?}"
+        );
+        let first = reports[0].digest.clone().expect("a digest");
+        for r in &reports {
+            assert_eq!(
+                r.digest.as_ref(),
+                Ok(&first),
+                "node {} disagrees",
+                r.node_id
+            );
+        }
     }
 
     pub async fn shutdown(&mut self) {

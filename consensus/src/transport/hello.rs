@@ -103,7 +103,9 @@ pub fn refuse_request(req: &Request, from: u64, member: Option<bool>) -> Option<
         Request::Propose(_)
         | Request::ReadIndex(_)
         | Request::ChangeMembership(_)
-        | Request::Members => None,
+        | Request::Members
+        | Request::Check
+        | Request::Digest(_) => None,
     };
     match claimed {
         Some((role, id)) if id != from => {

@@ -1,7 +1,7 @@
 //! The messages nodes exchange: openraft's RPCs, and the cluster's own
 //! requests that a follower carries to the leader for its clients.
 
-use bucketdb_storage::{ApplyOutcome, KvBatch};
+use bucketdb_storage::{ApplyOutcome, KvBatch, StateDigest};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
     TransferLeaderResponse, VoteRequest, VoteResponse,
@@ -14,7 +14,7 @@ use crate::error::ConsensusError;
 use crate::node::Confirm;
 use crate::types::TypeConfig;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<TypeConfig>),
@@ -34,9 +34,13 @@ pub enum Request {
     ChangeMembership(MembershipChange),
     /// The leader's view of every member (`cluster_nodes()`).
     Members,
+    /// Put a check entry in the log (`cluster_check()`), on the leader.
+    Check,
+    /// This member's digest at the check entry of that index.
+    Digest(u64),
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Response {
     AppendEntries(AppendEntriesResponse<TypeConfig>),
     Vote(VoteResponse<TypeConfig>),
@@ -47,6 +51,9 @@ pub enum Response {
     /// The membership change is done; the log index it committed at.
     Changed(Option<u64>),
     Members(Vec<Member>),
+    /// The log index of the check entry.
+    Checked(u64),
+    Digest(Result<StateDigest, String>),
     Error(RemoteError),
 }
 
@@ -58,6 +65,8 @@ pub enum RemoteError {
     Ambiguous(String),
     Refused(String),
     Fatal(String),
+    TooLarge(bucketdb_storage::LimitExceeded),
+    DiskFull(String),
 }
 
 impl From<ConsensusError> for RemoteError {
@@ -67,6 +76,8 @@ impl From<ConsensusError> for RemoteError {
             ConsensusError::Unavailable(m) => RemoteError::Unavailable(m),
             ConsensusError::Ambiguous(m) => RemoteError::Ambiguous(m),
             ConsensusError::Refused(m) => RemoteError::Refused(m),
+            ConsensusError::TooLarge(e) => RemoteError::TooLarge(e),
+            ConsensusError::DiskFull(m) => RemoteError::DiskFull(format!("on the leader: {m}")),
             other => RemoteError::Fatal(other.to_string()),
         }
     }
@@ -80,6 +91,8 @@ impl From<RemoteError> for ConsensusError {
             RemoteError::Ambiguous(m) => ConsensusError::Ambiguous(m),
             RemoteError::Refused(m) => ConsensusError::Refused(m),
             RemoteError::Fatal(m) => ConsensusError::Fatal(format!("on the leader: {m}")),
+            RemoteError::TooLarge(e) => ConsensusError::TooLarge(e),
+            RemoteError::DiskFull(m) => ConsensusError::DiskFull(m),
         }
     }
 }

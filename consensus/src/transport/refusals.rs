@@ -13,4 +13,6 @@ pub struct Refusals {
     /// Requests from a non-member, or a Raft message claiming another
     /// sender.
     pub requests: AtomicU64,
+    /// Snapshots refused: corrupt, truncated, or over the size bound.
+    pub snapshots: AtomicU64,
 }

@@ -76,7 +76,16 @@ async fn connection(conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
         }
         let reply = match req {
             Request::Snapshot { vote, meta } => {
-                receive_snapshot(&mut conn, &node, vote, meta).await?
+                match receive_snapshot(&mut conn, &node, vote, meta).await? {
+                    Ok(reply) => reply,
+                    Err(why) => {
+                        refusals.snapshots.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(from, "snapshot refused: {why}");
+                        // Chunks may still be on their way: end the stream.
+                        let refusal = Response::Error(RemoteError::Refused(why));
+                        return frame::send(&mut conn, &refusal).await;
+                    }
+                }
             }
             other => answer(&node, other).await,
         };
@@ -176,24 +185,44 @@ async fn answer(node: &RaftNode, req: Request) -> Response {
             Ok(m) => Response::Members(m),
             Err(e) => error(e),
         },
+        Request::Check => match node.propose_check_here().await {
+            Ok(index) => Response::Checked(index),
+            Err(e) => error(e),
+        },
+        Request::Digest(index) => Response::Digest(node.digest_here(index).await),
         Request::Snapshot { .. } => fatal("snapshot request out of place"),
     }
 }
 
 /// Writes the chunks that follow a snapshot request into a file beside the
-/// node's snapshots, then hands the file to Raft to install. The file is
-/// removed if Raft did not keep it (a stale leader, an older snapshot).
+/// node's snapshots, checks it whole, then hands it to Raft to install. The
+/// file is removed if Raft did not keep it (a stale leader, an older
+/// snapshot). A snapshot that is too big, truncated or corrupt is refused
+/// (the inner `Err`) before Raft sees it: the node keeps its state and its
+/// own snapshots.
 async fn receive_snapshot(
     conn: &mut BoxLink,
     node: &RaftNode,
     vote: VoteOf<TypeConfig>,
     meta: SnapshotMetaOf<TypeConfig>,
-) -> std::io::Result<Response> {
+) -> std::io::Result<Result<Response, String>> {
     let path = node.incoming_snapshot_path();
-    let received = write_chunks(conn, &path).await;
-    if let Err(e) = received {
+    let received = write_chunks(conn, &path, node).await;
+    let checked = match received {
+        Ok(Ok(())) => {
+            let file = path.clone();
+            tokio::task::spawn_blocking(move || bucketdb_storage::verify_snapshot(&file))
+                .await
+                .map_err(std::io::Error::other)?
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        Ok(Err(why)) => Err(why),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(why) = checked {
         let _ = tokio::fs::remove_file(&path).await;
-        return Err(e);
+        return Ok(Err(why));
     }
     let snapshot = SnapshotOf::<TypeConfig, SnapshotFile> {
         meta,
@@ -204,22 +233,31 @@ async fn receive_snapshot(
         Err(e) => fatal(e),
     };
     let _ = tokio::fs::remove_file(&path).await;
-    Ok(reply)
+    Ok(Ok(reply))
 }
 
-async fn write_chunks(conn: &mut BoxLink, path: &PathBuf) -> std::io::Result<()> {
+/// Writes a snapshot's chunks to `path` until the empty chunk that ends
+/// them; the inner `Err` when the snapshot outgrows what this node takes.
+async fn write_chunks(
+    conn: &mut BoxLink,
+    path: &PathBuf,
+    node: &RaftNode,
+) -> std::io::Result<Result<(), String>> {
     let mut file = tokio::fs::File::create(path).await?;
+    let mut bytes = 0u64;
     loop {
         match frame::read_frame(conn).await? {
             Some(chunk) if chunk.is_empty() => break,
-            Some(chunk) => file.write_all(&chunk).await?,
-            None => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "snapshot stream ended early",
-                ))
+            Some(chunk) => {
+                bytes += chunk.len() as u64;
+                if let Err(why) = node.snapshot_room(bytes) {
+                    return Ok(Err(why));
+                }
+                file.write_all(&chunk).await?
             }
+            None => return Ok(Err("snapshot stream ended early".into())),
         }
     }
-    file.sync_all().await
+    file.sync_all().await?;
+    Ok(Ok(()))
 }

@@ -4,8 +4,10 @@
 mod cancel;
 mod copy;
 mod encode;
+mod socket;
 mod startup;
 
+pub use socket::ConnectionLimits;
 pub use startup::AuthPolicy;
 
 use std::fmt::Debug;
@@ -35,15 +37,19 @@ use tokio::sync::Mutex;
 use crate::metrics::Metrics;
 
 /// Accepts connections until the task is aborted. With `tls`, clients may
-/// (or, by `auth`, must) negotiate TLS.
+/// (or, by `auth`, must) negotiate TLS. At most `max_connections` are
+/// served at once; one more is told so and closed.
 pub async fn serve(
     listener: TcpListener,
     engine: Arc<Engine>,
     metrics: Arc<Metrics>,
     auth: Arc<AuthPolicy>,
     tls: Option<pgwire::tokio::TlsAcceptor>,
+    max_connections: usize,
+    limits: ConnectionLimits,
 ) {
     let cancels = Arc::new(cancel::Cancels::default());
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(s) => s,
@@ -59,12 +65,14 @@ pub async fn serve(
             metrics.clone(),
             cancels.clone(),
             auth.clone(),
+            limits.clone(),
         ));
         let metrics = metrics.clone();
         let tls = tls.clone();
+        let permit = slots.clone().try_acquire_owned().ok();
         tokio::spawn(async move {
             metrics.connection_opened();
-            if let Err(e) = pgwire::tokio::process_socket(socket, tls, Handlers(conn)).await {
+            if let Err(e) = socket::serve(socket, tls, conn, permit).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
             metrics.connection_closed();
@@ -87,6 +95,7 @@ pub struct Connection {
     /// A SCRAM exchange between the server's first message and the
     /// client's last.
     scram: Mutex<Option<bucketdb_sql::scram::Exchange>>,
+    limits: ConnectionLimits,
 }
 
 impl Drop for Connection {
@@ -103,6 +112,7 @@ impl Connection {
         metrics: Arc<Metrics>,
         cancels: Arc<cancel::Cancels>,
         auth: Arc<AuthPolicy>,
+        limits: ConnectionLimits,
     ) -> Connection {
         let session = Arc::new(Mutex::new(Session::new("bucketdb", "bucketdb")));
         Connection {
@@ -118,7 +128,32 @@ impl Connection {
             cancel_key: OnceLock::new(),
             auth,
             scram: Mutex::new(None),
+            limits,
         }
+    }
+
+    /// How long the connection may now wait for the client's next
+    /// statement, and the error it is ended with after that.
+    async fn idle_timeout(&self) -> Option<(std::time::Duration, Option<SqlError>)> {
+        let session = self.session.lock().await;
+        let (after, state, what) = if session.in_transaction() {
+            (
+                session.settings().idle_in_transaction_timeout()?,
+                bucketdb_sql::SqlState::IdleInTransactionSessionTimeout,
+                "idle-in-transaction",
+            )
+        } else {
+            (
+                session.settings().idle_session_timeout()?,
+                bucketdb_sql::SqlState::IdleSessionTimeout,
+                "idle-session",
+            )
+        };
+        let e = SqlError::new(
+            state,
+            format!("terminating connection due to {what} timeout"),
+        );
+        Some((after, Some(e)))
     }
 
     /// Runs one prepared statement, recording metrics.

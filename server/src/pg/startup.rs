@@ -152,6 +152,19 @@ impl Connection {
             .cloned()
             .unwrap_or_else(|| user.clone());
         let mut session = Session::new(&user, &database);
+        for (name, value) in [
+            (
+                "idle_in_transaction_session_timeout",
+                self.limits.idle_in_transaction,
+            ),
+            ("idle_session_timeout", self.limits.idle_session),
+        ] {
+            let ms = format!("{}ms", value.as_millis());
+            session
+                .settings_mut()
+                .set(name, &ms)
+                .map_err(|e: SqlError| fatal_sql(&e))?;
+        }
         if let Some(options) = meta.get("options") {
             for (k, v) in parse_options(options) {
                 session

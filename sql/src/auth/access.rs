@@ -62,7 +62,9 @@ fn relation(catalog: &Catalog, name: &ObjectName) -> Relation {
         Some(TableFn::ListObjects) => Relation::Table(TableId::Objects),
         Some(TableFn::ListObjectVersions) => Relation::Table(TableId::Versions),
         Some(TableFn::BucketStats) => Relation::Table(TableId::Buckets),
-        Some(TableFn::ClusterNodes | TableFn::ClusterStatus) => Relation::Cluster(last.clone()),
+        Some(TableFn::ClusterNodes | TableFn::ClusterStatus | TableFn::ClusterCheck) => {
+            Relation::Cluster(last.clone())
+        }
         None => Relation::Open,
     }
 }

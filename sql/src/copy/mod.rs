@@ -5,7 +5,8 @@
 //! ([`stream`]). Planning is in `plan`, writing batches in `fastpath`,
 //! driving the stream in `engine`.
 //!
-//! Atomic unit: one batch of at most [`BATCH_ROWS`] rows is one Raft entry.
+//! Atomic unit: one batch of at most [`BATCH_ROWS`] rows and
+//! [`BATCH_BYTES`] bytes is one Raft entry.
 //! A bad row (unparsable, breaking a rule, a duplicate key) fails the COPY
 //! with its line number; batches before it stay written, nothing of its own
 //! batch is. Inside an explicit transaction COPY is refused.
@@ -22,8 +23,11 @@ pub use stream::{at_line, CopyIn};
 
 use crate::catalog::TableId;
 
-/// Rows per Raft entry.
+/// Rows per Raft entry, at most.
 pub const BATCH_ROWS: usize = 1000;
+/// Bytes of field data per Raft entry, at most (a batch holds at least one
+/// row): wide rows make smaller batches, well within the write limits.
+pub const BATCH_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CopyFormat {

@@ -3,7 +3,9 @@
 //! (after which the rest of the data is read and dropped, as PostgreSQL
 //! does). The engine feeds it and writes its batches.
 
-use super::{parse_record, take_records, CopyFormat, CopyInPlan, Field, Scan, BATCH_ROWS};
+use super::{
+    parse_record, take_records, CopyFormat, CopyInPlan, Field, Scan, BATCH_BYTES, BATCH_ROWS,
+};
 use crate::error::{SqlError, SqlResult};
 
 /// The longest record accepted; an unterminated one beyond it fails COPY.
@@ -18,10 +20,22 @@ pub struct CopyIn {
     /// Lines consumed so far (1-based line of the next record is line + 1).
     line: u64,
     /// Parsed records not yet written, with their line numbers.
-    pending: Vec<(u64, Vec<Field>)>,
+    pending: std::collections::VecDeque<(u64, Vec<Field>)>,
+    /// Bytes of field data in `pending`.
+    pending_bytes: usize,
+    /// Bytes of field data per batch, at most (at least one row).
+    batch_bytes: usize,
     rows: u64,
     /// The first error; the rest of the data is then ignored.
     error: Option<SqlError>,
+}
+
+/// Bytes of a parsed record's fields.
+fn record_bytes(fields: &[Field]) -> usize {
+    fields
+        .iter()
+        .map(|f| f.as_ref().map_or(1, |t| t.len() + 1))
+        .sum()
 }
 
 /// `e` with the line of COPY data it is about.
@@ -30,13 +44,17 @@ pub fn at_line(line: u64, e: SqlError) -> SqlError {
 }
 
 impl CopyIn {
-    pub fn new(plan: CopyInPlan) -> CopyIn {
+    /// A COPY whose batches stay within `max_write_bytes` (half of it: a
+    /// row's key and encoding add to its field data).
+    pub fn new(plan: CopyInPlan, max_write_bytes: usize) -> CopyIn {
         CopyIn {
             plan,
             buf: vec![],
             scan: Scan::default(),
             line: 0,
-            pending: vec![],
+            pending: Default::default(),
+            pending_bytes: 0,
+            batch_bytes: (max_write_bytes / 2).clamp(1, BATCH_BYTES),
             rows: 0,
             error: None,
         }
@@ -79,7 +97,8 @@ impl CopyIn {
 
     /// Whether a full batch waits to be written (and nothing failed).
     pub fn batch_ready(&self) -> bool {
-        self.error.is_none() && self.pending.len() >= BATCH_ROWS
+        self.error.is_none()
+            && (self.pending.len() >= BATCH_ROWS || self.pending_bytes >= self.batch_bytes)
     }
 
     /// Whether rows wait to be written (and nothing failed).
@@ -87,10 +106,24 @@ impl CopyIn {
         self.error.is_none() && !self.pending.is_empty()
     }
 
-    /// Up to one batch of pending records, with their line numbers.
+    /// Up to one batch of pending records (by rows and bytes, at least
+    /// one), with their line numbers.
     pub fn take_batch(&mut self) -> Vec<(u64, Vec<Field>)> {
-        let take = self.pending.len().min(BATCH_ROWS);
-        self.pending.drain(..take).collect()
+        let mut batch = vec![];
+        let mut bytes = 0;
+        while batch.len() < BATCH_ROWS {
+            let Some(next) = self.pending.front() else {
+                break;
+            };
+            let size = record_bytes(&next.1);
+            if !batch.is_empty() && bytes + size > self.batch_bytes {
+                break;
+            }
+            bytes += size;
+            self.pending_bytes -= size;
+            batch.extend(self.pending.pop_front());
+        }
+        batch
     }
 
     /// A batch of `n` rows was written.
@@ -129,7 +162,8 @@ impl CopyIn {
             }
             match parse_record(&self.plan.options, &rec) {
                 Ok(fields) if fields.len() == self.plan.columns.len() => {
-                    self.pending.push((line, fields))
+                    self.pending_bytes += record_bytes(&fields);
+                    self.pending.push_back((line, fields))
                 }
                 Ok(fields) => {
                     self.error = Some(at_line(
@@ -154,14 +188,42 @@ mod tests {
     use crate::copy::encode::tests::plan;
     use crate::error::SqlState;
 
-    fn copy(header: bool) -> CopyIn {
+    fn copy_within(header: bool, max_write_bytes: usize) -> CopyIn {
         let mut options = plan(CopyFormat::Csv);
         options.header = header;
-        CopyIn::new(CopyInPlan {
-            table: TableId::Buckets,
-            columns: vec![0, 1],
-            options,
+        CopyIn::new(
+            CopyInPlan {
+                table: TableId::Buckets,
+                columns: vec![0, 1],
+                options,
+            },
+            max_write_bytes,
+        )
+    }
+
+    fn copy(header: bool) -> CopyIn {
+        copy_within(header, 64 << 20)
+    }
+
+    #[test]
+    fn wide_rows_make_smaller_batches() {
+        let mut c = copy_within(false, 2_000);
+        let wide = "x".repeat(300);
+        let data: String = (0..10).map(|i| format!("b{i},{wide}\n")).collect();
+        c.feed(data.as_bytes());
+        assert!(c.batch_ready());
+        // 1000 bytes a batch: three rows of ~305 bytes each.
+        let sizes: Vec<usize> = std::iter::from_fn(|| {
+            let b = c.take_batch();
+            (!b.is_empty()).then_some(b.len())
         })
+        .collect();
+        assert_eq!(sizes, [3, 3, 3, 1]);
+        // A row wider than a batch travels alone.
+        let mut c = copy_within(false, 200);
+        c.feed(format!("a,{wide}\nb,{wide}\n").as_bytes());
+        assert_eq!(c.take_batch().len(), 1);
+        assert_eq!(c.take_batch().len(), 1);
     }
 
     #[test]

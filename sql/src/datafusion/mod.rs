@@ -15,6 +15,7 @@ mod catalog_schema;
 mod convert;
 mod errors;
 mod functions;
+mod memory;
 mod no_policies;
 mod pg_proc;
 mod privileges;
@@ -41,6 +42,7 @@ use crate::functions::own_functions;
 use crate::runtime::RowStream;
 use crate::value::{OutColumn, SqlType, Value};
 
+pub use memory::QueryMemory;
 pub use provider::{QueryScope, ScanSource, TxnScans};
 
 use convert::{batch_to_rows, param_scalar, sql_type};
@@ -131,10 +133,11 @@ pub struct DataFusion {
     state: SessionState,
     task: Arc<TaskContext>,
     rewriter: PostgresCompatibilityParser,
+    pools: memory::Pools,
 }
 
 impl DataFusion {
-    pub fn new(catalog: Arc<Catalog>) -> SqlResult<DataFusion> {
+    pub fn new(catalog: Arc<Catalog>, memory: QueryMemory) -> SqlResult<DataFusion> {
         let setup = |e: String| SqlError::internal(format!("setting up DataFusion: {e}"));
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
@@ -145,7 +148,8 @@ impl DataFusion {
             .with_target_partitions(1)
             .set_str("datafusion.execution.time_zone", convert::UTC)
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
-        let mut ctx = SessionContext::new_with_config(config);
+        let pools = memory::Pools::new(memory).map_err(|e| setup(e.to_string()))?;
+        let mut ctx = SessionContext::new_with_config_rt(config, pools.base());
         for id in [
             TableId::Buckets,
             TableId::Objects,
@@ -167,7 +171,25 @@ impl DataFusion {
             task: state.task_ctx(),
             state,
             rewriter: PostgresCompatibilityParser::new(),
+            pools,
         })
+    }
+
+    /// A task context for one query: the session's configuration, and a
+    /// memory pool of the query's own. (The function registries stay
+    /// empty: a physical plan holds the functions it calls.)
+    fn query_task(&self) -> SqlResult<Arc<TaskContext>> {
+        let runtime = self.pools.for_query().map_err(to_sql_error)?;
+        Ok(Arc::new(TaskContext::new(
+            None,
+            self.task.session_id(),
+            self.task.session_config().clone(),
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            Default::default(),
+            runtime,
+        )))
     }
 
     /// Plans a read. Client queries pg_catalog compatibility needs (psql's
@@ -287,7 +309,7 @@ impl DataFusion {
         let physical = provider::planning_for(scope, self.state.create_physical_plan(&plan))
             .await
             .map_err(to_sql_error)?;
-        let mut stream = execute_stream(physical, self.task.clone()).map_err(to_sql_error)?;
+        let mut stream = execute_stream(physical, self.query_task()?).map_err(to_sql_error)?;
         let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
         tokio::spawn(async move {
             // Joins, sorts and aggregates run inside DataFusion without

@@ -21,7 +21,7 @@ impl Engine {
                 "COPY FROM STDIN inside a transaction is not supported",
             ));
         }
-        let copy = CopyIn::new(plan.clone());
+        let copy = CopyIn::new(plan.clone(), self.node.limits().max_write_bytes);
         let columns = copy.columns();
         session.copy = Some(copy);
         Ok(columns)
@@ -38,7 +38,8 @@ impl Engine {
             return Err(SqlError::protocol_violation("no COPY in progress"));
         };
         copy.feed(data);
-        if copy.batch_ready() {
+        // Every full batch, so a large chunk of data is not held whole.
+        while copy.batch_ready() {
             if let Err(e) = self.copy_flush(session, &mut copy, interrupt).await {
                 copy.fail(e);
             }

@@ -26,7 +26,7 @@ use sqlparser::ast::Statement;
 
 use crate::auth::Access;
 use crate::catalog::Catalog;
-use crate::datafusion::{self, DataFusion};
+use crate::datafusion::{self, DataFusion, QueryMemory};
 use crate::error::{SqlError, SqlResult};
 use crate::parse;
 use crate::plan;
@@ -44,11 +44,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(node: RaftNode) -> SqlResult<Engine> {
+    pub fn new(node: RaftNode, memory: QueryMemory) -> SqlResult<Engine> {
         let catalog = Arc::new(Catalog::new());
         Ok(Engine {
             node,
-            datafusion: DataFusion::new(catalog.clone())?,
+            datafusion: DataFusion::new(catalog.clone(), memory)?,
             catalog,
         })
     }

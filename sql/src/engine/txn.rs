@@ -82,9 +82,11 @@ impl Engine {
             let (out, batch) = statement(&view, &env)?;
             Ok::<_, SqlError>((out, batch, view.into_reads()))
         });
-        let out = result.map(|(out, batch, reads)| {
-            txn.finish_statement(reads, batch);
-            out
+        let limits = self.node.limits();
+        let out = result.and_then(|(out, batch, reads)| {
+            txn.finish_statement(reads, batch, limits)
+                .map_err(|e| SqlError::program_limit_exceeded(e.to_string()))?;
+            Ok(out)
         });
         session.txn = Some(txn);
         out

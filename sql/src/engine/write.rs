@@ -118,7 +118,8 @@ impl Engine {
                     command,
                     table,
                 } = built;
-                txn.finish_statement(reads, batch);
+                txn.finish_statement(reads, batch, self.node.limits())
+                    .map_err(|e| SqlError::program_limit_exceeded(e.to_string()))?;
                 Ok(Built {
                     batch: txn.into_batch().unwrap_or_default(),
                     returned,

@@ -21,9 +21,8 @@ pub fn function_rows(
         TableFn::ListObjects => listing::list_objects(view, &catalog.objects, args, interrupt),
         TableFn::BucketStats => listing::bucket_stats(view, args),
         TableFn::ListObjectVersions => list_versions::list_object_versions(view, args, interrupt),
-        TableFn::ClusterNodes | TableFn::ClusterStatus => Err(SqlError::internal(format!(
-            "{}() does not read data",
-            function.name()
-        ))),
+        TableFn::ClusterNodes | TableFn::ClusterStatus | TableFn::ClusterCheck => Err(
+            SqlError::internal(format!("{}() does not read data", function.name())),
+        ),
     }
 }

@@ -1,8 +1,8 @@
 //! The rows of the cluster table functions (`cluster_nodes()`,
-//! `cluster_status()`), asked of Raft; the ordinary SELECT machinery
-//! filters, sorts and projects them.
+//! `cluster_status()`, `cluster_check()`), asked of Raft; the ordinary
+//! SELECT machinery filters, sorts and projects them.
 
-use bucketdb_consensus::RaftNode;
+use bucketdb_consensus::{CheckReport, RaftNode};
 
 use super::TableFn;
 use crate::error::{SqlError, SqlResult};
@@ -52,9 +52,55 @@ impl TableFn {
                     Value::Text(membership.to_string()),
                 ]])
             }
+            TableFn::ClusterCheck => {
+                let reports = node.check().await?;
+                let agreed = majority(&reports);
+                Ok(reports
+                    .into_iter()
+                    .map(|r| {
+                        let (rows, digest, agrees, error) = match r.digest {
+                            Ok(d) => {
+                                let agrees = Some(&d.sha256) == agreed.as_ref();
+                                (
+                                    Value::Int(d.rows as i64),
+                                    Value::Text(d.sha256),
+                                    Value::Bool(agrees),
+                                    Value::Null,
+                                )
+                            }
+                            Err(e) => {
+                                (Value::Null, Value::Null, Value::Bool(false), Value::Text(e))
+                            }
+                        };
+                        vec![
+                            Value::Int(r.node_id as i64),
+                            Value::Int(r.index as i64),
+                            rows,
+                            digest,
+                            agrees,
+                            error,
+                        ]
+                    })
+                    .collect())
+            }
             TableFn::ListObjects | TableFn::BucketStats | TableFn::ListObjectVersions => Err(
                 SqlError::internal(format!("{}() reads data, not cluster state", self.name())),
             ),
         }
     }
+}
+
+/// The digest most replicas hold (ties: the smallest), if any gave one.
+fn majority(reports: &[CheckReport]) -> Option<String> {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for r in reports {
+        if let Ok(d) = &r.digest {
+            *counts.entry(d.sha256.as_str()).or_default() += 1;
+        }
+    }
+    let best = counts.values().copied().max()?;
+    counts
+        .into_iter()
+        .find(|(_, n)| *n == best)
+        .map(|(d, _)| d.to_string())
 }

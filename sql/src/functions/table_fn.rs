@@ -21,6 +21,8 @@ pub enum TableFn {
     ClusterNodes,
     /// This node's own Raft state.
     ClusterStatus,
+    /// Every replica's digest at one log index, compared.
+    ClusterCheck,
     /// S3 ListObjectsV2 over one bucket.
     ListObjects,
     /// Object count and bytes per bucket, maintained on apply.
@@ -42,9 +44,10 @@ type Param = (&'static str, SqlType, Option<Value>);
 
 impl TableFn {
     /// Every function usable in FROM.
-    pub const ALL: [TableFn; 5] = [
+    pub const ALL: [TableFn; 6] = [
         TableFn::ClusterNodes,
         TableFn::ClusterStatus,
+        TableFn::ClusterCheck,
         TableFn::ListObjects,
         TableFn::BucketStats,
         TableFn::ListObjectVersions,
@@ -58,6 +61,7 @@ impl TableFn {
         match self {
             TableFn::ClusterNodes => "cluster_nodes",
             TableFn::ClusterStatus => "cluster_status",
+            TableFn::ClusterCheck => "cluster_check",
             TableFn::ListObjects => "list_objects",
             TableFn::BucketStats => "bucket_stats",
             TableFn::ListObjectVersions => "list_object_versions",
@@ -76,7 +80,7 @@ impl TableFn {
     fn params(self) -> Vec<Param> {
         use SqlType::*;
         match self {
-            TableFn::ClusterNodes | TableFn::ClusterStatus => vec![],
+            TableFn::ClusterNodes | TableFn::ClusterStatus | TableFn::ClusterCheck => vec![],
             TableFn::ListObjects => vec![
                 ("bucket", Text, None),
                 ("prefix", Text, Some(Value::Text(String::new()))),
@@ -123,6 +127,14 @@ impl TableFn {
                 ("snapshot_index", Int8),
                 ("purged_index", Int8),
                 ("membership", Text),
+            ],
+            TableFn::ClusterCheck => &[
+                ("node_id", Int8),
+                ("check_index", Int8),
+                ("rows", Int8),
+                ("digest", Text),
+                ("agrees", Bool),
+                ("error", Text),
             ],
             TableFn::ListObjects => &[
                 ("key", Text),

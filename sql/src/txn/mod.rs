@@ -12,8 +12,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bucketdb_storage::limits::datum_bytes;
 use bucketdb_storage::{
-    Datum, Expect, KvBatch, KvOp, OwnedView, Precondition, StoredRow, Violation,
+    Datum, Expect, KvBatch, KvOp, LimitExceeded, Limits, OwnedView, Precondition, StoredRow,
+    Violation,
 };
 
 mod view;
@@ -41,8 +43,50 @@ impl ReadSet {
         for (k, e) in other.points {
             self.points.entry(k).or_insert(e);
         }
-        self.ranges.extend(other.ranges);
+        for range in other.ranges {
+            self.add_range(range);
+        }
     }
+
+    /// Keeps one guard per stretch of keys: every range was read from the
+    /// same snapshot, so a range inside another adds nothing (any change
+    /// in it changes the outer one's count or highest revision). A
+    /// transaction that scans the same rows many times makes every replica
+    /// re-read them once at commit, not once per scan.
+    fn add_range(&mut self, range: Precondition) {
+        if self.ranges.iter().any(|r| covers(r, &range)) {
+            return;
+        }
+        self.ranges.retain(|r| !covers(&range, r));
+        self.ranges.push(range);
+    }
+
+    /// The distinct ranges the transaction's result depends on.
+    pub fn range_count(&self) -> usize {
+        self.ranges.len()
+    }
+}
+
+/// Bytes a write of the transaction counts for (see [`Limits`]).
+fn entry_bytes(key_len: usize, row: &Option<Vec<Datum>>) -> usize {
+    key_len + row.as_ref().map_or(0, |c| c.iter().map(datum_bytes).sum())
+}
+
+/// Whether range guard `outer` spans every key of `inner`.
+fn covers(outer: &Precondition, inner: &Precondition) -> bool {
+    let (
+        Expect::RangeUnchanged { end: outer_end, .. },
+        Expect::RangeUnchanged { end: inner_end, .. },
+    ) = (&outer.expect, &inner.expect)
+    else {
+        return false;
+    };
+    outer.key <= inner.key
+        && match (outer_end, inner_end) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(o), Some(i)) => i <= o,
+        }
 }
 
 /// An open transaction of a session.
@@ -52,6 +96,8 @@ pub struct Txn {
     /// The transaction's writes: the row after it, or `None` for deleted.
     writes: BTreeMap<Vec<u8>, Option<Vec<Datum>>>,
     reads: ReadSet,
+    /// Bytes of `writes`, as the write limits count them.
+    write_bytes: usize,
     /// A statement failed: everything but ROLLBACK/COMMIT is refused.
     pub failed: bool,
 }
@@ -62,6 +108,7 @@ impl Txn {
             snapshot: Arc::new(snapshot),
             writes: BTreeMap::new(),
             reads: ReadSet::default(),
+            write_bytes: 0,
             failed: false,
         }
     }
@@ -74,6 +121,7 @@ impl Txn {
             snapshot: self.snapshot.clone(),
             writes: self.writes.clone(),
             reads: ReadSet::default(),
+            write_bytes: self.write_bytes,
             failed: false,
         }
     }
@@ -90,15 +138,43 @@ impl Txn {
     }
 
     /// Records a statement's reads and writes. Its preconditions are not
-    /// kept: they describe the snapshot, which the read set covers.
-    pub fn finish_statement(&mut self, reads: ReadSet, batch: KvBatch) {
+    /// kept: they describe the snapshot, which the read set covers. A
+    /// transaction that has grown past `limits` (what it would propose at
+    /// COMMIT) is refused here, at the statement that made it too big.
+    pub fn finish_statement(
+        &mut self,
+        reads: ReadSet,
+        batch: KvBatch,
+        limits: &Limits,
+    ) -> Result<(), LimitExceeded> {
         self.reads.merge(reads);
         for op in batch.ops {
-            match op {
-                KvOp::Put { key, columns } => self.writes.insert(key, Some(columns)),
-                KvOp::Delete { key } => self.writes.insert(key, None),
+            if let KvOp::Put { key, columns } = &op {
+                limits.check_row(key, columns)?;
+            }
+            let (key, row) = match op {
+                KvOp::Put { key, columns } => (key, Some(columns)),
+                KvOp::Delete { key } => (key, None),
             };
+            let key_len = key.len();
+            self.write_bytes += entry_bytes(key_len, &row);
+            if let Some(old) = self.writes.insert(key, row) {
+                self.write_bytes -= entry_bytes(key_len, &old);
+            }
         }
+        self.check(limits)
+    }
+
+    /// Whether what the transaction holds would fit one proposal.
+    fn check(&self, limits: &Limits) -> Result<(), LimitExceeded> {
+        limits.check_write(self.write_bytes)?;
+        if self.reads.range_count() > limits.max_read_ranges {
+            return Err(LimitExceeded::ReadRanges {
+                ranges: self.reads.range_count(),
+                max: limits.max_read_ranges,
+            });
+        }
+        Ok(())
     }
 
     /// The batch COMMIT proposes, or `None` when the transaction wrote
@@ -187,7 +263,9 @@ mod tests {
                 ops: vec![put(keys::bucket("new"))],
                 ..KvBatch::default()
             },
-        );
+            &Limits::default(),
+        )
+        .unwrap();
         // Reading its own write records nothing more.
         let view = txn.view();
         assert_eq!(view.get(&keys::bucket("new")).unwrap().unwrap().revision, 0);
@@ -208,52 +286,105 @@ mod tests {
     fn a_scan_guards_the_range_it_read_up_to_where_it_stopped() {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
-        let mut txn = Txn::new(s.owned_view());
         let start = keys::buckets_start();
         let end = keys::prefix_end(&start);
-        let view = txn.view();
-        let mut seen = vec![];
-        view.scan(&start, end.clone(), &mut |k, _| {
-            seen.push(k.to_vec());
-            Ok(ControlFlow::Continue(()))
-        })
-        .unwrap();
-        assert_eq!(seen, [keys::bucket("aaa"), keys::bucket("bbb")]);
+        let write = || KvBatch {
+            ops: vec![put(keys::bucket("ccc"))],
+            ..KvBatch::default()
+        };
         // A scan that stops early guards only what it covered.
+        let mut txn = Txn::new(s.owned_view());
+        let view = txn.view();
         view.scan(&start, end.clone(), &mut |_, _| Ok(ControlFlow::Break(())))
             .unwrap();
         let reads = view.into_reads();
-        txn.finish_statement(
-            reads,
-            KvBatch {
-                ops: vec![put(keys::bucket("ccc"))],
-                ..KvBatch::default()
-            },
-        );
+        txn.finish_statement(reads, write(), &Limits::default())
+            .unwrap();
         let mut after_a = keys::bucket("aaa");
         after_a.push(0);
-        let batch = txn.into_batch().unwrap();
-        assert_eq!(
-            batch.preconditions,
-            [
-                guard(
-                    start.clone(),
-                    Expect::RangeUnchanged {
-                        end,
-                        rows: 2,
-                        max_revision: 2
-                    }
-                ),
-                guard(
-                    start,
-                    Expect::RangeUnchanged {
-                        end: Some(after_a),
-                        rows: 1,
-                        max_revision: 1
-                    }
-                ),
-            ]
+        let short = guard(
+            start.clone(),
+            Expect::RangeUnchanged {
+                end: Some(after_a),
+                rows: 1,
+                max_revision: 1,
+            },
         );
+        assert_eq!(txn.into_batch().unwrap().preconditions, [short]);
+
+        // Scanned whole, many times over and after the short scan, the
+        // range is guarded once: the whole range covers the rest.
+        let mut txn = Txn::new(s.owned_view());
+        let view = txn.view();
+        view.scan(&start, end.clone(), &mut |_, _| Ok(ControlFlow::Break(())))
+            .unwrap();
+        for _ in 0..100 {
+            let mut seen = vec![];
+            view.scan(&start, end.clone(), &mut |k, _| {
+                seen.push(k.to_vec());
+                Ok(ControlFlow::Continue(()))
+            })
+            .unwrap();
+            assert_eq!(seen, [keys::bucket("aaa"), keys::bucket("bbb")]);
+        }
+        let reads = view.into_reads();
+        txn.finish_statement(reads, write(), &Limits::default())
+            .unwrap();
+        let whole = guard(
+            start,
+            Expect::RangeUnchanged {
+                end,
+                rows: 2,
+                max_revision: 2,
+            },
+        );
+        assert_eq!(txn.into_batch().unwrap().preconditions, [whole]);
+    }
+
+    #[test]
+    fn a_transaction_past_the_limits_is_refused_at_the_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let limits = Limits {
+            max_value_bytes: 64,
+            max_row_bytes: 128,
+            max_write_bytes: 1000,
+            max_read_ranges: 1,
+        };
+        let mut txn = Txn::new(s.owned_view());
+        let row = |i: usize| KvOp::Put {
+            key: keys::bucket(format!("b{i:03}")),
+            columns: vec![Datum::Text("x".repeat(50))],
+        };
+        // Writing the same rows again does not count them twice.
+        for _ in 0..5 {
+            let batch = KvBatch {
+                ops: (0..10).map(row).collect(),
+                ..KvBatch::default()
+            };
+            txn.finish_statement(ReadSet::default(), batch, &limits)
+                .unwrap();
+        }
+        let more = KvBatch {
+            ops: (10..20).map(row).collect(),
+            ..KvBatch::default()
+        };
+        assert!(matches!(
+            txn.finish_statement(ReadSet::default(), more, &limits),
+            Err(LimitExceeded::Write { max: 1000, .. })
+        ));
+        let wide = KvBatch {
+            ops: vec![KvOp::Put {
+                key: keys::bucket("w"),
+                columns: vec![Datum::Text("x".repeat(100))],
+            }],
+            ..KvBatch::default()
+        };
+        let mut txn = Txn::new(s.owned_view());
+        assert!(matches!(
+            txn.finish_statement(ReadSet::default(), wide, &limits),
+            Err(LimitExceeded::Value { max: 64, .. })
+        ));
     }
 
     #[test]

@@ -152,6 +152,7 @@ async fn three_nodes_formed_through_sql_replicate_writes_from_every_node() {
         )
         .await
         .unwrap();
+    c.assert_consistent().await;
 }
 
 /// Writers on every live node; the leader is SIGKILLed, a new one is
@@ -253,6 +254,7 @@ async fn leader_sigkill_under_load_loses_no_acknowledged_write() {
         );
     }
     want.clear();
+    c.assert_consistent().await;
     failovers.sort();
     let ms = |d: &Duration| d.as_millis();
     println!(
@@ -309,6 +311,8 @@ async fn restarted_follower_behind_the_purge_point_catches_up_by_snapshot() {
         installed > 0 && installed <= snap,
         "snapshot {installed} vs {snap}"
     );
+    // A replica restored from a snapshot holds what the others hold.
+    c.assert_consistent().await;
 }
 
 /// A node that ran alone, with data, becomes the first of three voters

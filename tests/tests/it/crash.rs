@@ -129,3 +129,68 @@ async fn sigterm_shuts_down_cleanly_and_data_stays() {
         .get(0);
     assert_eq!(n, 120);
 }
+
+/// A record in the middle of the write-ahead log that no longer matches
+/// its checksum is in synced, acknowledged writes: the node must refuse
+/// to start on it, not start without those writes and the ones after.
+#[tokio::test]
+async fn a_corrupt_wal_record_stops_the_start_instead_of_dropping_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut server = Server::start_in(&dir, &[]);
+    let c = server.connect().await;
+    c.execute("INSERT INTO buckets (name) VALUES ('wal')", &[])
+        .await
+        .unwrap();
+    for i in 0..200 {
+        c.execute(
+            "INSERT INTO objects (bucket, key, content_type) VALUES ('wal', $1, $2)",
+            &[&format!("k{i:03}"), &"t".repeat(500)],
+        )
+        .await
+        .unwrap();
+    }
+    server.kill();
+    // The newest WAL file holds every write (nothing was flushed to a
+    // table file yet): damage a byte a third of the way in.
+    let wal = std::fs::read_dir(dir.join("db"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .expect("a WAL file");
+    let mut bytes = std::fs::read(&wal).unwrap();
+    assert!(bytes.len() > 100_000, "WAL of {} bytes", bytes.len());
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0xff;
+    std::fs::write(&wal, bytes).unwrap();
+    let mut child = std::process::Command::new(bucketdb_tests::binary())
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(["--sql-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"])
+        .args(["--http-addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("started on a corrupt WAL");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success(), "started on a corrupt WAL");
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.to_lowercase().contains("corrupt"), "{err}");
+}

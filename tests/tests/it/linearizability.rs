@@ -402,6 +402,8 @@ async fn linearizable_histories_under_twenty_fault_schedules() {
             Err(e) => panic!("schedule {schedule} ({fault:?}): {e}"),
         }
     }
+    // After every fault, the replicas hold the same state.
+    c.assert_consistent().await;
     println!(
         "{SCHEDULES} fault schedules, {total_ops} operations checked linearizable in {:?}",
         started.elapsed()
