@@ -81,8 +81,8 @@ impl Limits {
     /// Why these limits cannot be used, if they cannot.
     pub fn validate(&self) -> Result<(), String> {
         self.writes()?;
-        if self.max_connections == 0 {
-            return Err("max_connections must be positive".into());
+        if !(1..=100_000).contains(&self.max_connections) {
+            return Err("max_connections must be between 1 and 100000".into());
         }
         if self.query_memory_bytes > self.node_query_memory_bytes {
             return Err("query_memory_bytes must not exceed node_query_memory_bytes".into());

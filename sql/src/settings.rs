@@ -59,6 +59,10 @@ pub struct Settings {
     user: String,
     database: String,
     settings: BTreeMap<String, String>,
+    /// Values the connection began with (the server's configuration, the
+    /// startup options): what RESET returns to, as in PostgreSQL, so a
+    /// pooler's `RESET ALL` does not lift the server's idle timeouts.
+    session_defaults: BTreeMap<String, String>,
     /// The newest log index this session has read or written: its reads,
     /// `local` ones too, never see an older state.
     seen_index: u64,
@@ -73,8 +77,18 @@ impl Settings {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            session_defaults: BTreeMap::new(),
             seen_index: 0,
         }
+    }
+
+    /// Sets `name` for this session and makes it what RESET returns to.
+    pub fn set_session_default(&mut self, name: &str, value: &str) -> SqlResult<()> {
+        self.set(name, value)?;
+        let name = name.to_ascii_lowercase();
+        let value = self.settings.get(&name).cloned().unwrap_or_default();
+        self.session_defaults.insert(name, value);
+        Ok(())
     }
 
     pub fn user(&self) -> &str {
@@ -166,6 +180,9 @@ impl Settings {
     /// `RESET name`.
     pub fn reset(&mut self, name: &str) -> SqlResult<()> {
         let name = name.to_ascii_lowercase();
+        if let Some(v) = self.session_defaults.get(&name).cloned() {
+            return self.set(&name, &v);
+        }
         match DEFAULTS.iter().find(|(k, _)| *k == name) {
             Some((_, v)) => self.set(&name, v),
             None if name.contains('.') => {
@@ -181,6 +198,9 @@ impl Settings {
     /// `RESET ALL`: every setting back to its default.
     pub fn reset_all(&mut self) {
         self.settings = Settings::new(&self.user, &self.database).settings;
+        for (k, v) in &self.session_defaults {
+            self.settings.insert(k.clone(), v.clone());
+        }
     }
 
     /// `SHOW name` / `current_setting(name)`.
@@ -229,6 +249,28 @@ fn cant_change(name: &str) -> SqlError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_returns_to_what_the_connection_began_with() {
+        let mut s = Settings::new("u", "d");
+        s.set_session_default("idle_in_transaction_session_timeout", "300000ms")
+            .unwrap();
+        s.set("idle_in_transaction_session_timeout", "0").unwrap();
+        assert_eq!(s.idle_in_transaction_timeout(), None);
+        s.reset("idle_in_transaction_session_timeout").unwrap();
+        assert_eq!(
+            s.idle_in_transaction_timeout(),
+            Some(Duration::from_secs(300))
+        );
+        s.set("idle_in_transaction_session_timeout", "0").unwrap();
+        s.set("statement_timeout", "5s").unwrap();
+        s.reset_all();
+        assert_eq!(
+            s.idle_in_transaction_timeout(),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(s.statement_timeout(), None);
+    }
 
     #[test]
     fn consistency_setting() {

@@ -66,24 +66,42 @@ impl fmt::Display for LimitExceeded {
 
 impl std::error::Error for LimitExceeded {}
 
-/// Bytes a value takes, near enough to its encoding to bound it.
+// Sizes are upper bounds of a batch's encoding in a log entry (MessagePack
+// with named variants, keys as arrays of small integers), so that a write
+// within `max_write_bytes` is an entry within the frame.
+
+/// Bytes a value takes at most in an entry.
 pub fn datum_bytes(d: &Datum) -> usize {
     match d {
-        Datum::Text(t) => t.len() + 5,
-        _ => 9,
+        Datum::Text(t) => t.len() + 16,
+        _ => 24,
     }
+}
+
+/// Bytes a key takes at most in an entry (a byte may take two).
+fn key_bytes(key: &[u8]) -> usize {
+    2 * key.len() + 16
 }
 
 /// Bytes of a row: its key and values.
 pub fn row_bytes(key: &[u8], columns: &[Datum]) -> usize {
-    key.len() + columns.iter().map(datum_bytes).sum::<usize>()
+    key_bytes(key) + columns.iter().map(datum_bytes).sum::<usize>()
+}
+
+/// Bytes a write of `key` adds to a batch: a put of `columns`, or a
+/// delete (`None`).
+pub fn write_bytes(key: &[u8], columns: Option<&[Datum]>) -> usize {
+    32 + match columns {
+        Some(columns) => row_bytes(key, columns),
+        None => key_bytes(key),
+    }
 }
 
 /// Bytes an operation adds to a batch.
 pub fn op_bytes(op: &KvOp) -> usize {
     match op {
-        KvOp::Put { key, columns } => row_bytes(key, columns),
-        KvOp::Delete { key } => key.len(),
+        KvOp::Put { key, columns } => write_bytes(key, Some(columns)),
+        KvOp::Delete { key } => write_bytes(key, None),
     }
 }
 
@@ -92,7 +110,7 @@ pub fn op_bytes(op: &KvOp) -> usize {
 pub const MAX_ROW_CEILING: usize = MAX_FIELD as usize / 2;
 /// The largest write set any configuration may allow: one Raft entry must
 /// fit a node-transport frame (512 MiB) with room to spare.
-pub const MAX_WRITE_CEILING: usize = 256 << 20;
+pub const MAX_WRITE_CEILING: usize = 128 << 20;
 
 impl Limits {
     /// Why these limits cannot be used, if they cannot.
@@ -153,19 +171,20 @@ impl Limits {
     pub fn check(&self, batch: &KvBatch) -> Result<(), LimitExceeded> {
         let mut total = 0;
         for op in &batch.ops {
-            total += match op {
-                KvOp::Put { key, columns } => self.check_row(key, columns)?,
-                KvOp::Delete { key } => key.len(),
-            };
+            if let KvOp::Put { key, columns } = op {
+                self.check_row(key, columns)?;
+            }
+            total += op_bytes(op);
         }
         total += batch
             .preconditions
             .iter()
-            .map(|p| match &p.expect {
-                Expect::RangeUnchanged { end, .. } => {
-                    p.key.len() + end.as_ref().map_or(0, Vec::len)
-                }
-                _ => p.key.len(),
+            .map(|p| {
+                64 + key_bytes(&p.key)
+                    + match &p.expect {
+                        Expect::RangeUnchanged { end, .. } => end.as_deref().map_or(0, key_bytes),
+                        _ => 0,
+                    }
             })
             .sum::<usize>();
         self.check_write(total)?;
@@ -212,23 +231,23 @@ mod tests {
             ops,
             ..Default::default()
         };
-        assert!(l.check(&batch(vec![put("k", 90)])).is_ok());
+        assert!(l.check(&batch(vec![put("k", 80)])).is_ok());
         assert!(matches!(
             l.check(&batch(vec![put("k", 96)])),
             Err(LimitExceeded::Value {
-                bytes: 101,
+                bytes: 112,
                 max: 100
             })
         ));
         let wide = KvOp::Put {
             key: b"k".to_vec(),
-            columns: vec![Datum::Text("x".repeat(90)), Datum::Text("y".repeat(90))],
+            columns: vec![Datum::Text("x".repeat(80)), Datum::Text("y".repeat(80))],
         };
         assert!(matches!(
             l.check(&batch(vec![wide])),
             Err(LimitExceeded::Row { .. })
         ));
-        let many = (0..5).map(|i| put(&format!("k{i}"), 90)).collect();
+        let many = (0..5).map(|i| put(&format!("k{i}"), 80)).collect();
         let e = l.check(&batch(many)).unwrap_err();
         assert!(matches!(e, LimitExceeded::Write { max: 400, .. }));
         assert!(e.to_string().contains("max_write_bytes"), "{e}");

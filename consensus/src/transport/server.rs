@@ -211,11 +211,12 @@ async fn receive_snapshot(
     let checked = match received {
         Ok(Ok(())) => {
             let file = path.clone();
-            tokio::task::spawn_blocking(move || bucketdb_storage::verify_snapshot(&file))
+            match tokio::task::spawn_blocking(move || bucketdb_storage::verify_snapshot(&file))
                 .await
-                .map_err(std::io::Error::other)?
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            {
+                Ok(verified) => verified.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("checking the snapshot: {e}")),
+            }
         }
         Ok(Err(why)) => Err(why),
         Err(e) => Err(e.to_string()),

@@ -71,12 +71,27 @@ pub async fn serve(
         let tls = tls.clone();
         let permit = slots.clone().try_acquire_owned().ok();
         tokio::spawn(async move {
-            metrics.connection_opened();
+            let _open = Open::new(metrics);
             if let Err(e) = socket::serve(socket, tls, conn, permit).await {
                 tracing::debug!(%peer, "connection ended: {e}");
             }
-            metrics.connection_closed();
         });
+    }
+}
+
+/// Counts a connection open for as long as it lives, however it ends.
+struct Open(Arc<Metrics>);
+
+impl Open {
+    fn new(metrics: Arc<Metrics>) -> Open {
+        metrics.connection_opened();
+        Open(metrics)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.connection_closed();
     }
 }
 

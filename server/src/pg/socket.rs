@@ -114,10 +114,10 @@ pub async fn serve(
                 startup_deadline.saturating_duration_since(tokio::time::Instant::now()),
                 None,
             ))
-        } else if matches!(socket.state(), PgWireConnectionState::ReadyForQuery) {
-            conn.idle_timeout().await
         } else {
-            None
+            // Waiting here, no statement runs: waiting for a statement, a
+            // Sync after an error, or COPY data all count as idle.
+            conn.idle_timeout().await
         };
         // pgwire's decoder panics on some malformed messages (a length
         // field past the end of the body): that is a client's protocol
@@ -140,7 +140,8 @@ pub async fn serve(
             send_fatal(&mut socket, &e).await;
             return Ok(());
         };
-        arriving.store(0, Ordering::Relaxed);
+        // What is already buffered belongs to the next message.
+        arriving.store(socket.read_buffer().len(), Ordering::Relaxed);
         let msg = match next {
             Some(Ok(msg)) => msg,
             Some(Err(PgWireError::IoError(e))) if e.kind() == io::ErrorKind::FileTooLarge => {
@@ -149,7 +150,12 @@ pub async fn serve(
                 linger(socket.get_mut()).await;
                 return Ok(());
             }
-            Some(Err(_)) | None => return Ok(()),
+            Some(Err(PgWireError::IoError(_))) | None => return Ok(()),
+            Some(Err(e)) => {
+                let e = SqlError::new(SqlState::ProtocolViolation, e.to_string());
+                send_fatal(&mut socket, &e).await;
+                return Ok(());
+            }
         };
         if matches!(msg, PgWireFrontendMessage::Terminate(_)) {
             return Ok(());
@@ -174,6 +180,8 @@ pub async fn serve(
                     limits.max_statement_bytes
                 ),
             );
+            // As any failed statement, it fails an open transaction.
+            conn.session.lock().await.fail_transaction();
             process_error(&mut socket, super::user_error(&e), extended_query).await?;
             continue;
         }

@@ -162,14 +162,14 @@ impl Connection {
             let ms = format!("{}ms", value.as_millis());
             session
                 .settings_mut()
-                .set(name, &ms)
+                .set_session_default(name, &ms)
                 .map_err(|e: SqlError| fatal_sql(&e))?;
         }
         if let Some(options) = meta.get("options") {
             for (k, v) in parse_options(options) {
                 session
                     .settings_mut()
-                    .set(&k, &v)
+                    .set_session_default(&k, &v)
                     .map_err(|e: SqlError| fatal_sql(&e))?;
             }
         }

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bucketdb_storage::limits::datum_bytes;
+use bucketdb_storage::limits::write_bytes;
 use bucketdb_storage::{
     Datum, Expect, KvBatch, KvOp, LimitExceeded, Limits, OwnedView, Precondition, StoredRow,
     Violation,
@@ -21,6 +21,9 @@ use bucketdb_storage::{
 mod view;
 
 pub use view::TxnView;
+
+/// Range reads compared with each other for containment, at most.
+const DEDUP_RANGES: usize = 256;
 
 /// What a transaction read from its snapshot.
 #[derive(Debug, Default)]
@@ -54,10 +57,15 @@ impl ReadSet {
     /// transaction that scans the same rows many times makes every replica
     /// re-read them once at commit, not once per scan.
     fn add_range(&mut self, range: Precondition) {
-        if self.ranges.iter().any(|r| covers(r, &range)) {
-            return;
+        // Past this many the transaction is near its limit anyway: ranges
+        // are kept as they come, and the limit refuses it, without a
+        // quadratic search first.
+        if self.ranges.len() < DEDUP_RANGES {
+            if self.ranges.iter().any(|r| covers(r, &range)) {
+                return;
+            }
+            self.ranges.retain(|r| !covers(&range, r));
         }
-        self.ranges.retain(|r| !covers(&range, r));
         self.ranges.push(range);
     }
 
@@ -65,11 +73,6 @@ impl ReadSet {
     pub fn range_count(&self) -> usize {
         self.ranges.len()
     }
-}
-
-/// Bytes a write of the transaction counts for (see [`Limits`]).
-fn entry_bytes(key_len: usize, row: &Option<Vec<Datum>>) -> usize {
-    key_len + row.as_ref().map_or(0, |c| c.iter().map(datum_bytes).sum())
 }
 
 /// Whether range guard `outer` spans every key of `inner`.
@@ -156,11 +159,13 @@ impl Txn {
                 KvOp::Put { key, columns } => (key, Some(columns)),
                 KvOp::Delete { key } => (key, None),
             };
-            let key_len = key.len();
-            self.write_bytes += entry_bytes(key_len, &row);
-            if let Some(old) = self.writes.insert(key, row) {
-                self.write_bytes -= entry_bytes(key_len, &old);
-            }
+            let added = write_bytes(&key, row.as_deref());
+            let replaced = self
+                .writes
+                .get(&key)
+                .map_or(0, |old| write_bytes(&key, old.as_deref()));
+            self.writes.insert(key, row);
+            self.write_bytes = self.write_bytes + added - replaced;
         }
         self.check(limits)
     }
@@ -346,9 +351,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = store(dir.path());
         let limits = Limits {
-            max_value_bytes: 64,
-            max_row_bytes: 128,
-            max_write_bytes: 1000,
+            max_value_bytes: 100,
+            max_row_bytes: 200,
+            max_write_bytes: 2000,
             max_read_ranges: 1,
         };
         let mut txn = Txn::new(s.owned_view());
@@ -371,7 +376,7 @@ mod tests {
         };
         assert!(matches!(
             txn.finish_statement(ReadSet::default(), more, &limits),
-            Err(LimitExceeded::Write { max: 1000, .. })
+            Err(LimitExceeded::Write { max: 2000, .. })
         ));
         let wide = KvBatch {
             ops: vec![KvOp::Put {
@@ -383,7 +388,7 @@ mod tests {
         let mut txn = Txn::new(s.owned_view());
         assert!(matches!(
             txn.finish_statement(ReadSet::default(), wide, &limits),
-            Err(LimitExceeded::Value { max: 64, .. })
+            Err(LimitExceeded::Value { max: 100, .. })
         ));
     }
 

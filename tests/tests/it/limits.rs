@@ -81,6 +81,20 @@ async fn statements_values_rows_and_transactions_over_the_limits_get_54000() {
         "{}",
         message(&e)
     );
+    // Inside a transaction it fails the transaction, as any error does.
+    c.batch_execute("BEGIN").await.unwrap();
+    c.execute(put, &[&"in-txn", &"t"]).await.unwrap();
+    let e = c.simple_query(&long).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "54000", "{}", message(&e));
+    let tag = c.simple_query("COMMIT").await.unwrap();
+    assert!(
+        matches!(
+            tag.last(),
+            Some(tokio_postgres::SimpleQueryMessage::CommandComplete(_))
+        ),
+        "{tag:?}"
+    );
+    assert_eq!(count(&c, "SELECT count(*) FROM objects").await, 0);
     // A value, and a row of values each within bounds.
     let e = c
         .execute(put, &[&"big", &"v".repeat(5_000)])
@@ -288,6 +302,16 @@ async fn idle_sessions_are_ended_with_25p03_in_a_transaction_and_57p05_outside()
         &["--idle-in-transaction-session-timeout-secs", "1"],
     );
     let c = s2.connect().await;
+    let shown: String = c
+        .query_one("SHOW idle_in_transaction_session_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(shown, "1000ms");
+    // And RESET ALL (as a connection pool sends) returns to it.
+    c.batch_execute("SET idle_in_transaction_session_timeout = 0; RESET ALL")
+        .await
+        .unwrap();
     let shown: String = c
         .query_one("SHOW idle_in_transaction_session_timeout", &[])
         .await
