@@ -60,7 +60,18 @@ impl InProcCluster {
 
     /// Starts (or restarts) the node at position `i`.
     async fn launch(&mut self, i: usize, bootstrap: Bootstrap, addr: &str) {
-        let listener = TcpListener::bind(addr).await.expect("raft listener");
+        // A restarted node takes its old address, which the killed
+        // instance's sockets may hold for a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("raft listener on {addr}: {e}"),
+            }
+        };
         let info = NodeInfo {
             raft_addr: listener.local_addr().expect("addr").to_string(),
             sql_addr: format!("in-process-{}:0", i + 1),
