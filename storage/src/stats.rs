@@ -84,7 +84,11 @@ impl Store {
                     let now = w.row.as_ref().map(|r| object_size(&r.columns));
                     let d = deltas.entry(bucket).or_default();
                     d.objects += now.is_some() as i64 - before.is_some() as i64;
-                    d.bytes += now.unwrap_or(0) - before.unwrap_or(0);
+                    // Saturating: sizes near i64::MAX must not panic the
+                    // apply loop, and every replica saturates alike.
+                    d.bytes = d
+                        .bytes
+                        .saturating_add(now.unwrap_or(0).saturating_sub(before.unwrap_or(0)));
                 }
                 Some(DecodedKey::Bucket { name }) if w.row.is_none() => dropped.push(name),
                 _ => {}
@@ -101,7 +105,7 @@ impl Store {
                 .map(|r| BucketStats::from_row(&r))
                 .unwrap_or_default();
             s.objects += d.objects;
-            s.bytes += d.bytes;
+            s.bytes = s.bytes.saturating_add(d.bytes);
             wb.put_cf(data, key, s.to_row(revision).encode());
         }
         // A bucket can only be deleted empty; its counters go with it, so a
