@@ -17,6 +17,9 @@ pub enum SqlType {
     Int8,
     Float8,
     Text,
+    /// JSON kept as the client wrote it (PostgreSQL's `json`, not the
+    /// normalising `jsonb`); a text value checked to parse as JSON.
+    Json,
     Timestamptz,
 }
 
@@ -28,8 +31,14 @@ impl SqlType {
             SqlType::Int8 => "bigint",
             SqlType::Float8 => "double precision",
             SqlType::Text => "text",
+            SqlType::Json => "json",
             SqlType::Timestamptz => "timestamp with time zone",
         }
+    }
+
+    /// Whether values of the type are text (`json` is text checked as JSON).
+    pub fn is_textual(self) -> bool {
+        matches!(self, SqlType::Text | SqlType::Json)
     }
 
     pub fn is_numeric(self) -> bool {
@@ -253,6 +262,12 @@ fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
         },
         SqlType::Timestamptz => parse_timestamp(t).map(Value::Timestamp),
         SqlType::Text => Ok(Value::Text(s.to_string())),
+        SqlType::Json => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(_) => Ok(Value::Text(s.to_string())),
+            Err(e) => Err(SqlError::invalid_text_representation(format!(
+                "invalid input syntax for type json: {e}"
+            ))),
+        },
     }
 }
 

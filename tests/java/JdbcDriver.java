@@ -62,8 +62,43 @@ public class JdbcDriver {
             } catch (SQLException e) {
                 check("23505".equals(e.getSQLState()), "sqlstate " + e.getSQLState());
             }
+            // Batches report one count per statement (a Describe of an
+            // INSERT answers NoData, so pgjdbc does not take it for a query),
+            // outside a transaction and inside one.
+            for (boolean auto : new boolean[] {true, false}) {
+                c.setAutoCommit(auto);
+                try (PreparedStatement p = c.prepareStatement(
+                        "INSERT INTO objects (bucket, key, user_metadata) VALUES (?, ?, ?::json)")) {
+                    for (int i = 0; i < 2; i++) {
+                        p.setString(1, "jdbc-bucket");
+                        p.setString(2, "batch-" + auto + "-" + i);
+                        p.setString(3, "{\"n\": " + i + "}");
+                        p.addBatch();
+                    }
+                    int[] counts = p.executeBatch();
+                    check(java.util.Arrays.equals(counts, new int[] {1, 1}),
+                        "batch counts " + java.util.Arrays.toString(counts));
+                }
+                if (!auto) {
+                    c.commit();
+                }
+            }
+            c.setAutoCommit(true);
+            try (PreparedStatement p = c.prepareStatement(
+                    "UPDATE objects SET size = ? WHERE bucket = ? AND key LIKE 'batch-%'")) {
+                p.setLong(1, 9);
+                p.setString(2, "jdbc-bucket");
+                check(p.executeUpdate() == 4, "update count");
+            }
+            try (Statement s = c.createStatement(); ResultSet r = s.executeQuery(
+                    "SELECT user_metadata FROM objects WHERE bucket = 'jdbc-bucket' AND key = 'batch-true-1'")) {
+                check(r.next(), "json row");
+                check("json".equals(r.getMetaData().getColumnTypeName(1)),
+                    "json column type " + r.getMetaData().getColumnTypeName(1));
+                check("{\"n\": 1}".equals(r.getString(1)), "json value " + r.getString(1));
+            }
             try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("SELECT count(*) FROM objects")) {
-                check(r.next() && r.getLong(1) == 6, "count");
+                check(r.next() && r.getLong(1) == 10, "count");
             }
         }
         System.out.println("pgjdbc ok");

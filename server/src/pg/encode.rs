@@ -18,6 +18,7 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::Int8 => Type::INT8,
         SqlType::Float8 => Type::FLOAT8,
         SqlType::Text => Type::TEXT,
+        SqlType::Json => Type::JSON,
         SqlType::Timestamptz => Type::TIMESTAMPTZ,
     }
 }
@@ -30,9 +31,8 @@ pub fn sql_type(t: &Type) -> Option<SqlType> {
         Type::INT2 | Type::INT4 => SqlType::Int4,
         Type::INT8 => SqlType::Int8,
         Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => SqlType::Float8,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::JSONB => {
-            SqlType::Text
-        }
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::Text,
+        Type::JSON | Type::JSONB => SqlType::Json,
         Type::TIMESTAMPTZ | Type::TIMESTAMP => SqlType::Timestamptz,
         _ => return None,
     })
@@ -161,6 +161,14 @@ pub fn params(portal: &Portal<Arc<Prepared>>, prepared: &Prepared) -> Result<Vec
                 let s = std::str::from_utf8(raw).map_err(|e| bad_param(i, e))?;
                 Ok(Some(Value::Text(s.to_string())))
             }
+            // Binary jsonb is a version byte (1) and the JSON text.
+            Type::JSONB => match raw.split_first() {
+                Some((1, text)) => {
+                    let s = std::str::from_utf8(text).map_err(|e| bad_param(i, e))?;
+                    Ok(Some(Value::Text(s.to_string())))
+                }
+                _ => return Err(bad_param(i, "unsupported jsonb version")),
+            },
             other => {
                 return Err(SqlError::feature_not_supported(format!(
                     "binary parameters of type {} are not supported",

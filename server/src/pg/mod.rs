@@ -3,6 +3,7 @@
 
 mod cancel;
 mod copy;
+mod describe;
 mod encode;
 mod socket;
 mod startup;
@@ -20,16 +21,18 @@ use bucketdb_sql::{Engine, Interrupt, Output, Prepared, Session, SqlError, Value
 use futures::{Sink, StreamExt};
 use pgwire::api::portal::Format;
 use pgwire::api::portal::Portal;
+use pgwire::api::query::send_describe_response;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{
     CopyResponse, DescribePortalResponse, DescribeStatementResponse, FieldInfo, QueryResponse,
     Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type, DEFAULT_NAME};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
+use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::PgWireBackendMessage;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
@@ -425,6 +428,27 @@ impl ExtendedQueryHandler for Connection {
             .await
             .map_err(|e| user_error(&e))?;
         respond(output, &portal.result_column_format)
+    }
+
+    /// A statement is described here (see [`describe`]); a portal, or a
+    /// name that is not there, as pgwire does.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
+            let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+            if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name) {
+                let described = self.do_describe_statement(client, &stmt).await?;
+                let answer =
+                    describe::StatementDescription::new(described.parameters, described.fields);
+                return send_describe_response(client, &answer).await;
+            }
+        }
+        self._on_describe(client, message).await
     }
 
     async fn do_describe_statement<C>(

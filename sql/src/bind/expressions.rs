@@ -20,8 +20,11 @@ pub(super) fn is_untyped(e: &ast::Expr) -> bool {
     }
 }
 
+/// Whether `a` and `b` can be compared: equal types, two numbers, or text
+/// with `json` (compared as text, as `jsonb` would compare these values'
+/// text forms only when equal; bucketdb keeps json as written).
 pub(super) fn comparable(a: SqlType, b: SqlType) -> bool {
-    a == b || (a.is_numeric() && b.is_numeric())
+    a == b || (a.is_numeric() && b.is_numeric()) || (a.is_textual() && b.is_textual())
 }
 
 impl Binder {

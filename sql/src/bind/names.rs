@@ -44,11 +44,8 @@ pub fn table_name(name: &ast::ObjectName) -> SqlResult<String> {
 /// Maps a SQL type name to one of ours.
 pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
     Ok(match dt {
-        DataType::Text
-        | DataType::Varchar(_)
-        | DataType::String(_)
-        | DataType::JSON
-        | DataType::JSONB => SqlType::Text,
+        DataType::Text | DataType::Varchar(_) | DataType::String(_) => SqlType::Text,
+        DataType::JSON | DataType::JSONB => SqlType::Json,
         DataType::BigInt(_) | DataType::Int8(_) => SqlType::Int8,
         DataType::Int(_)
         | DataType::Integer(_)
@@ -62,7 +59,8 @@ pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
         DataType::Timestamp(_, _) => SqlType::Timestamptz,
         DataType::Custom(name, _) => match object_name(name)?.as_str() {
             "timestamptz" => SqlType::Timestamptz,
-            "text" | "varchar" | "json" | "jsonb" | "name" => SqlType::Text,
+            "text" | "varchar" | "name" => SqlType::Text,
+            "json" | "jsonb" => SqlType::Json,
             "int8" => SqlType::Int8,
             "int4" | "int2" => SqlType::Int4,
             "float8" => SqlType::Float8,

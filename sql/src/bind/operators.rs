@@ -25,7 +25,7 @@ impl Binder {
         };
         let (x, xt) = self.bind(expr, scope, text)?;
         let (p, _) = self.bind(pattern, scope, text)?;
-        if xt != SqlType::Text {
+        if !xt.is_textual() {
             return Err(SqlError::undefined_function(format!(
                 "operator does not exist: {} ~~ text",
                 xt.name()
@@ -94,7 +94,13 @@ impl Binder {
                     expected: Some(SqlType::Text),
                     ..ctx
                 };
-                let (doc, _) = self.bind(l, scope, want_text)?;
+                let (doc, doc_ty) = self.bind(l, scope, want_text)?;
+                if !doc_ty.is_textual() {
+                    return Err(SqlError::undefined_function(format!(
+                        "operator does not exist: {} {op} text",
+                        doc_ty.name()
+                    )));
+                }
                 let (path, ty) = self.bind(
                     r,
                     scope,
@@ -109,12 +115,13 @@ impl Binder {
                         ty.name()
                     )));
                 }
-                let f = if matches!(op, B::Arrow) {
-                    Func::JsonGet
+                // `->` yields json, `->>` text, as in PostgreSQL.
+                let (f, out) = if matches!(op, B::Arrow) {
+                    (Func::JsonGet, SqlType::Json)
                 } else {
-                    Func::JsonGetText
+                    (Func::JsonGetText, SqlType::Text)
                 };
-                Ok((Expr::Func(f, vec![doc, path]), SqlType::Text))
+                Ok((Expr::Func(f, vec![doc, path]), out))
             }
             B::StringConcat => {
                 let want = Ctx {

@@ -30,7 +30,7 @@ pub fn buckets() -> Table {
                 Check::OneOf(VERSIONING),
             ),
             col("created_at", Timestamptz, Default::Now, Check::NotNull),
-            col("tags", Text, Default::Null, Check::Json),
+            col("tags", Json, Default::Null, Check::Json),
         ],
         key: vec![0],
     }
@@ -60,8 +60,8 @@ pub fn objects() -> Table {
                 Check::NotNull,
             ),
             col("last_modified", Timestamptz, Default::Now, Check::NotNull),
-            col("user_metadata", Text, Default::Null, Check::Json),
-            col("tags", Text, Default::Null, Check::Json),
+            col("user_metadata", Json, Default::Null, Check::Json),
+            col("tags", Json, Default::Null, Check::Json),
         ],
         key: vec![0, 1],
     }
@@ -84,8 +84,8 @@ pub fn versions() -> Table {
             c("content_type", Text),
             c("storage_class", Text),
             c("last_modified", Timestamptz),
-            c("user_metadata", Text),
-            c("tags", Text),
+            c("user_metadata", Json),
+            c("tags", Json),
         ],
         // Access paths use (bucket, key); a version is named by its
         // version id within them.
@@ -104,7 +104,7 @@ pub fn uploads() -> Table {
             col("upload_id", Text, Default::Null, Check::NotNull),
             col("initiated_at", Timestamptz, Default::Now, Check::NotNull),
             col("owner", Text, Default::Null, Check::None),
-            col("user_metadata", Text, Default::Null, Check::Json),
+            col("user_metadata", Json, Default::Null, Check::Json),
         ],
         // Upload ids are unique within a bucket; parts name their upload
         // by (bucket, upload_id).

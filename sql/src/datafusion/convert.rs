@@ -28,6 +28,11 @@ use crate::value::{SqlType, Value};
 /// The zone bucketdb's timestamps are in; DataFusion's session uses it too.
 pub const UTC: &str = "UTC";
 
+/// Field metadata naming the SQL type of a column Arrow has no type for:
+/// a `json` column is Utf8 to DataFusion (its JSON functions take text),
+/// and this key keeps it `json` to clients through projections.
+const SQL_TYPE_KEY: &str = "bucketdb.sql_type";
+
 fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
 }
@@ -39,7 +44,7 @@ pub fn arrow_type(ty: SqlType) -> DataType {
         SqlType::Int4 => DataType::Int32,
         SqlType::Int8 => DataType::Int64,
         SqlType::Float8 => DataType::Float64,
-        SqlType::Text => DataType::Utf8,
+        SqlType::Text | SqlType::Json => DataType::Utf8,
         SqlType::Timestamptz => timestamp_type(),
     }
 }
@@ -58,6 +63,28 @@ pub fn sql_type(dt: &DataType) -> SqlType {
     }
 }
 
+/// The SQL type a result field is reported as: its Arrow type's, or the
+/// one its metadata names (a `json` column).
+pub fn field_sql_type(f: &Field) -> SqlType {
+    match f.metadata().get(SQL_TYPE_KEY).map(String::as_str) {
+        Some("json") if f.data_type() == &DataType::Utf8 => SqlType::Json,
+        _ => sql_type(f.data_type()),
+    }
+}
+
+/// An Arrow field for a column of `ty`.
+pub fn field(name: &str, ty: SqlType, nullable: bool) -> Field {
+    let f = Field::new(name, arrow_type(ty), nullable);
+    match ty {
+        SqlType::Json => f.with_metadata(
+            [(SQL_TYPE_KEY.to_string(), ty.name().to_string())]
+                .into_iter()
+                .collect(),
+        ),
+        _ => f,
+    }
+}
+
 /// A table's Arrow schema: key columns and those checked NOT NULL are
 /// declared non-null (psql's `\d` shows it).
 pub fn table_schema(table: &Table) -> SchemaRef {
@@ -67,7 +94,7 @@ pub fn table_schema(table: &Table) -> SchemaRef {
         .enumerate()
         .map(|(i, c)| {
             let nullable = !table.is_key_column(i) && c.check != Check::NotNull;
-            Field::new(c.name, arrow_type(c.ty), nullable)
+            field(c.name, c.ty, nullable)
         })
         .collect::<Vec<_>>();
     Arc::new(Schema::new(fields))

@@ -11,10 +11,12 @@
 //! chooses between them.
 
 mod array_subquery;
+mod cast_params;
 mod catalog_schema;
 mod convert;
 mod errors;
 mod functions;
+mod information_schema;
 mod memory;
 mod no_policies;
 mod pg_proc;
@@ -45,7 +47,7 @@ use crate::value::{OutColumn, SqlType, Value};
 pub use memory::QueryMemory;
 pub use provider::{QueryScope, ScanSource, TxnScans};
 
-use convert::{batch_to_rows, param_scalar, sql_type};
+use convert::{batch_to_rows, field_sql_type, param_scalar};
 use errors::to_sql_error;
 
 /// The catalog and schema the built-in tables live in for DataFusion.
@@ -141,7 +143,9 @@ impl DataFusion {
         let setup = |e: String| SqlError::internal(format!("setting up DataFusion: {e}"));
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
-            .with_information_schema(true)
+            // `information_schema` is bucketdb's own (see the module), a
+            // schema of the catalog rather than DataFusion's built-in one.
+            .with_information_schema(false)
             // One partition: queries here are many and small next to the
             // two cores, and a repartition costs each of them more than
             // the parallelism wins back (see docs/benchmarks.md).
@@ -163,6 +167,14 @@ impl DataFusion {
         }
         datafusion_functions_json::register_all(&mut ctx).map_err(|e| setup(e.to_string()))?;
         datafusion_pg_catalog::setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider)
+            .map_err(|e| setup(e.to_string()))?;
+        let info = information_schema::InformationSchema::new(
+            ctx.state().catalog_list().clone(),
+            catalog.clone(),
+        );
+        ctx.catalog(CATALOG)
+            .ok_or_else(|| setup(format!("no catalog {CATALOG}")))?
+            .register_schema("information_schema", Arc::new(info))
             .map_err(|e| setup(e.to_string()))?;
         catalog_schema::install(&ctx, CATALOG, catalog).map_err(|e| setup(e.to_string()))?;
         functions::register(&ctx);
@@ -218,6 +230,7 @@ impl DataFusion {
         }
         let names = postgres_names(&stmt);
         let explain = matches!(stmt, Statement::Explain { verbose: false, .. });
+        let cast = cast_params::cast_types(&stmt);
         let plan = self
             .state
             .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
@@ -231,25 +244,33 @@ impl DataFusion {
             .with_allow_statements(false)
             .verify_plan(&plan)
             .map_err(|e| SqlError::feature_not_supported(e.message().to_string()))?;
-        let inferred = plan.get_parameter_types().map_err(to_sql_error)?;
+        let inferred = plan.get_parameter_fields().map_err(to_sql_error)?;
         let count = inferred
             .keys()
             .filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok())
             .max()
             .unwrap_or(0)
-            .max(given.len());
-        let params: Vec<Option<DataType>> = (1..=count)
+            .max(given.len())
+            .max(cast.len());
+        let param_fields: Vec<Option<_>> = (1..=count)
             .map(|i| inferred.get(&format!("${i}")).cloned().flatten())
             .collect();
-        let param_types = params
+        let params: Vec<Option<DataType>> = param_fields
+            .iter()
+            .map(|f| f.as_ref().map(|f| f.data_type().clone()))
+            .collect();
+        // A type the client declared stands, then a cast the query makes
+        // (`$1::boolean`), then what DataFusion inferred.
+        let param_types = param_fields
             .iter()
             .enumerate()
-            .map(|(i, dt)| {
+            .map(|(i, f)| {
                 given
                     .get(i)
                     .copied()
                     .flatten()
-                    .or_else(|| dt.as_ref().map(sql_type))
+                    .or_else(|| cast.get(i).copied().flatten())
+                    .or_else(|| f.as_deref().map(field_sql_type))
                     .unwrap_or(SqlType::Text)
             })
             .collect();
@@ -269,7 +290,7 @@ impl DataFusion {
                         .as_ref()
                         .and_then(|n| n[i].clone())
                         .unwrap_or_else(|| f.name().clone()),
-                    ty: sql_type(f.data_type()),
+                    ty: field_sql_type(f),
                 })
                 .collect()
         };

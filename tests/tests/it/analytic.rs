@@ -18,11 +18,16 @@ async fn load(c: &tokio_postgres::Client) {
         };
         c.execute(
             "INSERT INTO objects (bucket, key, size, user_metadata) VALUES ($1, $2, $3, $4)",
-            &[&bucket, &format!("k{i:02}"), &(i * 10), &meta],
+            &[&bucket, &format!("k{i:02}"), &(i * 10), &json(meta)],
         )
         .await
         .unwrap();
     }
+}
+
+/// A JSON parameter, as a driver sends one for a `json` column.
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
 }
 
 fn texts(rows: &[tokio_postgres::Row], col: usize) -> Vec<String> {

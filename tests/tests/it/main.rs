@@ -31,4 +31,5 @@ mod slt;
 mod snapshots;
 mod sql;
 mod transactions;
+mod types;
 mod versioning;

@@ -1,0 +1,222 @@
+//! What a statement tells a driver about types: JSON columns are `json`
+//! in RowDescription and ParameterDescription, on both planners; a cast
+//! parameter is described as the cast's type; a statement returning no
+//! rows describes no columns.
+
+use bucketdb_tests::{sqlstate, Server};
+use serde_json::json;
+use tokio_postgres::types::Type;
+
+#[tokio::test]
+async fn json_columns_are_described_as_json() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.execute(
+        "INSERT INTO buckets (name, tags) VALUES ('typed', $1)",
+        &[&json!({"env": "test"})],
+    )
+    .await
+    .unwrap();
+    let insert = c
+        .prepare("INSERT INTO objects (bucket, key, user_metadata, tags) VALUES ($1, $2, $3, $4)")
+        .await
+        .unwrap();
+    assert_eq!(
+        insert.params(),
+        &[Type::TEXT, Type::TEXT, Type::JSON, Type::JSON]
+    );
+    assert!(insert.columns().is_empty());
+    let meta = json!({"owner": "ana", "n": [1, 2]});
+    let n = c
+        .execute(&insert, &[&"typed", &"a", &meta, &json!(["x"])])
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+
+    // The fast planner (a point read) and DataFusion (a join) agree.
+    for sql in [
+        "SELECT user_metadata, tags, user_metadata->'n' AS n, user_metadata->>'owner' AS owner \
+         FROM objects WHERE bucket = $1 AND key = 'a'",
+        "SELECT o.user_metadata, o.tags, o.user_metadata->'n' AS n, o.user_metadata->>'owner' AS owner \
+         FROM objects o JOIN buckets b ON b.name = o.bucket WHERE b.name = $1",
+    ] {
+        let stmt = c.prepare(sql).await.unwrap();
+        let types: Vec<Type> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
+        assert_eq!(types[..2], [Type::JSON, Type::JSON], "{sql}");
+        assert_eq!(types[3], Type::TEXT, "{sql}");
+        assert_eq!(stmt.params(), &[Type::TEXT], "{sql}");
+        let row = c.query_one(&stmt, &[&"typed"]).await.unwrap();
+        assert_eq!(row.get::<_, serde_json::Value>(0), meta, "{sql}");
+        assert_eq!(row.get::<_, serde_json::Value>(1), json!(["x"]), "{sql}");
+        assert_eq!(row.get::<_, String>(3), "ana", "{sql}");
+    }
+    let row = c
+        .query_one(
+            "SELECT user_metadata->'n' FROM objects WHERE bucket = 'typed' AND key = 'a'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[0].type_(), &Type::JSON);
+    assert_eq!(row.get::<_, serde_json::Value>(0), json!([1, 2]));
+
+    // A client that sends jsonb (binary, with its version byte) is heard.
+    let stmt = c
+        .prepare_typed(
+            "UPDATE objects SET tags = $1 WHERE bucket = 'typed' AND key = 'a'",
+            &[Type::JSONB],
+        )
+        .await
+        .unwrap();
+    c.execute(&stmt, &[&json!({"k": true})]).await.unwrap();
+    let row = c
+        .query_one(
+            "SELECT tags FROM objects WHERE bucket = 'typed' AND key = 'a'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, serde_json::Value>(0), json!({"k": true}));
+
+    // Not JSON is refused as PostgreSQL's json input refuses it.
+    let e = c.execute("SELECT 'not json'::json", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "22P02");
+    let e = c
+        .execute(
+            "UPDATE objects SET tags = 'nope' WHERE bucket = 'typed' AND key = 'a'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22P02");
+}
+
+#[tokio::test]
+async fn cast_parameters_are_described_as_their_cast() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.execute("INSERT INTO buckets (name) VALUES ('casts')", &[])
+        .await
+        .unwrap();
+    // The fast planner, then DataFusion, where nothing but the cast says
+    // what the parameters are.
+    let fast = c
+        .prepare("SELECT $1::boolean AS b, $2::int8 AS i, $3::jsonb AS j")
+        .await
+        .unwrap();
+    assert_eq!(fast.params(), &[Type::BOOL, Type::INT8, Type::JSON]);
+    let row = c
+        .query_one(&fast, &[&true, &7i64, &json!({"a": 1})])
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(row.get::<_, i64>(1), 7);
+    assert_eq!(row.get::<_, serde_json::Value>(2), json!({"a": 1}));
+    let analytic = c
+        .prepare(
+            "SELECT $1::boolean AS b, $2::int8 AS i, $3::int4 AS j FROM buckets b \
+             JOIN objects o ON o.bucket = b.name RIGHT JOIN (SELECT 1 AS one) x ON true",
+        )
+        .await
+        .unwrap();
+    assert_eq!(analytic.params(), &[Type::BOOL, Type::INT8, Type::INT4]);
+    let row = c
+        .query_one(&analytic, &[&true, &7i64, &3i32])
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(row.get::<_, i64>(1), 7);
+    assert_eq!(row.get::<_, i32>(2), 3);
+    // A cast on a compared parameter wins over the comparison's type.
+    let stmt = c
+        .prepare("SELECT count(*) FROM objects WHERE bucket = $1::text AND size > $2::int4")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[Type::TEXT, Type::INT4]);
+}
+
+/// `information_schema.columns` names PostgreSQL's types and shows the
+/// built-in tables' defaults, as ORMs read them to map a table.
+#[tokio::test]
+async fn information_schema_columns_speak_postgresql() {
+    let server = Server::start();
+    let c = server.connect().await;
+    let rows = c
+        .query(
+            "SELECT column_name, data_type, udt_name, column_default, is_nullable \
+             FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+            &[&"objects"],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String, String, Option<String>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    let want = |n: &str, t: &str, u: &str, d: Option<&str>, null: &str| {
+        (
+            n.into(),
+            t.into(),
+            u.into(),
+            d.map(String::from),
+            null.into(),
+        )
+    };
+    assert_eq!(got.len(), 10);
+    assert_eq!(got[0], want("bucket", "text", "text", None, "NO"));
+    assert_eq!(got[3], want("size", "bigint", "int8", Some("0"), "YES"));
+    assert_eq!(
+        got[6],
+        want(
+            "storage_class",
+            "text",
+            "text",
+            Some("'STANDARD'::text"),
+            "NO"
+        )
+    );
+    assert_eq!(
+        got[7],
+        want(
+            "last_modified",
+            "timestamp with time zone",
+            "timestamptz",
+            Some("now()"),
+            "NO"
+        )
+    );
+    assert_eq!(got[8], want("user_metadata", "json", "json", None, "YES"));
+    // The catalog's own tables are listed too, with PostgreSQL's names,
+    // and the rest of information_schema still answers.
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_schema = 'pg_catalog' AND table_name = 'pg_class' AND data_type = 'Utf8'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0);
+    let tables: Vec<String> = c
+        .query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "buckets",
+            "multipart_parts",
+            "multipart_uploads",
+            "object_versions",
+            "objects"
+        ]
+    );
+}
