@@ -218,13 +218,12 @@ impl Columns {
     }
 
     fn batch(self) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> = vec![];
         let [catalog, schema, table, name, default, nullable, data_type, udt_catalog, udt_schema, udt_name, updatable] =
             self.text
                 .map(|v| Arc::new(StringArray::from(v)) as ArrayRef);
         let [ordinal, char_max, char_octet, precision, scale, datetime] =
             self.ints.map(|v| Arc::new(Int32Array::from(v)) as ArrayRef);
-        columns.extend([
+        let columns = vec![
             catalog,
             schema,
             table,
@@ -242,7 +241,7 @@ impl Columns {
             udt_schema,
             udt_name,
             updatable,
-        ]);
+        ];
         Ok(RecordBatch::try_new(schema_of_columns(), columns)?)
     }
 }
