@@ -262,13 +262,19 @@ fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
         },
         SqlType::Timestamptz => parse_timestamp(t).map(Value::Timestamp),
         SqlType::Text => Ok(Value::Text(s.to_string())),
-        SqlType::Json => match serde_json::from_str::<serde_json::Value>(s) {
-            Ok(_) => Ok(Value::Text(s.to_string())),
-            Err(e) => Err(SqlError::invalid_text_representation(format!(
-                "invalid input syntax for type json: {e}"
-            ))),
-        },
+        SqlType::Json => check_json(s).map(|()| Value::Text(s.to_string())),
     }
+}
+
+/// Refuses text that is not JSON, as PostgreSQL's json input does (22P02).
+pub fn check_json(s: &str) -> SqlResult<()> {
+    serde_json::from_str::<serde_json::Value>(s)
+        .map(|_| ())
+        .map_err(|e| {
+            SqlError::invalid_text_representation(format!(
+                "invalid input syntax for type json: {e}"
+            ))
+        })
 }
 
 impl fmt::Display for Value {

@@ -108,6 +108,12 @@ fn bad_param(i: usize, e: impl std::fmt::Display) -> SqlError {
     SqlError::invalid_text_representation(format!("invalid value for parameter ${}: {e}", i + 1))
 }
 
+/// Parameter `i`'s bytes as text; not UTF-8 is the client's error.
+fn text_param(i: usize, raw: &[u8]) -> Result<Value, SqlError> {
+    let s = std::str::from_utf8(raw).map_err(|e| bad_param(i, e))?;
+    Ok(Value::Text(s.to_string()))
+}
+
 /// Decodes a portal's parameters. Text-format values stay text and are
 /// converted by the statement (as PostgreSQL's input functions do); binary
 /// values are decoded by the type the client declared, or else ours. A
@@ -122,8 +128,7 @@ pub fn params(portal: &Portal<Arc<Prepared>>, prepared: &Prepared) -> Result<Vec
             continue;
         };
         if !portal.parameter_format.is_binary(i) {
-            let s = std::str::from_utf8(raw).map_err(|e| bad_param(i, e))?;
-            out.push(Value::Text(s.to_string()));
+            out.push(text_param(i, raw)?);
             continue;
         }
         let ty = declared.get(i).cloned().flatten().unwrap_or_else(|| {
@@ -158,15 +163,11 @@ pub fn params(portal: &Portal<Arc<Prepared>>, prepared: &Prepared) -> Result<Vec
                 .parameter::<NaiveDateTime>(i, &ty)
                 .map(|v| v.map(|x| Value::Timestamp(x.and_utc().timestamp_micros()))),
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
-                let s = std::str::from_utf8(raw).map_err(|e| bad_param(i, e))?;
-                Ok(Some(Value::Text(s.to_string())))
+                Ok(Some(text_param(i, raw)?))
             }
             // Binary jsonb is a version byte (1) and the JSON text.
             Type::JSONB => match raw.split_first() {
-                Some((1, text)) => {
-                    let s = std::str::from_utf8(text).map_err(|e| bad_param(i, e))?;
-                    Ok(Some(Value::Text(s.to_string())))
-                }
+                Some((1, text)) => Ok(Some(text_param(i, text)?)),
                 _ => return Err(bad_param(i, "unsupported jsonb version")),
             },
             other => {

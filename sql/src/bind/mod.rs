@@ -49,6 +49,21 @@ impl Ctx {
     }
 }
 
+/// The most parameters a statement may have: the wire protocol counts
+/// them in 16 bits. Checked before any table sized by a parameter's
+/// number is grown, so `$4000000000` cannot ask for gigabytes.
+pub const MAX_PARAMS: usize = 65_535;
+
+/// Refuses a parameter number past [`MAX_PARAMS`] (54000, as PostgreSQL).
+pub fn check_param_count(n: usize) -> SqlResult<()> {
+    if n > MAX_PARAMS {
+        return Err(SqlError::program_limit_exceeded(format!(
+            "number of parameters must be between 0 and {MAX_PARAMS}"
+        )));
+    }
+    Ok(())
+}
+
 impl Binder {
     /// Parameter types, unknown ones as text (PostgreSQL does the same for
     /// a parameter that nothing constrains).
@@ -65,6 +80,7 @@ impl Binder {
             .and_then(|s| s.parse().ok())
             .filter(|n| *n >= 1)
             .ok_or_else(|| SqlError::syntax(format!("invalid parameter {text}")))?;
+        check_param_count(n)?;
         let idx = n - 1;
         if self.params.len() <= idx {
             self.params.resize(idx + 1, None);

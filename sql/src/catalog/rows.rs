@@ -6,7 +6,7 @@ use bucketdb_storage::{keys, rules, StoredRow};
 
 use super::{Check, Default, Table, TableId};
 use crate::error::{SqlError, SqlResult};
-use crate::value::Value;
+use crate::value::{check_json, Value};
 
 impl Table {
     /// A stored row's values, one per column (columns added after the row
@@ -51,12 +51,7 @@ impl Table {
                     )))
                 }
                 (Check::Json, Value::Text(s)) => {
-                    if let Err(e) = serde_json::from_str::<serde_json::Value>(s) {
-                        return Err(SqlError::invalid_text_representation(format!(
-                            "invalid input syntax for type json in column \"{}\": {e}",
-                            c.name
-                        )));
-                    }
+                    check_json(s).map_err(|e| e.with_context(format!("column \"{}\"", c.name)))?
                 }
                 (Check::NonNegative, Value::Int(i)) if *i < 0 => {
                     return Err(SqlError::check_violation(format!(

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{visit_expressions, Expr, Statement, Value};
 
-use crate::bind::declared_type;
+use crate::bind::{declared_type, MAX_PARAMS};
 use crate::value::SqlType;
 
 /// The type each cast parameter is cast to, by parameter position (from
@@ -27,7 +27,8 @@ pub fn cast_types(stmt: &Statement) -> Vec<Option<SqlType>> {
             if let Expr::Value(v) = inner {
                 if let Value::Placeholder(p) = &v.value {
                     let at = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok());
-                    if let (Some(n @ 1..), Ok(ty)) = (at, declared_type(data_type)) {
+                    // Past MAX_PARAMS the statement is refused where it is planned.
+                    if let (Some(n @ 1..=MAX_PARAMS), Ok(ty)) = (at, declared_type(data_type)) {
                         if out.len() < n {
                             out.resize(n, None);
                         }

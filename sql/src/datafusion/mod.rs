@@ -252,6 +252,7 @@ impl DataFusion {
             .unwrap_or(0)
             .max(given.len())
             .max(cast.len());
+        crate::bind::check_param_count(count)?;
         let param_fields: Vec<Option<_>> = (1..=count)
             .map(|i| inferred.get(&format!("${i}")).cloned().flatten())
             .collect();

@@ -127,6 +127,16 @@ async fn cast_parameters_are_described_as_their_cast() {
     assert!(row.get::<_, bool>(0));
     assert_eq!(row.get::<_, i64>(1), 7);
     assert_eq!(row.get::<_, i32>(2), 3);
+    // A parameter number past the protocol's 65535 is refused before
+    // anything is sized by it, on both planners; the session goes on.
+    for sql in [
+        "SELECT $4000000000::int8",
+        "SELECT $70000",
+        "SELECT $4000000000::int8 FROM buckets b JOIN objects o ON o.bucket = b.name",
+    ] {
+        let e = c.prepare(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&e), "54000", "{sql}");
+    }
     // A cast on a compared parameter wins over the comparison's type.
     let stmt = c
         .prepare("SELECT count(*) FROM objects WHERE bucket = $1::text AND size > $2::int4")
