@@ -91,6 +91,10 @@ pub struct Args {
     /// reaches the ports can then read and change everything
     #[arg(long, env = "BUCKETDB_INSECURE")]
     pub insecure: bool,
+    /// Log every SQL statement a client sends (its text, at Query and
+    /// Parse), to see what a tool asks
+    #[arg(long, env = "BUCKETDB_LOG_STATEMENTS")]
+    pub log_statements: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -124,6 +128,7 @@ struct FileConfig {
     certs_dir: Option<PathBuf>,
     require_tls: Option<bool>,
     insecure: Option<bool>,
+    log_statements: Option<bool>,
     /// The `[limits]` table.
     #[serde(default)]
     limits: LimitArgs,
@@ -158,6 +163,7 @@ pub struct Config {
     pub certs_dir: Option<PathBuf>,
     pub require_tls: bool,
     pub insecure: bool,
+    pub log_statements: bool,
     pub limits: Limits,
 }
 
@@ -246,6 +252,7 @@ impl Config {
             certs_dir: args.certs_dir.or(file.certs_dir),
             require_tls: args.require_tls || file.require_tls == Some(true),
             insecure: args.insecure || file.insecure == Some(true),
+            log_statements: args.log_statements || file.log_statements == Some(true),
             limits: args.limits.over(file.limits),
         };
         config

@@ -51,12 +51,14 @@ async fn run() -> anyhow::Result<()> {
         eprintln!("bucketdb: {why}");
         std::process::exit(2);
     }
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log))
+        .context("invalid --log filter")?;
+    if config.log_statements {
+        filter = filter.add_directive(pg::STATEMENT_LOG_DIRECTIVE.parse()?);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log))
-                .context("invalid --log filter")?,
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
 

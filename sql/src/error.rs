@@ -35,6 +35,11 @@ pub enum SqlState {
     ActiveSqlTransaction,
     InFailedSqlTransaction,
     IdleInTransactionSessionTimeout,
+    NoActiveSqlTransaction,
+    // Class 26: invalid SQL statement name.
+    InvalidSqlStatementName,
+    // Class 3B: savepoint exception.
+    InvalidSavepointSpecification,
     // Class 28: invalid authorization specification.
     InvalidAuthorizationSpecification,
     InvalidPassword,
@@ -79,7 +84,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 49] = [
+    pub const ALL: [SqlState; 52] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -99,6 +104,9 @@ impl SqlState {
         SqlState::ActiveSqlTransaction,
         SqlState::InFailedSqlTransaction,
         SqlState::IdleInTransactionSessionTimeout,
+        SqlState::NoActiveSqlTransaction,
+        SqlState::InvalidSqlStatementName,
+        SqlState::InvalidSavepointSpecification,
         SqlState::InvalidAuthorizationSpecification,
         SqlState::InvalidPassword,
         SqlState::DependentObjectsStillExist,
@@ -157,6 +165,9 @@ impl SqlState {
             DependentObjectsStillExist => "2BP01",
             InFailedSqlTransaction => "25P02",
             IdleInTransactionSessionTimeout => "25P03",
+            NoActiveSqlTransaction => "25P01",
+            InvalidSqlStatementName => "26000",
+            InvalidSavepointSpecification => "3B001",
             SerializationFailure => "40001",
             StatementCompletionUnknown => "40003",
             SyntaxError => "42601",
@@ -239,6 +250,9 @@ constructors! {
     invalid_datetime_format => InvalidDatetimeFormat,
     cardinality_violation => CardinalityViolation,
     in_failed_sql_transaction => InFailedSqlTransaction,
+    no_active_sql_transaction => NoActiveSqlTransaction,
+    invalid_savepoint => InvalidSavepointSpecification,
+    invalid_statement_name => InvalidSqlStatementName,
     serialization_failure => SerializationFailure,
     statement_completion_unknown => StatementCompletionUnknown,
     object_not_in_prerequisite_state => ObjectNotInPrerequisiteState,

@@ -21,35 +21,78 @@ pub fn version_string() -> String {
 }
 
 /// Settings every session starts with (name in lowercase → value).
+/// Settings every session starts with (name in lowercase → value). Most
+/// are what PostgreSQL clients read or send when they connect; bucketdb
+/// behaves as their values say (UTF-8, ISO dates, serializable, ...).
 const DEFAULTS: &[(&str, &str)] = &[
     ("application_name", ""),
+    ("block_size", "8192"),
+    ("bytea_output", "hex"),
     ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
     ("consistency", "linearizable"),
     ("datestyle", "ISO, MDY"),
+    ("default_transaction_deferrable", "off"),
     ("default_transaction_isolation", "serializable"),
+    ("default_transaction_read_only", "off"),
+    ("escape_string_warning", "on"),
     ("extra_float_digits", "1"),
     ("idle_in_transaction_session_timeout", "0"),
     ("idle_session_timeout", "0"),
+    ("in_hot_standby", "off"),
     ("integer_datetimes", "on"),
     ("intervalstyle", "postgres"),
     ("is_superuser", "on"),
+    ("lc_collate", "C"),
+    ("lc_ctype", "C"),
+    ("lc_messages", "C"),
+    ("lc_monetary", "C"),
+    ("lc_numeric", "C"),
+    ("lc_time", "C"),
+    ("lock_timeout", "0"),
+    ("max_identifier_length", "63"),
+    ("max_index_keys", "32"),
     ("search_path", "\"$user\", public"),
     ("server_encoding", "UTF8"),
     ("server_version", SERVER_VERSION),
     ("server_version_num", "160000"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
+    ("synchronous_commit", "on"),
     ("timezone", "UTC"),
+    ("transaction_deferrable", "off"),
     ("transaction_isolation", "serializable"),
+    ("transaction_read_only", "off"),
 ];
 
 /// Settings a client may not change.
 const READ_ONLY: &[&str] = &[
+    "block_size",
     "server_version",
     "server_version_num",
     "server_encoding",
+    "in_hot_standby",
     "integer_datetimes",
     "is_superuser",
+    "lc_collate",
+    "lc_ctype",
+    "max_identifier_length",
+    "max_index_keys",
+    "transaction_read_only",
+];
+
+/// The levels `transaction_isolation` may be set to. Every transaction
+/// is serializable, which the SQL standard allows for any of them.
+const ISOLATION_LEVELS: &[&str] = &[
+    "serializable",
+    "repeatable read",
+    "read committed",
+    "read uncommitted",
+];
+
+/// The values `client_min_messages` takes.
+const MESSAGE_LEVELS: &[&str] = &[
+    "debug5", "debug4", "debug3", "debug2", "debug1", "debug", "log", "notice", "warning", "error",
 ];
 
 /// Cloned for a scan that runs on after its statement returned: it
@@ -147,6 +190,16 @@ impl Settings {
                 parse_duration(value)?;
                 value.to_string()
             }
+            "transaction_isolation" | "default_transaction_isolation" => {
+                one_of(&name, value, ISOLATION_LEVELS)?;
+                "serializable".to_string()
+            }
+            "client_min_messages" => one_of(&name, value, MESSAGE_LEVELS)?,
+            // Settings whose other values bucketdb would not honour.
+            "default_transaction_read_only" | "default_transaction_deferrable" => {
+                one_of(&name, value, &["off", "false"])?;
+                "off".to_string()
+            }
             _ => value.to_string(),
         };
         self.settings.insert(name, value);
@@ -206,10 +259,30 @@ impl Settings {
     /// `SHOW name` / `current_setting(name)`.
     pub fn show(&self, name: &str) -> SqlResult<String> {
         let name = name.to_ascii_lowercase();
+        if name == "session_authorization" {
+            return Ok(self.user.clone());
+        }
         self.settings.get(&name).cloned().ok_or_else(|| {
             SqlError::undefined_object(format!("unrecognized configuration parameter \"{name}\""))
         })
     }
+
+    /// `SHOW ALL`: every setting and its value, by name.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// `value` if it is one of `allowed` (any case), in lowercase.
+fn one_of(name: &str, value: &str, allowed: &[&str]) -> SqlResult<String> {
+    let v = value.trim().to_ascii_lowercase();
+    if allowed.contains(&v.as_str()) {
+        return Ok(v);
+    }
+    Err(SqlError::invalid_parameter_value(format!(
+        "invalid value for parameter \"{name}\": \"{value}\" (expected one of {})",
+        allowed.join(", ")
+    )))
 }
 
 /// A PostgreSQL time setting: a number of milliseconds, or a number with a
@@ -299,6 +372,22 @@ mod tests {
         assert_eq!(s.statement_timeout(), Some(Duration::from_millis(1500)));
         s.set("statement_timeout", "2s").unwrap();
         assert_eq!(s.statement_timeout(), Some(Duration::from_secs(2)));
+        // Any isolation level asked for is served as serializable.
+        s.set("transaction_isolation", "READ COMMITTED").unwrap();
+        assert_eq!(s.show("transaction_isolation").unwrap(), "serializable");
+        s.set("client_min_messages", "WARNING").unwrap();
+        assert_eq!(s.show("client_min_messages").unwrap(), "warning");
+        assert_eq!(
+            s.set("client_min_messages", "loud").unwrap_err().state,
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(
+            s.set("default_transaction_read_only", "on")
+                .unwrap_err()
+                .state,
+            SqlState::InvalidParameterValue
+        );
+        assert_eq!(s.show("session_authorization").unwrap(), "u");
         assert_eq!(
             s.set("statement_timeout", "soon").unwrap_err().state,
             SqlState::InvalidParameterValue

@@ -7,6 +7,7 @@ mod describe;
 mod encode;
 mod socket;
 mod startup;
+mod status;
 
 pub use socket::ConnectionLimits;
 pub use startup::AuthPolicy;
@@ -18,7 +19,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bucketdb_sql::{Engine, Interrupt, Output, Prepared, Session, SqlError, Value};
-use futures::{Sink, StreamExt};
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::portal::Format;
 use pgwire::api::portal::Portal;
 use pgwire::api::query::send_describe_response;
@@ -29,15 +30,26 @@ use pgwire::api::results::{
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
-use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type, DEFAULT_NAME};
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, PgWireConnectionState, PgWireServerHandlers, Type, DEFAULT_NAME,
+};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::CopyData;
-use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::extendedquery::{
+    Describe, Execute, Parse, ParseComplete, TARGET_TYPE_BYTE_STATEMENT,
+};
+use pgwire::messages::simplequery::Query;
 use pgwire::messages::PgWireBackendMessage;
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use crate::metrics::Metrics;
+
+/// The tracing target of the statement log (`--log-statements`).
+const STATEMENT_LOG: &str = "statements";
+
+/// The log filter directive `--log-statements` adds.
+pub const STATEMENT_LOG_DIRECTIVE: &str = "statements=info";
 
 /// Accepts connections until the task is aborted. With `tls`, clients may
 /// (or, by `auth`, must) negotiate TLS. At most `max_connections` are
@@ -114,6 +126,8 @@ pub struct Connection {
     /// client's last.
     scram: Mutex<Option<bucketdb_sql::scram::Exchange>>,
     limits: ConnectionLimits,
+    /// Names of the statements the client parsed (see [`status`]).
+    statement_names: status::StatementNames,
 }
 
 impl Drop for Connection {
@@ -147,6 +161,7 @@ impl Connection {
             auth,
             scram: Mutex::new(None),
             limits,
+            statement_names: Default::default(),
         }
     }
 
@@ -194,6 +209,9 @@ impl Connection {
             started.elapsed().as_secs_f64(),
             result.as_ref().err().map(|e| e.code()),
         );
+        if let Err(e) = &result {
+            tracing::info!(target: STATEMENT_LOG, "error {}: {}", e.code(), e.message);
+        }
         result
     }
 }
@@ -271,6 +289,10 @@ fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
         ))),
         Output::Transaction { tag, open: true } => Ok(Response::TransactionStart(Tag::new(tag))),
         Output::Transaction { tag, open: false } => Ok(Response::TransactionEnd(Tag::new(tag))),
+        // The connection holds prepared statements: it answers these.
+        Output::Deallocate { .. } => Err(user_error(&SqlError::internal(
+            "DEALLOCATE reached no connection",
+        ))),
         Output::Rows {
             columns,
             rows,
@@ -311,13 +333,31 @@ fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
 
 #[async_trait]
 impl SimpleQueryHandler for Connection {
-    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    /// Answered here rather than by pgwire: ReadyForQuery reports the
+    /// session's transaction status (see [`status`]).
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let responses = SimpleQueryHandler::do_query(self, client, &query.query).await?;
+        self.send_simple(client, responses).await
+    }
+
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        tracing::info!(target: STATEMENT_LOG, "statement: {query}");
         let statements = match self.engine.parse(query) {
             Ok(s) => s,
             Err(e) => {
@@ -333,8 +373,11 @@ impl SimpleQueryHandler for Connection {
                 Ok(p) => self.run(&p, vec![]).await,
                 Err(e) => Err(e),
             };
-            match result.and_then(|o| {
-                respond(o, &Format::UnifiedText).map_err(|e| SqlError::internal(e.to_string()))
+            match result.and_then(|o| match o {
+                Output::Deallocate { name, tag } => self.deallocate(client, name.as_deref(), tag),
+                o => {
+                    respond(o, &Format::UnifiedText).map_err(|e| SqlError::internal(e.to_string()))
+                }
             }) {
                 Ok(r) => out.push(r),
                 Err(e) => {
@@ -369,6 +412,7 @@ impl QueryParser for StatementParser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        tracing::info!(target: STATEMENT_LOG, "parse: {sql}");
         match prepare_one(&self.engine, sql, types).await {
             Ok(p) => Ok(p.map(Arc::new)),
             Err(e) => {
@@ -407,9 +451,50 @@ impl ExtendedQueryHandler for Connection {
         self.parser.clone()
     }
 
+    /// As pgwire parses, also keeping the statement's name (see
+    /// [`status`]).
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message
+            .name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        self.parsed(&name);
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// As pgwire executes, then the status Sync reports is the session's
+    /// (see [`status`]).
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_execute(client, message).await?;
+        if !matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+            let status = self.transaction_status().await;
+            client.set_transaction_status(status);
+        }
+        Ok(())
+    }
+
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Self::Statement>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -427,7 +512,12 @@ impl ExtendedQueryHandler for Connection {
             .run(prepared, params)
             .await
             .map_err(|e| user_error(&e))?;
-        respond(output, &portal.result_column_format)
+        match output {
+            Output::Deallocate { name, tag } => self
+                .deallocate(client, name.as_deref(), tag)
+                .map_err(|e| user_error(&e)),
+            output => respond(output, &portal.result_column_format),
+        }
     }
 
     /// A statement is described here (see [`describe`]); a portal, or a

@@ -42,6 +42,43 @@ impl Binder {
         ))
     }
 
+    /// `(a, b) = (x, y)` is `a = x AND b = y`, and `<>` is `a <> x OR
+    /// b <> y`: PostgreSQL's row comparison, NULLs included. Written so, a
+    /// key given as a row (`(bucket, key) = ($1, $2)`) is a point access.
+    fn row_comparison(
+        &mut self,
+        l: &[ast::Expr],
+        op: &BinaryOperator,
+        r: &[ast::Expr],
+        scope: &Scope,
+        ctx: Ctx,
+    ) -> SqlResult<(Expr, SqlType)> {
+        if l.len() != r.len() {
+            return Err(SqlError::syntax(
+                "unequal number of entries in row expressions",
+            ));
+        }
+        let join: fn(Box<Expr>, Box<Expr>) -> Expr = match op {
+            BinaryOperator::Eq => Expr::And,
+            BinaryOperator::NotEq => Expr::Or,
+            other => {
+                return Err(SqlError::feature_not_supported(format!(
+                    "row comparison with {other} is not supported"
+                )))
+            }
+        };
+        let mut out: Option<Expr> = None;
+        for (a, b) in l.iter().zip(r) {
+            let (e, _) = self.binary(a, op, b, scope, ctx)?;
+            out = Some(match out {
+                None => e,
+                Some(prev) => join(Box::new(prev), Box::new(e)),
+            });
+        }
+        let out = out.ok_or_else(|| SqlError::syntax("empty row expression"))?;
+        Ok((out, SqlType::Bool))
+    }
+
     pub(super) fn binary(
         &mut self,
         l: &ast::Expr,
@@ -52,6 +89,9 @@ impl Binder {
     ) -> SqlResult<(Expr, SqlType)> {
         use BinaryOperator as B;
         let b = Box::new;
+        if let (ast::Expr::Tuple(ls), ast::Expr::Tuple(rs)) = (l, r) {
+            return self.row_comparison(ls, op, rs, scope, ctx);
+        }
         let cmp = match op {
             B::Eq => Some(CmpOp::Eq),
             B::NotEq => Some(CmpOp::NotEq),

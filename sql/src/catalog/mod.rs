@@ -3,10 +3,12 @@
 //! stored at ([`rows`]), and how a storage key or a refusal of the state
 //! machine is named to a client ([`naming`]).
 
+mod constraints;
 mod naming;
 mod rows;
 mod tables;
 
+pub use constraints::{Constraint, ConstraintKind};
 pub use naming::{duplicate_key, rejection_error};
 
 use crate::error::{SqlError, SqlResult};
@@ -64,6 +66,20 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Positions of the primary-key columns, in key order.
     pub key: Vec<usize>,
+    /// The parent the state machine requires a row to have, and which
+    /// cannot be deleted while the row exists.
+    pub foreign_key: Option<ForeignKey>,
+}
+
+/// A foreign key the state machine enforces (see `storage::apply`).
+#[derive(Debug)]
+pub struct ForeignKey {
+    pub name: &'static str,
+    /// Positions of the referencing columns, in key order.
+    pub columns: Vec<usize>,
+    pub parent: TableId,
+    /// Positions of the referenced columns, matching `columns`.
+    pub parent_columns: Vec<usize>,
 }
 
 /// All built-in tables, built once.

@@ -82,17 +82,19 @@ pub fn rejection_error(table: &Table, r: &Rejection) -> SqlError {
     match r.violation {
         Violation::UniqueViolation => duplicate_key(table, &r.key),
         Violation::MissingParent => SqlError::foreign_key_violation(format!(
-            "insert or update on table \"{}\" violates foreign key constraint \"{}_parent_fkey\": {}",
-            table.name, table.name, r.detail
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\": {}",
+            table.name,
+            table.foreign_key.as_ref().map_or("parent", |k| k.name),
+            r.detail
         )),
         Violation::HasChildren => SqlError::foreign_key_violation(format!(
             "update or delete on table \"{}\" violates a foreign key constraint: {}",
             table.name, r.detail
         )),
         Violation::InvalidValue => SqlError::check_violation(r.detail.clone()),
-        Violation::Conflict => SqlError::serialization_failure(
-            "could not serialize access due to concurrent update",
-        ),
+        Violation::Conflict => {
+            SqlError::serialization_failure("could not serialize access due to concurrent update")
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use bucketdb_storage::versioning;
 
-use super::{Check, Column, Default, Table, TableId, VERSIONING};
+use super::{Check, Column, Default, ForeignKey, Table, TableId, VERSIONING};
 use crate::value::SqlType;
 
 const fn col(name: &'static str, ty: SqlType, default: Default, check: Check) -> Column {
@@ -33,6 +33,7 @@ pub fn buckets() -> Table {
             col("tags", Json, Default::Null, Check::Json),
         ],
         key: vec![0],
+        foreign_key: None,
     }
 }
 
@@ -64,6 +65,7 @@ pub fn objects() -> Table {
             col("tags", Json, Default::Null, Check::Json),
         ],
         key: vec![0, 1],
+        foreign_key: Some(in_bucket("objects_bucket_fkey")),
     }
 }
 
@@ -90,6 +92,9 @@ pub fn versions() -> Table {
         // Access paths use (bucket, key); a version is named by its
         // version id within them.
         key: vec![0, 1, 2],
+        // A version outlives its object but not its bucket: a bucket with
+        // versions cannot be dropped.
+        foreign_key: Some(in_bucket("object_versions_bucket_fkey")),
     }
 }
 
@@ -109,6 +114,7 @@ pub fn uploads() -> Table {
         // Upload ids are unique within a bucket; parts name their upload
         // by (bucket, upload_id).
         key: vec![0, 2],
+        foreign_key: Some(in_bucket("multipart_uploads_bucket_fkey")),
     }
 }
 
@@ -126,5 +132,21 @@ pub fn parts() -> Table {
             col("last_modified", Timestamptz, Default::Now, Check::NotNull),
         ],
         key: vec![0, 1, 2],
+        foreign_key: Some(ForeignKey {
+            name: "multipart_parts_bucket_upload_id_fkey",
+            columns: vec![0, 1],
+            parent: TableId::Uploads,
+            parent_columns: vec![0, 2],
+        }),
+    }
+}
+
+/// The key of a table whose first column names a bucket.
+fn in_bucket(name: &'static str) -> ForeignKey {
+    ForeignKey {
+        name,
+        columns: vec![0],
+        parent: TableId::Buckets,
+        parent_columns: vec![0],
     }
 }

@@ -1,8 +1,10 @@
 //! The `pg_catalog` schema DataFusion queries see: datafusion-pg-catalog's,
 //! except for the tables bucketdb answers itself: `pg_proc` also lists
 //! bucketdb's functions ([`super::pg_proc`]), `pg_roles`, `pg_authid` and
-//! `pg_auth_members` hold the replicated roles ([`super::roles`]), and
-//! `pg_class` gains the `relacl` column ([`super::privileges`]).
+//! `pg_auth_members` hold the replicated roles ([`super::roles`]),
+//! `pg_class` gains the `relacl` column ([`super::privileges`]), and the
+//! tables that describe keys, defaults and column types tell the built-in
+//! tables' own ([`super::pg_keys`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,8 +16,10 @@ use datafusion::execution::context::SessionContext;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStaticTables};
 
+use super::pg_keys::{self, KeyTable, KeyTableKind, LiveTables};
 use super::pg_proc::ProcTable;
 use super::privileges::ScopedFunctions;
+use super::regtype;
 use super::roles::{RoleTable, RoleTableKind};
 use crate::catalog::Catalog;
 
@@ -28,6 +32,30 @@ struct CatalogSchema {
     inner: Arc<PgCatalog>,
     proc: Arc<ProcTable>,
     scoped: Arc<ScopedFunctions>,
+    catalog: Arc<Catalog>,
+}
+
+impl CatalogSchema {
+    /// The library's own table `name`.
+    fn library_table(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
+        self.inner
+            .build_table_by_name(name)?
+            .ok_or_else(|| DataFusionError::Internal(format!("pg_catalog has no {name}")))?
+            .try_into_table_provider()
+    }
+
+    fn key_table(&self, kind: KeyTableKind) -> Result<Arc<dyn TableProvider>> {
+        let live = LiveTables {
+            pg_class: self.library_table("pg_class")?,
+            pg_namespace: self.library_table("pg_namespace")?,
+            pg_attribute: self.library_table("pg_attribute")?,
+        };
+        let table = Arc::new(KeyTable::new(kind, live, self.catalog.clone()));
+        match kind {
+            KeyTableKind::Class => self.scoped.with_acl(table),
+            _ => Ok(table),
+        }
+    }
 }
 
 #[async_trait]
@@ -43,11 +71,10 @@ impl SchemaProvider for CatalogSchema {
         if name.eq_ignore_ascii_case("pg_proc") {
             return self.proc.provider().map(Some);
         }
-        let table = self.inner.table(name).await?;
-        match table {
-            Some(t) if name.eq_ignore_ascii_case("pg_class") => self.scoped.with_acl(t).map(Some),
-            other => Ok(other),
+        if let Some(kind) = KeyTableKind::of(name) {
+            return self.key_table(kind).map(Some);
         }
+        self.inner.table(name).await
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -58,9 +85,11 @@ impl SchemaProvider for CatalogSchema {
 /// Sets up `pg_catalog` in `catalog_name` (after datafusion-pg-catalog's
 /// own setup) and the functions that answer for the asking session.
 pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) -> Result<()> {
+    let statics = Arc::new(PgCatalogStaticTables::try_new()?);
+    regtype::register(ctx, &statics)?;
     let inner = Arc::new(PgCatalog::try_new(
         ctx.state().catalog_list().clone(),
-        Arc::new(PgCatalogStaticTables::try_new()?),
+        statics,
         EmptyContextProvider,
     )?);
     let proc = Arc::new(ProcTable::new(inner.clone())?);
@@ -77,14 +106,16 @@ pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) 
         .map(|t| format!("information_schema.{t}"))
         .chain(names(&inner).into_iter().map(|t| format!("pg_catalog.{t}")))
         .collect();
-    let scoped = Arc::new(ScopedFunctions::new(catalog, relations));
+    let scoped = Arc::new(ScopedFunctions::new(catalog.clone(), relations));
     scoped.register(ctx);
+    pg_keys::register(ctx, &catalog);
     target.register_schema(
         "pg_catalog",
         Arc::new(CatalogSchema {
             inner,
             proc,
             scoped,
+            catalog,
         }),
     )?;
     Ok(())

@@ -74,6 +74,9 @@ pub fn register(ctx: &SessionContext) {
         constant("col_description", &[2], no_text()),
         constant("shobj_description", &[2], no_text()),
         constant("pg_get_function_sqlbody", &[1], no_text()),
+        // Foreign keys are kept by the state machine, not by triggers:
+        // `pg_trigger` is empty, so no OID names one.
+        constant("pg_get_triggerdef", &[1, 2], no_text()),
         // On-disk sizes are RocksDB's, shared by all tables: unknown per
         // table or database, so NULL (psql shows an empty cell).
         constant("pg_table_size", &[1], ScalarValue::Int64(None)),

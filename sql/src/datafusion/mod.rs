@@ -13,17 +13,24 @@
 mod array_subquery;
 mod cast_params;
 mod catalog_schema;
+mod compat;
 mod convert;
 mod errors;
 mod functions;
 mod information_schema;
+mod known_empty;
 mod memory;
 mod no_policies;
+mod pg_keys;
 mod pg_proc;
 mod privileges;
 mod provider;
 mod pushdown;
+mod regclass_names;
+mod regtype;
 mod roles;
+mod scalar_in_from;
+mod scalar_subquery;
 
 use std::sync::Arc;
 
@@ -34,11 +41,10 @@ use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
-use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use futures::StreamExt;
 use sqlparser::ast::{Expr as AstExpr, SelectItem, SetExpr, Statement};
 
-use crate::catalog::{Catalog, TableId};
+use crate::catalog::Catalog;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::functions::own_functions;
 use crate::runtime::RowStream;
@@ -134,7 +140,7 @@ pub fn refusal(ours: SqlError, df: SqlError) -> SqlError {
 pub struct DataFusion {
     state: SessionState,
     task: Arc<TaskContext>,
-    rewriter: PostgresCompatibilityParser,
+    compat: compat::Compat,
     pools: memory::Pools,
 }
 
@@ -154,14 +160,8 @@ impl DataFusion {
             .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
         let pools = memory::Pools::new(memory).map_err(|e| setup(e.to_string()))?;
         let mut ctx = SessionContext::new_with_config_rt(config, pools.base());
-        for id in [
-            TableId::Buckets,
-            TableId::Objects,
-            TableId::Uploads,
-            TableId::Parts,
-            TableId::Versions,
-        ] {
-            let name = catalog.get(id).name;
+        for table in catalog.tables() {
+            let (name, id) = (table.name, table.id);
             ctx.register_table(name, Arc::new(provider::KvTable::new(catalog.clone(), id)))
                 .map_err(|e| setup(e.to_string()))?;
         }
@@ -171,6 +171,7 @@ impl DataFusion {
         let info = information_schema::InformationSchema::new(
             ctx.state().catalog_list().clone(),
             catalog.clone(),
+            CATALOG,
         );
         ctx.catalog(CATALOG)
             .ok_or_else(|| setup(format!("no catalog {CATALOG}")))?
@@ -178,11 +179,12 @@ impl DataFusion {
             .map_err(|e| setup(e.to_string()))?;
         catalog_schema::install(&ctx, CATALOG, catalog).map_err(|e| setup(e.to_string()))?;
         functions::register(&ctx);
+        scalar_subquery::register(&ctx);
         let state = ctx.state();
         Ok(DataFusion {
             task: state.task_ctx(),
             state,
-            rewriter: PostgresCompatibilityParser::new(),
+            compat: compat::Compat::new(),
             pools,
         })
     }
@@ -218,17 +220,35 @@ impl DataFusion {
         let text = source.map_or_else(|| stmt.to_string(), str::to_string);
         let lower = text.to_ascii_lowercase();
         let catalog_query = lower.contains("pg_") || lower.contains("information_schema");
-        let mut stmt = match catalog_query.then(|| self.rewriter.parse(&text)) {
-            Some(Ok(mut v)) if v.len() == 1 => v.remove(0),
-            _ => self.rewriter.rewrite(stmt.clone()),
+        let mut stmt = match catalog_query {
+            true => self.compat.rewrite_client_query(stmt, &text),
+            false => self.compat.rewrite(stmt.clone()),
         };
         if lower.contains("pg_policy") || lower.contains("attacl") {
             no_policies::rewrite(&mut stmt);
         }
+        if lower.contains("pg_trigger") || lower.contains("attcollation") {
+            known_empty::rewrite(&mut stmt);
+        }
         if lower.contains("array") {
             array_subquery::rewrite(&mut stmt);
         }
+        let is_scalar = |name: &str| {
+            self.state.scalar_functions().contains_key(name)
+                && !self.state.table_functions().contains_key(name)
+        };
+        scalar_in_from::rewrite(&mut stmt, &is_scalar);
+        // Named as PostgreSQL names them before the rewrites below, which
+        // change how a column is computed, not what it is.
         let names = postgres_names(&stmt);
+        if lower.contains("regclass") {
+            regclass_names::rewrite(&mut stmt);
+        }
+        let is_aggregate = |name: &str| {
+            self.state.aggregate_functions().contains_key(name)
+                || self.state.window_functions().contains_key(name)
+        };
+        scalar_subquery::rewrite(&mut stmt, &is_aggregate);
         let explain = matches!(stmt, Statement::Explain { verbose: false, .. });
         let cast = cast_params::cast_types(&stmt);
         let plan = self
@@ -431,7 +451,14 @@ fn expr_name(e: &AstExpr) -> Option<String> {
     match e {
         AstExpr::Identifier(_) | AstExpr::CompoundIdentifier(_) => None,
         AstExpr::Function(f) => f.name.0.last().map(|p| p.to_string().to_lowercase()),
-        AstExpr::Cast { expr, .. } | AstExpr::Nested(expr) => expr_name(expr),
+        // A cast column keeps the column's name (`conrelid::regclass` is
+        // `conrelid`).
+        AstExpr::Cast { expr, .. } => match &**expr {
+            AstExpr::Identifier(i) => Some(i.value.clone()),
+            AstExpr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
+            other => expr_name(other),
+        },
+        AstExpr::Nested(expr) => expr_name(expr),
         AstExpr::Case { .. } => Some("case".into()),
         _ => Some("?column?".into()),
     }
@@ -460,7 +487,7 @@ mod tests {
                 None,
                 None,
                 s("count"),
-                None,
+                s("x"),
                 s("?column?"),
                 None,
                 s("upper")

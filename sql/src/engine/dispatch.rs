@@ -11,6 +11,19 @@ use crate::plan::Plan;
 use crate::runtime::Interrupt;
 use crate::value::{SqlType, Value};
 
+/// The open transaction a savepoint statement acts on.
+fn open_txn<'a>(session: &'a mut Session, what: &str) -> SqlResult<&'a mut crate::txn::Txn> {
+    session.txn.as_mut().ok_or_else(|| {
+        SqlError::no_active_sql_transaction(format!(
+            "{what} can only be used in transaction blocks"
+        ))
+    })
+}
+
+fn no_savepoint(e: crate::txn::NoSuchSavepoint) -> SqlError {
+    SqlError::invalid_savepoint(format!("savepoint \"{}\" does not exist", e.0))
+}
+
 impl Engine {
     pub(super) async fn run_statement(
         &self,
@@ -60,6 +73,21 @@ impl Engine {
                 session.settings_mut().reset_all();
                 Ok(Output::Command("RESET".into()))
             }
+            Plan::ShowAll => Ok(Output::Rows {
+                columns: p.columns.clone(),
+                rows: session
+                    .settings()
+                    .all()
+                    .map(|(name, value)| {
+                        vec![
+                            Value::Text(name.into()),
+                            Value::Text(value.into()),
+                            Value::Null,
+                        ]
+                    })
+                    .collect(),
+                command: "SHOW".into(),
+            }),
             Plan::Show { name } => {
                 let value = session.settings().show(name)?;
                 Ok(Output::Rows {
@@ -77,6 +105,43 @@ impl Engine {
                 })
             }
             Plan::Commit => self.commit(session, interrupt).await,
+            Plan::Savepoint(name) => {
+                open_txn(session, "SAVEPOINT")?.savepoint(name);
+                Ok(Output::Command("SAVEPOINT".into()))
+            }
+            Plan::Release(name) => {
+                open_txn(session, "RELEASE SAVEPOINT")?
+                    .release(name)
+                    .map_err(no_savepoint)?;
+                Ok(Output::Command("RELEASE".into()))
+            }
+            Plan::RollbackTo(name) => {
+                open_txn(session, "ROLLBACK TO SAVEPOINT")?
+                    .rollback_to(name)
+                    .map_err(no_savepoint)?;
+                Ok(Output::Command("ROLLBACK".into()))
+            }
+            Plan::Deallocate(name) => Ok(Output::Deallocate {
+                name: name.clone(),
+                tag: if name.is_some() {
+                    "DEALLOCATE"
+                } else {
+                    "DEALLOCATE ALL"
+                },
+            }),
+            Plan::DiscardAll => {
+                if session.in_transaction() {
+                    return Err(SqlError::new(
+                        crate::error::SqlState::ActiveSqlTransaction,
+                        "DISCARD ALL cannot run inside a transaction block",
+                    ));
+                }
+                session.settings_mut().reset_all();
+                Ok(Output::Deallocate {
+                    name: None,
+                    tag: "DISCARD ALL",
+                })
+            }
             Plan::CopyIn(plan) => Ok(Output::CopyIn {
                 columns: self.copy_start(session, plan)?,
             }),

@@ -104,9 +104,14 @@ impl Engine {
         params: Vec<Value>,
     ) -> SqlResult<Output> {
         let failed = session.txn.as_ref().is_some_and(|t| t.failed);
+        // What a failed transaction still runs: its end, or a return to a
+        // savepoint from before the failure.
         let ends_txn = matches!(
             &p.route,
-            Route::Fast(plan) if matches!(**plan, plan::Plan::Commit | plan::Plan::Rollback)
+            Route::Fast(plan) if matches!(
+                **plan,
+                plan::Plan::Commit | plan::Plan::Rollback | plan::Plan::RollbackTo(_)
+            )
         );
         if failed && !ends_txn {
             return Err(SqlError::in_failed_sql_transaction(

@@ -32,6 +32,13 @@ pub enum Output {
     /// BEGIN, COMMIT or ROLLBACK: its tag, and whether a transaction is
     /// open after it (the wire protocol reports the status).
     Transaction { tag: &'static str, open: bool },
+    /// `DEALLOCATE` or `DISCARD ALL`: the connection's prepared statement
+    /// `name`, or all of them (`None`), are to go. The connection holds
+    /// them, so it removes them and answers `tag`.
+    Deallocate {
+        name: Option<String>,
+        tag: &'static str,
+    },
 }
 
 impl Output {

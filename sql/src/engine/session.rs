@@ -35,6 +35,12 @@ impl Session {
         self.txn.is_some()
     }
 
+    /// Whether the open transaction failed (it refuses all but its end
+    /// and ROLLBACK TO SAVEPOINT).
+    pub fn transaction_failed(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.failed)
+    }
+
     /// A statement failed: an open transaction refuses everything but
     /// ROLLBACK (or COMMIT, which then rolls back) from now on.
     pub fn fail_transaction(&mut self) {

@@ -82,15 +82,23 @@ pub(super) fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         Plan::Explain(lines) => lines.clone(),
         Plan::Admin(_) => vec!["Cluster administration call".into()],
         Plan::Roles(r) => vec![format!("Role change ({})", r.tag())],
-        Plan::Begin | Plan::Commit | Plan::Rollback => vec!["Transaction control".into()],
+        Plan::Begin
+        | Plan::Commit
+        | Plan::Rollback
+        | Plan::Savepoint(_)
+        | Plan::Release(_)
+        | Plan::RollbackTo(_) => vec!["Transaction control".into()],
         Plan::CopyIn(c) => vec![format!(
             "Copy into {} from the client, {} rows per Raft proposal",
             catalog.get(c.table).name,
             BATCH_ROWS
         )],
         Plan::CopyOut { .. } => vec!["Copy query results to the client".into()],
-        Plan::Set { .. } | Plan::ResetAll | Plan::Show { .. } => {
-            vec!["Utility statement".into()]
-        }
+        Plan::Set { .. }
+        | Plan::ResetAll
+        | Plan::Show { .. }
+        | Plan::ShowAll
+        | Plan::Deallocate(_)
+        | Plan::DiscardAll => vec!["Utility statement".into()],
     }
 }

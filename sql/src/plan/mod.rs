@@ -42,6 +42,8 @@ pub enum Plan {
     Show {
         name: String,
     },
+    /// `SHOW ALL`.
+    ShowAll,
     /// A cluster administration call (`SELECT cluster_promote(2)`).
     Admin(AdminCall),
     /// CREATE / ALTER / DROP ROLE, GRANT, REVOKE.
@@ -59,6 +61,16 @@ pub enum Plan {
     Commit,
     /// `ROLLBACK`.
     Rollback,
+    /// `SAVEPOINT name`.
+    Savepoint(String),
+    /// `RELEASE [SAVEPOINT] name`.
+    Release(String),
+    /// `ROLLBACK TO [SAVEPOINT] name`.
+    RollbackTo(String),
+    /// `DEALLOCATE name`, or `DEALLOCATE ALL` (`None`).
+    Deallocate(Option<String>),
+    /// `DISCARD ALL`: settings reset and prepared statements gone.
+    DiscardAll,
 }
 
 /// A planned statement: its plan, the types of its parameters and the
@@ -80,10 +92,16 @@ impl Plan {
             Plan::Delete(_) => "delete",
             Plan::Set { .. } | Plan::ResetAll => "set",
             Plan::Explain(_) => "explain",
-            Plan::Show { .. } => "show",
+            Plan::Show { .. } | Plan::ShowAll => "show",
             Plan::Admin(_) => "admin",
             Plan::Roles(_) => "role",
-            Plan::Begin | Plan::Commit | Plan::Rollback => "transaction",
+            Plan::Begin
+            | Plan::Commit
+            | Plan::Rollback
+            | Plan::Savepoint(_)
+            | Plan::Release(_)
+            | Plan::RollbackTo(_) => "transaction",
+            Plan::Deallocate(_) | Plan::DiscardAll => "deallocate",
             Plan::CopyIn(_) | Plan::CopyOut { .. } => "copy",
         }
     }
@@ -140,9 +158,13 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
                 value: None,
             },
         },
-        Statement::ShowVariable { variable } => Plan::Show {
-            name: variable.iter().map(ident).collect::<Vec<_>>().join(" "),
-        },
+        Statement::ShowVariable { variable } => {
+            let words = variable.iter().map(ident).collect::<Vec<_>>().join(" ");
+            match utility::show_name(&words) {
+                Some(name) => Plan::Show { name },
+                None => Plan::ShowAll,
+            }
+        }
         Statement::StartTransaction { .. } => Plan::Begin,
         Statement::Copy {
             source,
@@ -165,11 +187,21 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
             chain: false,
             savepoint: None,
         } => Plan::Rollback,
-        Statement::Commit { .. } | Statement::Rollback { .. } | Statement::Savepoint { .. } => {
+        Statement::Rollback {
+            chain: false,
+            savepoint: Some(name),
+        } => Plan::RollbackTo(ident(name)),
+        Statement::Savepoint { name } => Plan::Savepoint(ident(name)),
+        Statement::ReleaseSavepoint { name } => Plan::Release(ident(name)),
+        Statement::Commit { .. } | Statement::Rollback { .. } => {
             return Err(SqlError::feature_not_supported(
-                "savepoints and AND CHAIN are not supported",
+                "AND CHAIN is not supported",
             ))
         }
+        Statement::Deallocate { name, .. } => Plan::Deallocate(utility::deallocated(name)),
+        Statement::Discard {
+            object_type: ast::DiscardObject::ALL,
+        } => Plan::DiscardAll,
         other => {
             return Err(SqlError::feature_not_supported(format!(
                 "statement not supported: {}",
@@ -189,6 +221,12 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
             name: name.clone(),
             ty: SqlType::Text,
         }],
+        Plan::ShowAll => ["name", "setting", "description"]
+            .map(|name| OutColumn {
+                name: name.into(),
+                ty: SqlType::Text,
+            })
+            .to_vec(),
         Plan::Explain(_) => vec![OutColumn {
             name: "QUERY PLAN".into(),
             ty: SqlType::Text,
@@ -201,7 +239,12 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         | Plan::CopyIn(_)
         | Plan::CopyOut { .. }
         | Plan::Commit
-        | Plan::Rollback => vec![],
+        | Plan::Rollback
+        | Plan::Savepoint(_)
+        | Plan::Release(_)
+        | Plan::RollbackTo(_)
+        | Plan::Deallocate(_)
+        | Plan::DiscardAll => vec![],
     };
     Ok(Planned {
         plan,

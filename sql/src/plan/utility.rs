@@ -53,9 +53,55 @@ pub(super) fn plan_set(set: &ast::Set) -> SqlResult<Plan> {
             name: "client_encoding".into(),
             value: Some(charset_name.to_string().trim_matches('\'').to_string()),
         }),
+        ast::Set::SetTransaction {
+            modes,
+            snapshot: None,
+            ..
+        } => plan_transaction_modes(modes),
         other => Err(SqlError::feature_not_supported(format!(
             "{other} is not supported"
         ))),
+    }
+}
+
+/// `SET [SESSION CHARACTERISTICS AS] TRANSACTION …`. Every transaction
+/// is serializable, which the SQL standard allows for any level asked
+/// for, so the isolation levels are accepted and change nothing; a
+/// read-only transaction is refused rather than promised and not kept.
+fn plan_transaction_modes(modes: &[ast::TransactionMode]) -> SqlResult<Plan> {
+    for mode in modes {
+        if let ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) = mode {
+            return Err(SqlError::feature_not_supported(
+                "read-only transactions are not supported",
+            ));
+        }
+    }
+    // Nothing to set: `transaction_isolation` stays "serializable".
+    Ok(Plan::Set {
+        name: "transaction_isolation".into(),
+        value: Some("serializable".into()),
+    })
+}
+
+/// The setting a `SHOW` names, given its words in lowercase: PostgreSQL's
+/// multi-word forms name settings too. `None` for `SHOW ALL`.
+pub(super) fn show_name(words: &str) -> Option<String> {
+    let words = words.to_ascii_lowercase();
+    Some(match words.as_str() {
+        "all" => return None,
+        "transaction isolation level" => "transaction_isolation".into(),
+        "time zone" => "timezone".into(),
+        "session authorization" => "session_authorization".into(),
+        _ => words,
+    })
+}
+
+/// The statement `DEALLOCATE` names (folded unless quoted, as PostgreSQL
+/// does); `None` for `ALL`.
+pub(super) fn deallocated(name: &ast::Ident) -> Option<String> {
+    match name.quote_style {
+        None if name.value.eq_ignore_ascii_case("all") => None,
+        _ => Some(ident(name)),
     }
 }
 

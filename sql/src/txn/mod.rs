@@ -101,9 +101,27 @@ pub struct Txn {
     reads: ReadSet,
     /// Bytes of `writes`, as the write limits count them.
     write_bytes: usize,
-    /// A statement failed: everything but ROLLBACK/COMMIT is refused.
+    /// Open savepoints, oldest first.
+    savepoints: Vec<Savepoint>,
+    /// A statement failed: everything but ROLLBACK/COMMIT (and ROLLBACK
+    /// TO a savepoint) is refused.
     pub failed: bool,
 }
+
+/// A mark in a transaction's writes (`SAVEPOINT name`). Its reads are not
+/// marked: what a statement read was seen by the client even if its
+/// writes are rolled back, so it stays guarded at COMMIT, as PostgreSQL's
+/// serializable transactions keep the reads of a rolled-back
+/// subtransaction.
+struct Savepoint {
+    name: String,
+    writes: BTreeMap<Vec<u8>, Option<Vec<Datum>>>,
+    write_bytes: usize,
+}
+
+/// Why a savepoint statement was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NoSuchSavepoint(pub String);
 
 impl Txn {
     pub fn new(snapshot: OwnedView) -> Txn {
@@ -112,6 +130,7 @@ impl Txn {
             writes: BTreeMap::new(),
             reads: ReadSet::default(),
             write_bytes: 0,
+            savepoints: Vec::new(),
             failed: false,
         }
     }
@@ -125,8 +144,48 @@ impl Txn {
             writes: self.writes.clone(),
             reads: ReadSet::default(),
             write_bytes: self.write_bytes,
+            savepoints: Vec::new(),
             failed: false,
         }
+    }
+
+    /// `SAVEPOINT name`: marks the writes so far. A name used again marks
+    /// anew; the older mark stays, reached again once this one is
+    /// released (as in PostgreSQL).
+    pub fn savepoint(&mut self, name: &str) {
+        self.savepoints.push(Savepoint {
+            name: name.to_string(),
+            writes: self.writes.clone(),
+            write_bytes: self.write_bytes,
+        });
+    }
+
+    /// The newest savepoint called `name`.
+    fn find(&self, name: &str) -> Result<usize, NoSuchSavepoint> {
+        self.savepoints
+            .iter()
+            .rposition(|s| s.name == name)
+            .ok_or_else(|| NoSuchSavepoint(name.to_string()))
+    }
+
+    /// `RELEASE SAVEPOINT name`: forgets it and every later one; the
+    /// writes since stay.
+    pub fn release(&mut self, name: &str) -> Result<(), NoSuchSavepoint> {
+        let at = self.find(name)?;
+        self.savepoints.truncate(at);
+        Ok(())
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: the writes are as they were at the
+    /// mark, which stays; later marks go. A failed transaction may go on.
+    pub fn rollback_to(&mut self, name: &str) -> Result<(), NoSuchSavepoint> {
+        let at = self.find(name)?;
+        self.savepoints.truncate(at + 1);
+        let mark = &self.savepoints[at];
+        self.writes = mark.writes.clone();
+        self.write_bytes = mark.write_bytes;
+        self.failed = false;
+        Ok(())
     }
 
     /// A view for one statement; [`Txn::finish_statement`] keeps what it
@@ -390,6 +449,46 @@ mod tests {
             txn.finish_statement(ReadSet::default(), wide, &limits),
             Err(LimitExceeded::Value { max: 100, .. })
         ));
+    }
+
+    #[test]
+    fn savepoints_mark_writes_and_keep_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let mut txn = Txn::new(s.owned_view());
+        let write = |txn: &mut Txn, name: &str| {
+            let batch = KvBatch {
+                ops: vec![put(keys::bucket(name))],
+                ..KvBatch::default()
+            };
+            txn.finish_statement(ReadSet::default(), batch, &Limits::default())
+                .unwrap();
+        };
+        write(&mut txn, "one");
+        txn.savepoint("a");
+        write(&mut txn, "two");
+        let view = txn.view();
+        view.get(&keys::bucket("aaa")).unwrap();
+        let reads = view.into_reads();
+        txn.finish_read(reads);
+        txn.savepoint("b");
+        write(&mut txn, "three");
+        txn.failed = true;
+        txn.rollback_to("a").unwrap();
+        assert!(!txn.failed);
+        // `b` went with the rollback; `a` stays and can be returned to.
+        assert_eq!(txn.release("b"), Err(NoSuchSavepoint("b".into())));
+        write(&mut txn, "four");
+        txn.rollback_to("a").unwrap();
+        txn.release("a").unwrap();
+        assert_eq!(txn.rollback_to("a"), Err(NoSuchSavepoint("a".into())));
+        let batch = txn.into_batch().unwrap();
+        assert_eq!(batch.ops, [put(keys::bucket("one"))]);
+        // The read made after the mark is still guarded.
+        assert_eq!(
+            batch.preconditions,
+            [guard(keys::bucket("aaa"), Expect::Revision(1))]
+        );
     }
 
     #[test]

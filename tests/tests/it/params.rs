@@ -241,3 +241,29 @@ async fn portal_row_limit_suspends_and_resumes() {
     assert_eq!(seen.len(), 25);
     assert_eq!(seen, expected, "in order, none repeated");
 }
+
+/// `DEALLOCATE ALL` drops every prepared statement of the connection
+/// (pgjdbc and others send it after a ROLLBACK); a name never prepared is
+/// 26000.
+#[tokio::test]
+async fn deallocate_drops_prepared_statements() {
+    let server = Server::start();
+    let c = server.connect().await;
+    let one = c.prepare("SELECT 1").await.unwrap();
+    let two = c.prepare("SELECT 2").await.unwrap();
+    c.query(&one, &[]).await.unwrap();
+    let e = c
+        .batch_execute("DEALLOCATE nothing_here")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "26000");
+    c.query(&two, &[]).await.unwrap();
+    c.batch_execute("DEALLOCATE ALL").await.unwrap();
+    for gone in [&one, &two] {
+        let e = c.query(gone, &[]).await.unwrap_err();
+        assert_eq!(sqlstate(&e), "26000", "{e:?}");
+    }
+    // The connection goes on: new statements prepare and run.
+    let three = c.prepare("SELECT 3").await.unwrap();
+    assert_eq!(c.query_one(&three, &[]).await.unwrap().get::<_, i32>(0), 3);
+}

@@ -114,19 +114,38 @@ async fn transactions_commit_roll_back_and_read_one_snapshot() {
     assert_eq!(sqlstate(&e), "25P02");
     a.batch_execute("ROLLBACK").await.unwrap();
 
-    // Savepoints are refused; the driver's transaction API works.
-    a.batch_execute("BEGIN").await.unwrap();
-    let e = a.batch_execute("SAVEPOINT s1").await.unwrap_err();
-    assert_eq!(sqlstate(&e), "0A000");
-    a.batch_execute("ROLLBACK").await.unwrap();
+    // The driver's transaction API, with a nested transaction (a
+    // savepoint) that fails and is rolled back alone: the outer one goes
+    // on and commits its own write.
     let mut a = a;
-    let t = a.transaction().await.unwrap();
+    let mut t = a.transaction().await.unwrap();
     t.execute(
         "UPDATE objects SET size = size + 1 WHERE bucket = 'txn' AND key = 'x'",
         &[],
     )
     .await
     .unwrap();
+    {
+        let nested = t.transaction().await.unwrap();
+        nested
+            .execute(
+                "UPDATE objects SET size = 1000 WHERE bucket = 'txn' AND key = 'x'",
+                &[],
+            )
+            .await
+            .unwrap();
+        let e = nested.execute("SELEC 1", &[]).await.unwrap_err();
+        assert_eq!(sqlstate(&e), "42601");
+        nested.rollback().await.unwrap();
+    }
+    let row = t
+        .query_one(
+            "SELECT size FROM objects WHERE bucket = 'txn' AND key = 'x'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 100, "back to the savepoint");
     t.commit().await.unwrap();
     assert_eq!(size_of(&b, "x").await, 100);
 }

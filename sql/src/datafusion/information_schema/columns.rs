@@ -1,92 +1,50 @@
-//! `information_schema` as PostgreSQL shows it. DataFusion's own schema
-//! answers for the tables it has (`tables`, `views`, `schemata`,
-//! `routines`, ...), but its `columns` gives Arrow's type names (`Utf8`,
-//! `Timestamp(µs, "UTC")`) and no defaults, which ORMs read to map columns.
-//! `columns` here gives PostgreSQL's type names (`text`, `bigint`, `json`,
-//! `timestamp with time zone`) and `udt_name`s, and the built-in tables'
-//! defaults and nullability from bucketdb's catalog.
+//! `information_schema.columns` with PostgreSQL's type names (`text`,
+//! `bigint`, `json`, `timestamp with time zone`) and `udt_name`s, and the
+//! built-in tables' defaults and nullability from bucketdb's catalog.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::information_schema::{InformationSchemaProvider, INFORMATION_SCHEMA};
-use datafusion::catalog::{CatalogProviderList, MemTable, SchemaProvider, TableProvider};
+use datafusion::catalog::information_schema::INFORMATION_SCHEMA;
+use datafusion::catalog::CatalogProviderList;
 use datafusion::common::Result;
 
-use super::convert::field_sql_type;
 use crate::catalog::{Catalog, Default};
+use crate::datafusion::convert::field_sql_type;
 use crate::value::SqlType;
 
-#[derive(Debug)]
-pub struct InformationSchema {
-    inner: InformationSchemaProvider,
-    list: Arc<dyn CatalogProviderList>,
-    catalog: Arc<Catalog>,
-}
-
-impl InformationSchema {
-    pub fn new(list: Arc<dyn CatalogProviderList>, catalog: Arc<Catalog>) -> InformationSchema {
-        InformationSchema {
-            inner: InformationSchemaProvider::new(list.clone()),
-            list,
-            catalog,
-        }
-    }
-
-    /// Every column of every table outside this schema, a row each.
-    async fn columns(&self) -> Result<RecordBatch> {
-        let mut rows = Columns::default();
-        for catalog_name in self.list.catalog_names() {
-            let Some(catalog) = self.list.catalog(&catalog_name) else {
+/// Every column of every table outside `information_schema`, a row each.
+pub async fn columns(list: &dyn CatalogProviderList, own: &Catalog) -> Result<RecordBatch> {
+    let mut rows = Columns::default();
+    for catalog_name in list.catalog_names() {
+        let Some(catalog) = list.catalog(&catalog_name) else {
+            continue;
+        };
+        for schema_name in catalog.schema_names() {
+            if schema_name == INFORMATION_SCHEMA {
+                continue;
+            }
+            let Some(schema) = catalog.schema(&schema_name) else {
                 continue;
             };
-            for schema_name in catalog.schema_names() {
-                if schema_name == INFORMATION_SCHEMA {
-                    continue;
-                }
-                let Some(schema) = catalog.schema(&schema_name) else {
+            let mut tables = schema.table_names();
+            tables.sort();
+            for table_name in tables {
+                let Some(table) = schema.table(&table_name).await? else {
                     continue;
                 };
-                let mut tables = schema.table_names();
-                tables.sort();
-                for table_name in tables {
-                    let Some(table) = schema.table(&table_name).await? else {
-                        continue;
-                    };
-                    let own = (schema_name == "public")
-                        .then(|| self.catalog.table(&table_name).ok())
-                        .flatten();
-                    for (i, field) in table.schema().fields().iter().enumerate() {
-                        let default = own.and_then(|t| t.columns.get(i)).map(|c| c.default);
-                        rows.push(&catalog_name, &schema_name, &table_name, i, field, default);
-                    }
+                let builtin = (schema_name == "public")
+                    .then(|| own.table(&table_name).ok())
+                    .flatten();
+                for (i, field) in table.schema().fields().iter().enumerate() {
+                    let default = builtin.and_then(|t| t.columns.get(i)).map(|c| c.default);
+                    rows.push(&catalog_name, &schema_name, &table_name, i, field, default);
                 }
             }
         }
-        rows.batch()
     }
-}
-
-#[async_trait]
-impl SchemaProvider for InformationSchema {
-    fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
-    }
-
-    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if name.eq_ignore_ascii_case("columns") {
-            let batch = self.columns().await?;
-            let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-            return Ok(Some(Arc::new(table)));
-        }
-        self.inner.table(name).await
-    }
-
-    fn table_exist(&self, name: &str) -> bool {
-        self.inner.table_exist(name)
-    }
+    rows.batch()
 }
 
 /// A column's type as `information_schema` names it: `data_type`,

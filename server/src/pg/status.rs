@@ -1,0 +1,148 @@
+//! The transaction status every ReadyForQuery reports, and the prepared
+//! statements SQL may drop.
+//!
+//! pgwire infers the status from the responses of a query, and a failed
+//! transaction stays failed whatever comes after. `ROLLBACK TO SAVEPOINT`
+//! brings one back, so the status reported is the engine's session's:
+//! idle, in a transaction, or in a failed one. A simple query is answered
+//! here for that reason; an extended one sets the status after Execute
+//! (ReadyForQuery follows at Sync).
+//!
+//! `DEALLOCATE` and `DISCARD ALL` name statements the connection's portal
+//! store holds; the store cannot list them, so the names parsed are kept.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use bucketdb_sql::SqlError;
+use futures::{Sink, SinkExt};
+use pgwire::api::copy::{send_copy_both_response, send_copy_in_response, send_copy_out_response};
+use pgwire::api::query::{send_execution_response, send_query_response, send_ready_for_query};
+use pgwire::api::results::{Response, Tag};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
+use pgwire::messages::PgWireBackendMessage;
+
+use super::Connection;
+
+impl Connection {
+    /// The session's transaction status.
+    pub(super) async fn transaction_status(&self) -> TransactionStatus {
+        let session = self.session.lock().await;
+        match (session.in_transaction(), session.transaction_failed()) {
+            (false, _) => TransactionStatus::Idle,
+            (true, true) => TransactionStatus::Error,
+            (true, false) => TransactionStatus::Transaction,
+        }
+    }
+
+    /// Sends a simple query's responses, then ReadyForQuery with the
+    /// session's status (unless a COPY FROM STDIN is now under way: its
+    /// end sends that).
+    pub(super) async fn send_simple<C>(
+        &self,
+        client: &mut C,
+        responses: Vec<Response>,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if responses.is_empty() {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+        }
+        for response in responses {
+            match response {
+                Response::EmptyQuery => {
+                    client
+                        .feed(PgWireBackendMessage::EmptyQueryResponse(
+                            EmptyQueryResponse::new(),
+                        ))
+                        .await?
+                }
+                Response::Query(results) => send_query_response(client, results, true).await?,
+                Response::Execution(tag)
+                | Response::TransactionStart(tag)
+                | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
+                Response::Error(e) => {
+                    client
+                        .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
+                        .await?
+                }
+                Response::CopyIn(result) => {
+                    send_copy_in_response(client, result).await?;
+                    client.set_state(PgWireConnectionState::CopyInProgress(false));
+                }
+                Response::CopyOut(result) => send_copy_out_response(client, result).await?,
+                Response::CopyBoth(result) => {
+                    send_copy_both_response(client, result).await?;
+                    client.set_state(PgWireConnectionState::CopyInProgress(false));
+                }
+            }
+        }
+        if !matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+            client.set_state(PgWireConnectionState::ReadyForQuery);
+            let status = self.transaction_status().await;
+            client.set_transaction_status(status);
+            send_ready_for_query(client, status).await?;
+        }
+        Ok(())
+    }
+
+    /// Remembers a statement name the client parsed.
+    pub(super) fn parsed(&self, name: &str) {
+        // The unnamed statement is replaced by the next Parse; DEALLOCATE
+        // cannot name it.
+        if name.is_empty() {
+            return;
+        }
+        if let Ok(mut names) = self.statement_names.lock() {
+            names.insert(name.to_string());
+        }
+    }
+
+    /// Drops prepared statement `name`, or every one (`None`).
+    pub(super) fn deallocate<C>(
+        &self,
+        client: &C,
+        name: Option<&str>,
+        tag: &str,
+    ) -> Result<Response, SqlError>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        let store = client.portal_store();
+        let mut names = self
+            .statement_names
+            .lock()
+            .map_err(|_| SqlError::internal("statement names poisoned"))?;
+        match name {
+            Some(n) => {
+                if store.get_statement(n).is_none() {
+                    return Err(SqlError::invalid_statement_name(format!(
+                        "prepared statement \"{n}\" does not exist"
+                    )));
+                }
+                store.rm_statement(n);
+                names.remove(n);
+            }
+            None => {
+                for n in std::mem::take(&mut *names) {
+                    store.rm_statement(&n);
+                }
+            }
+        }
+        Ok(Response::Execution(Tag::new(tag)))
+    }
+}
+
+/// The statement names a connection parsed.
+pub type StatementNames = std::sync::Mutex<BTreeSet<String>>;
