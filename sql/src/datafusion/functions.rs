@@ -69,6 +69,11 @@ pub fn register(ctx: &SessionContext) {
             ScalarValue::Boolean(Some(true)),
         ),
         constant("pg_type_is_visible", &[1], ScalarValue::Boolean(Some(true))),
+        constant(
+            "pg_collation_is_visible",
+            &[1],
+            ScalarValue::Boolean(Some(true)),
+        ),
         // Nothing carries a COMMENT, and no function has an SQL body.
         constant("obj_description", &[1, 2], no_text()),
         constant("col_description", &[2], no_text()),
@@ -77,6 +82,8 @@ pub fn register(ctx: &SessionContext) {
         // Foreign keys are kept by the state machine, not by triggers:
         // `pg_trigger` is empty, so no OID names one.
         constant("pg_get_triggerdef", &[1, 2], no_text()),
+        // No column takes its default from a sequence.
+        constant("pg_get_serial_sequence", &[2], no_text()),
         // On-disk sizes are RocksDB's, shared by all tables: unknown per
         // table or database, so NULL (psql shows an empty cell).
         constant("pg_table_size", &[1], ScalarValue::Int64(None)),

@@ -1,7 +1,9 @@
 //! Scalar subqueries of psql's `\d` that DataFusion cannot plan but whose
 //! value is known: NULL, because they join a relation on rows that do not
 //! exist. bucketdb has no triggers (foreign keys are kept by the state
-//! machine), so `pg_trigger` is empty; and no column has a collation of its
+//! machine) and no sequences, so `pg_trigger` and `pg_sequence` are empty
+//! (SQLAlchemy's column reflection asks the latter for identity
+//! options); and no column has a collation of its
 //! own (`pg_attribute.attcollation` is 0, which no collation's OID is), so
 //! a lookup of `pg_collation` by it finds nothing. A subquery that
 //! inner-joins such a relation and computes no aggregate has no rows:
@@ -9,29 +11,35 @@
 
 use std::ops::ControlFlow;
 
+use super::scalar_subquery::has_aggregate;
+
 use sqlparser::ast::{
     Expr, GroupByExpr, JoinOperator, ObjectNamePart, Query, SelectItem, SetExpr, Statement,
     TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
 };
 
-/// The relation known to be empty.
-const EMPTY: &str = "pg_trigger";
+/// The relations known to be empty.
+const EMPTY: [&str; 2] = ["pg_trigger", "pg_sequence"];
 
 /// The column no row of `pg_collation` matches.
 const NO_COLLATION: &str = "attcollation";
 
-pub fn rewrite(stmt: &mut Statement) {
-    let _ = stmt.visit(&mut EmptySubqueries);
+/// Rewrites the subqueries known to be NULL; `is_aggregate` says which
+/// function names are aggregates (which have a row over no rows).
+pub fn rewrite(stmt: &mut Statement, is_aggregate: &dyn Fn(&str) -> bool) {
+    let _ = stmt.visit(&mut EmptySubqueries { is_aggregate });
 }
 
-struct EmptySubqueries;
+struct EmptySubqueries<'a> {
+    is_aggregate: &'a dyn Fn(&str) -> bool,
+}
 
-impl VisitorMut for EmptySubqueries {
+impl VisitorMut for EmptySubqueries<'_> {
     type Break = ();
 
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         if let Expr::Subquery(q) = e {
-            if over_nothing(q) {
+            if over_nothing(q, self.is_aggregate) {
                 *e = Expr::Value(Value::Null.into());
             }
         }
@@ -41,7 +49,7 @@ impl VisitorMut for EmptySubqueries {
 
 /// Whether `q` is a plain SELECT (no aggregate, grouping, set operation or
 /// CTE) whose FROM inner-joins the empty relation.
-fn over_nothing(q: &Query) -> bool {
+fn over_nothing(q: &Query, is_aggregate: &dyn Fn(&str) -> bool) -> bool {
     let SetExpr::Select(s) = &*q.body else {
         return false;
     };
@@ -50,7 +58,7 @@ fn over_nothing(q: &Query) -> bool {
         && matches!(&s.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
         && s.projection.iter().all(|item| match item {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                no_function(e)
+                !has_aggregate(e, is_aggregate)
             }
             _ => false,
         });
@@ -102,16 +110,6 @@ fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
     }
 }
 
-/// Columns and casts of them only: anything else might be an aggregate,
-/// which has a row over no rows.
-fn no_function(e: &Expr) -> bool {
-    match e {
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => true,
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => no_function(expr),
-        _ => false,
-    }
-}
-
 /// Whether the empty relation is in `t` other than on the optional side
 /// of an outer join.
 fn joins_empty(t: &TableWithJoins) -> bool {
@@ -125,7 +123,7 @@ fn joins_empty(t: &TableWithJoins) -> bool {
 }
 
 fn is_empty(f: &TableFactor) -> bool {
-    named(f, EMPTY)
+    EMPTY.iter().any(|t| named(f, t))
 }
 
 fn named(f: &TableFactor, table: &str) -> bool {
@@ -150,7 +148,7 @@ mod tests {
         let mut stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .unwrap()
             .remove(0);
-        rewrite(&mut stmt);
+        rewrite(&mut stmt, &|n| n == "count");
         stmt.to_string()
     }
 

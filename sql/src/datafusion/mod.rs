@@ -18,6 +18,7 @@ mod convert;
 mod errors;
 mod functions;
 mod information_schema;
+mod json_build;
 mod known_empty;
 mod memory;
 mod no_policies;
@@ -31,6 +32,7 @@ mod regtype;
 mod roles;
 mod scalar_in_from;
 mod scalar_subquery;
+mod subscripts;
 
 use std::sync::Arc;
 
@@ -180,6 +182,7 @@ impl DataFusion {
         catalog_schema::install(&ctx, CATALOG, catalog).map_err(|e| setup(e.to_string()))?;
         functions::register(&ctx);
         scalar_subquery::register(&ctx);
+        json_build::register(&ctx);
         let state = ctx.state();
         Ok(DataFusion {
             task: state.task_ctx(),
@@ -227,11 +230,21 @@ impl DataFusion {
         if lower.contains("pg_policy") || lower.contains("attacl") {
             no_policies::rewrite(&mut stmt);
         }
-        if lower.contains("pg_trigger") || lower.contains("attcollation") {
-            known_empty::rewrite(&mut stmt);
+        let is_aggregate = |name: &str| {
+            self.state.aggregate_functions().contains_key(name)
+                || self.state.window_functions().contains_key(name)
+        };
+        if ["pg_trigger", "pg_sequence", "attcollation"]
+            .iter()
+            .any(|t| lower.contains(t))
+        {
+            known_empty::rewrite(&mut stmt, &is_aggregate);
         }
         if lower.contains("array") {
             array_subquery::rewrite(&mut stmt);
+        }
+        if lower.contains("generate_subscripts") {
+            subscripts::rewrite(&mut stmt);
         }
         let is_scalar = |name: &str| {
             self.state.scalar_functions().contains_key(name)
@@ -244,10 +257,6 @@ impl DataFusion {
         if lower.contains("regclass") {
             regclass_names::rewrite(&mut stmt);
         }
-        let is_aggregate = |name: &str| {
-            self.state.aggregate_functions().contains_key(name)
-                || self.state.window_functions().contains_key(name)
-        };
         scalar_subquery::rewrite(&mut stmt, &is_aggregate);
         let explain = matches!(stmt, Statement::Explain { verbose: false, .. });
         let cast = cast_params::cast_types(&stmt);

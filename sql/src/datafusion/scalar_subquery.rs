@@ -88,10 +88,7 @@ impl Subqueries<'_> {
         else {
             return None;
         };
-        let mut finder = AggregateFinder {
-            is_aggregate: self.is_aggregate,
-        };
-        if Visit::visit(&*item, &mut finder).is_break() {
+        if has_aggregate(item, self.is_aggregate) {
             return None;
         }
         let value = std::mem::replace(item, null());
@@ -200,6 +197,11 @@ fn and_all(terms: Vec<Expr>) -> Option<Expr> {
         op: BinaryOperator::And,
         right: Box::new(b),
     })
+}
+
+/// Whether `e` calls an aggregate or a window function.
+pub fn has_aggregate(e: &Expr, is_aggregate: &dyn Fn(&str) -> bool) -> bool {
+    Visit::visit(e, &mut AggregateFinder { is_aggregate }).is_break()
 }
 
 /// Breaks at a call of an aggregate or a window function.
