@@ -42,7 +42,7 @@ impl ScalarUDFImpl for BuildObject {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        if args.args.len() % 2 != 0 {
+        if !args.args.len().is_multiple_of(2) {
             return Err(DataFusionError::External(Box::new(
                 SqlError::invalid_parameter_value(
                     "argument list must have even number of elements",
