@@ -8,10 +8,11 @@
 
 use std::ops::ControlFlow;
 
+use super::sql_ast::{call, function};
+
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList,
-    FunctionArguments, GroupByExpr, Ident, ObjectName, OrderByKind, Query, SelectItem, SetExpr,
-    Statement, VisitMut, VisitorMut,
+    Expr, Function, FunctionArgumentClause, FunctionArguments, GroupByExpr, OrderByKind, Query,
+    SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
 };
 
 /// Rewrites every `ARRAY(subquery)` in `stmt` the rewrite applies to: a
@@ -88,31 +89,6 @@ fn aggregated(query: &Query) -> Option<Query> {
     q.body = Box::new(SetExpr::Select(select));
     q.order_by = None;
     Some(q)
-}
-
-/// The call `name(args …)`, with `clauses` (ORDER BY) after the arguments.
-fn function(name: &str, args: Vec<Expr>, clauses: Vec<FunctionArgumentClause>) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
-                .collect(),
-            clauses,
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
-}
-
-fn call(name: &str, args: Vec<Expr>) -> Expr {
-    function(name, args, vec![])
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ mod regtype;
 mod roles;
 mod scalar_in_from;
 mod scalar_subquery;
+mod sql_ast;
 mod subscripts;
 
 use std::sync::Arc;

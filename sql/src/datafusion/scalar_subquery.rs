@@ -21,11 +21,11 @@ use datafusion::logical_expr::{
 };
 use sqlparser::ast::helpers::attached_token::AttachedToken;
 use sqlparser::ast::{
-    BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem,
+    BinaryOperator, CaseWhen, Expr, GroupByExpr, ObjectNamePart, Query, Select, SelectItem,
     SetExpr, Statement, TableFactor, Visit, VisitMut, Visitor, VisitorMut,
 };
 
+use super::sql_ast::{call, null};
 use crate::error::SqlError;
 
 /// The name of the function that takes the one row's value.
@@ -92,7 +92,7 @@ impl Subqueries<'_> {
             return None;
         }
         let value = std::mem::replace(item, null());
-        *item = call(ROW, call("array_agg", value));
+        *item = call(ROW, vec![call("array_agg", vec![value])]);
         let inner = relation_names(s);
         let mut kept = vec![];
         let mut outer = vec![];
@@ -108,10 +108,6 @@ impl Subqueries<'_> {
         s.selection = and_all(kept);
         and_all(outer)
     }
-}
-
-fn null() -> Expr {
-    Expr::Value(sqlparser::ast::Value::Null.into())
 }
 
 /// The names the relations of `s`'s FROM are known by (aliases, else
@@ -223,23 +219,6 @@ impl Visitor for AggregateFinder<'_> {
             _ => ControlFlow::Continue(()),
         }
     }
-}
-
-fn call(name: &str, arg: Expr) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
 }
 
 /// `scalar_subquery_row(list)`: the list's one element, NULL for no list
