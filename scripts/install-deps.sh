@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a make target needs, only when missing.
 #   build: libclang (RocksDB's bindgen) and a C++ compiler
-#   test:  psql, Python psycopg 3 and asyncpg, node-postgres, pgjdbc (the
+#   test:  psql, Python psycopg 3, asyncpg and SQLAlchemy, node-postgres, pgjdbc (the
 #          integration tests drive the server with them)
 #   bench: PostgreSQL server and pgbench (the side-by-side baseline)
 set -euo pipefail
@@ -35,9 +35,9 @@ fi
 
 for what in "$@"; do
   [ "$what" = test ] || continue
-  if ! python3 -c 'import psycopg, asyncpg' >/dev/null 2>&1; then
-    echo "install-deps: installing psycopg and asyncpg"
-    python3 -m pip install --quiet 'psycopg[binary]>=3.1' 'asyncpg>=0.29'
+  if ! python3 -c 'import psycopg, asyncpg, sqlalchemy' >/dev/null 2>&1; then
+    echo "install-deps: installing psycopg, asyncpg and SQLAlchemy"
+    python3 -m pip install --quiet 'psycopg[binary]>=3.1' 'asyncpg>=0.29' 'sqlalchemy>=2.0'
   fi
   if [ ! -d "$root/tests/node/node_modules/pg" ]; then
     echo "install-deps: installing node-postgres"

@@ -45,7 +45,7 @@ pub use engine::{Engine, Output, Prepared, Session};
 pub use error::{SqlError, SqlResult, SqlState};
 pub use runtime::Interrupt;
 pub use settings::{version_string, Settings, SERVER_VERSION};
-pub use value::{OutColumn, SqlType, Value};
+pub use value::{Element, OutColumn, SqlType, Value};
 
 /// The layer rule of this crate's doc comment, checked on the source: a
 /// top-level module imports (`crate::name`) only modules on lower layers,

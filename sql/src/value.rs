@@ -21,6 +21,47 @@ pub enum SqlType {
     /// normalising `jsonb`); a text value checked to parse as JSON.
     Json,
     Timestamptz,
+    /// A one-dimensional array; only results have them (the catalogs'
+    /// `conkey`, `array_agg`), never a stored column.
+    Array(Element),
+}
+
+/// The element type of an array result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Element {
+    Bool,
+    Int4,
+    Int8,
+    Float8,
+    Text,
+    Timestamptz,
+}
+
+impl Element {
+    pub fn scalar(self) -> SqlType {
+        match self {
+            Element::Bool => SqlType::Bool,
+            Element::Int4 => SqlType::Int4,
+            Element::Int8 => SqlType::Int8,
+            Element::Float8 => SqlType::Float8,
+            Element::Text => SqlType::Text,
+            Element::Timestamptz => SqlType::Timestamptz,
+        }
+    }
+
+    /// The element type of arrays of `ty`; `None` for types whose arrays
+    /// are sent as text (`json`, arrays of arrays).
+    pub fn of(ty: SqlType) -> Option<Element> {
+        Some(match ty {
+            SqlType::Bool => Element::Bool,
+            SqlType::Int4 => Element::Int4,
+            SqlType::Int8 => Element::Int8,
+            SqlType::Float8 => Element::Float8,
+            SqlType::Text => Element::Text,
+            SqlType::Timestamptz => Element::Timestamptz,
+            SqlType::Json | SqlType::Array(_) => return None,
+        })
+    }
 }
 
 impl SqlType {
@@ -33,6 +74,14 @@ impl SqlType {
             SqlType::Text => "text",
             SqlType::Json => "json",
             SqlType::Timestamptz => "timestamp with time zone",
+            SqlType::Array(e) => match e {
+                Element::Bool => "boolean[]",
+                Element::Int4 => "integer[]",
+                Element::Int8 => "bigint[]",
+                Element::Float8 => "double precision[]",
+                Element::Text => "text[]",
+                Element::Timestamptz => "timestamp with time zone[]",
+            },
         }
     }
 
@@ -62,6 +111,8 @@ pub enum Value {
     Float(f64),
     Text(String),
     Timestamp(i64),
+    /// A one-dimensional array of values of one type (results only).
+    Array(Vec<Value>),
 }
 
 impl Value {
@@ -89,6 +140,8 @@ impl Value {
             Value::Float(f) => Datum::Int(*f as i64),
             Value::Text(s) => Datum::Text(s.clone()),
             Value::Timestamp(t) => Datum::Timestamp(*t),
+            // Columns are never arrays; coercion refuses it before this.
+            Value::Array(_) => Datum::Text(self.to_text()),
         }
     }
 
@@ -113,6 +166,12 @@ impl Value {
                 Value::Int(f.round() as i64).coerce(ty)?
             }
             (v @ Value::Timestamp(_), SqlType::Timestamptz) => v,
+            (Value::Array(items), SqlType::Array(e)) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| v.coerce(e.scalar()))
+                    .collect::<SqlResult<_>>()?,
+            ),
             (Value::Text(s), SqlType::Text) => Value::Text(s),
             (Value::Text(s), other) => parse_text(&s, other)?,
             (v, SqlType::Text) => Value::Text(v.to_text()),
@@ -134,6 +193,7 @@ impl Value {
             Value::Float(_) => "double precision",
             Value::Text(_) => "text",
             Value::Timestamp(_) => "timestamp with time zone",
+            Value::Array(_) => "array",
         }
     }
 
@@ -146,6 +206,10 @@ impl Value {
             Value::Float(f) => format_float(*f),
             Value::Text(s) => s.clone(),
             Value::Timestamp(t) => format_timestamp(*t),
+            Value::Array(items) => {
+                let elements: Vec<String> = items.iter().map(array_element).collect();
+                format!("{{{}}}", elements.join(","))
+            }
         }
     }
 
@@ -172,6 +236,26 @@ impl Value {
             (false, true) => Ordering::Less,
             _ => self.sql_cmp(other).unwrap_or(Ordering::Equal),
         }
+    }
+}
+
+/// One element of an array's text form (`{a,"b c",NULL}`, which `psql`
+/// and drivers parse): quoted where PostgreSQL quotes it (empty, `NULL`,
+/// or holding a delimiter, brace, quote, backslash or space).
+fn array_element(v: &Value) -> String {
+    if v.is_null() {
+        return "NULL".into();
+    }
+    let text = v.to_text();
+    let plain = !text.is_empty()
+        && !text.eq_ignore_ascii_case("null")
+        && !text
+            .chars()
+            .any(|c| matches!(c, ',' | '{' | '}' | '"' | '\\') || c.is_whitespace());
+    if plain {
+        text
+    } else {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
     }
 }
 
@@ -263,6 +347,63 @@ fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
         SqlType::Timestamptz => parse_timestamp(t).map(Value::Timestamp),
         SqlType::Text => Ok(Value::Text(s.to_string())),
         SqlType::Json => check_json(s).map(|()| Value::Text(s.to_string())),
+        SqlType::Array(e) => parse_array(s, e),
+    }
+}
+
+/// PostgreSQL's array input form, one dimension: `{a, "b c", NULL}`.
+/// Elements are trimmed unless quoted; inside quotes a backslash escapes
+/// the next character; an unquoted `NULL` is SQL NULL.
+fn parse_array(s: &str, e: Element) -> SqlResult<Value> {
+    let bad = |why: &str| {
+        SqlError::invalid_text_representation(format!("malformed array literal: \"{s}\" ({why})"))
+    };
+    let inner = s
+        .trim()
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .ok_or_else(|| bad("it must be enclosed in braces"))?;
+    if inner.trim().is_empty() {
+        return Ok(Value::Array(Vec::new()));
+    }
+    let mut items = Vec::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let (text, quoted) = if chars.next_if_eq(&'"').is_some() {
+            let mut t = String::new();
+            loop {
+                match chars.next() {
+                    Some('"') => break,
+                    Some('\\') => t.push(chars.next().ok_or_else(|| bad("unfinished escape"))?),
+                    Some(c) => t.push(c),
+                    None => return Err(bad("unterminated quote")),
+                }
+            }
+            (t, true)
+        } else {
+            let mut t = String::new();
+            while let Some(c) = chars.next_if(|c| *c != ',') {
+                if matches!(c, '{' | '}' | '"') {
+                    return Err(bad("only one-dimensional arrays are supported"));
+                }
+                t.push(c);
+            }
+            (t.trim_end().to_string(), false)
+        };
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        items.push(if !quoted && text.eq_ignore_ascii_case("null") {
+            Value::Null
+        } else if !quoted && text.is_empty() {
+            return Err(bad("empty element"));
+        } else {
+            Value::Text(text).coerce(e.scalar())?
+        });
+        match chars.next() {
+            None => return Ok(Value::Array(items)),
+            Some(',') => {}
+            Some(_) => return Err(bad("junk after element")),
+        }
     }
 }
 
@@ -287,6 +428,43 @@ impl fmt::Display for Value {
 mod tests {
     use super::*;
     use crate::error::SqlState;
+
+    #[test]
+    fn arrays_read_and_print_as_postgres_does() {
+        let text = SqlType::Array(Element::Text);
+        let v = Value::Text(r#"{reader, "a b" ,NULL,"q\"x","",null}"#.into())
+            .coerce(text)
+            .unwrap();
+        let t = |s: &str| Value::Text(s.into());
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                t("reader"),
+                t("a b"),
+                Value::Null,
+                t("q\"x"),
+                t(""),
+                Value::Null
+            ])
+        );
+        assert_eq!(v.to_text(), r#"{reader,"a b",NULL,"q\"x","",NULL}"#);
+        let ints = Value::Text("{1,2}".into())
+            .coerce(SqlType::Array(Element::Int4))
+            .unwrap();
+        assert_eq!(ints, Value::Array(vec![Value::Int(1), Value::Int(2)]));
+        assert_eq!(
+            Value::Text("{}".into()).coerce(text).unwrap(),
+            Value::Array(vec![])
+        );
+        for bad in ["1,2", "{a,,b}", "{{1},{2}}", "{\"a}", "{a} x", "{\"a\"b}"] {
+            let e = Value::Text(bad.into()).coerce(text).unwrap_err();
+            assert_eq!(e.state, SqlState::InvalidTextRepresentation, "{bad}");
+        }
+        let e = Value::Text("{1,x}".into())
+            .coerce(SqlType::Array(Element::Int4))
+            .unwrap_err();
+        assert_eq!(e.state, SqlState::InvalidTextRepresentation);
+    }
 
     #[test]
     fn timestamps_parse_and_print_like_postgres() {

@@ -6,10 +6,8 @@ through it, outside a transaction and inside one (with a nested savepoint).
 
 Usage: sqlalchemy_orm.py HOST PORT. Prints "sqlalchemy ok" on success.
 
-Not yet run by `make test` (issue #19): connecting, listing tables and
-reflecting columns pass; the primary key's columns come back as the text
-"{bucket,key}" because array results are still described as `text`, where
-PostgreSQL's `text[]` makes psycopg hand back a list.
+The password and TLS settings come from libpq's environment (PGPASSWORD,
+PGSSLMODE, PGSSLROOTCERT), as `make test` sets them.
 """
 
 import sys

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use bucketdb_sql::{OutColumn, Prepared, SqlError, SqlType, Value};
+use bucketdb_sql::{Element, OutColumn, Prepared, SqlError, SqlType, Value};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
@@ -20,6 +20,14 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::Text => Type::TEXT,
         SqlType::Json => Type::JSON,
         SqlType::Timestamptz => Type::TIMESTAMPTZ,
+        SqlType::Array(e) => match e {
+            Element::Bool => Type::BOOL_ARRAY,
+            Element::Int4 => Type::INT4_ARRAY,
+            Element::Int8 => Type::INT8_ARRAY,
+            Element::Float8 => Type::FLOAT8_ARRAY,
+            Element::Text => Type::TEXT_ARRAY,
+            Element::Timestamptz => Type::TIMESTAMPTZ_ARRAY,
+        },
     }
 }
 
@@ -34,6 +42,14 @@ pub fn sql_type(t: &Type) -> Option<SqlType> {
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::Text,
         Type::JSON | Type::JSONB => SqlType::Json,
         Type::TIMESTAMPTZ | Type::TIMESTAMP => SqlType::Timestamptz,
+        Type::BOOL_ARRAY => SqlType::Array(Element::Bool),
+        Type::INT2_ARRAY | Type::INT4_ARRAY | Type::OID_ARRAY => SqlType::Array(Element::Int4),
+        Type::INT8_ARRAY => SqlType::Array(Element::Int8),
+        Type::FLOAT4_ARRAY | Type::FLOAT8_ARRAY => SqlType::Array(Element::Float8),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY | Type::NAME_ARRAY => {
+            SqlType::Array(Element::Text)
+        }
+        Type::TIMESTAMPTZ_ARRAY | Type::TIMESTAMP_ARRAY => SqlType::Array(Element::Timestamptz),
         _ => return None,
     })
 }
@@ -62,8 +78,10 @@ fn encode_value(
 ) -> PgWireResult<()> {
     let t = pg_type(ty);
     let opts = pgwire::types::format::FormatOptions::default();
+    // Text is already in the column type's text form; encoded as `text`
+    // so that pgwire does not quote it again as an array element.
     let text = |enc: &mut DataRowEncoder, s: Option<String>| {
-        enc.encode_field_with_type_and_format(&s, &t, FieldFormat::Text, &opts)
+        enc.encode_field_with_type_and_format(&s, &Type::TEXT, FieldFormat::Text, &opts)
     };
     match (v, format) {
         (Value::Null, _) => text(enc, None),
@@ -79,11 +97,70 @@ fn encode_value(
                 Value::Float(f) => enc.encode_field_with_type_and_format(&f, &t, format, &opts),
                 Value::Text(s) => enc.encode_field_with_type_and_format(&s, &t, format, &opts),
                 Value::Timestamp(micros) => {
-                    let dt = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
-                    enc.encode_field_with_type_and_format(&dt, &t, format, &opts)
+                    enc.encode_field_with_type_and_format(&timestamp(micros), &t, format, &opts)
                 }
+                Value::Array(items) => encode_array(enc, &items, ty, &t, &opts),
                 Value::Null => text(enc, None),
             }
+        }
+    }
+}
+
+fn timestamp(micros: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// An array in binary format: its elements (already coerced to the
+/// element type) as the element type's binary values.
+fn encode_array(
+    enc: &mut DataRowEncoder,
+    items: &[Value],
+    ty: SqlType,
+    t: &Type,
+    opts: &pgwire::types::format::FormatOptions,
+) -> PgWireResult<()> {
+    fn each<T>(items: &[Value], f: impl Fn(&Value) -> Option<T>) -> Vec<Option<T>> {
+        items.iter().map(f).collect()
+    }
+    let binary = FieldFormat::Binary;
+    match ty {
+        SqlType::Array(Element::Bool) => {
+            let v = each(items, |v| {
+                matches!(v, Value::Bool(_)).then(|| v == &Value::Bool(true))
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::Array(Element::Int4) => {
+            let v = each(items, |v| match v {
+                Value::Int(i) => i32::try_from(*i).ok(),
+                _ => None,
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::Array(Element::Int8) => {
+            let v = each(items, |v| match v {
+                Value::Int(i) => Some(*i),
+                _ => None,
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::Array(Element::Float8) => {
+            let v = each(items, |v| match v {
+                Value::Float(f) => Some(*f),
+                _ => None,
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::Array(Element::Timestamptz) => {
+            let v = each(items, |v| match v {
+                Value::Timestamp(m) => Some(timestamp(*m)),
+                _ => None,
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        _ => {
+            let v = each(items, |v| (!v.is_null()).then(|| v.to_text()));
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
         }
     }
 }
@@ -162,6 +239,21 @@ pub fn params(portal: &Portal<Arc<Prepared>>, prepared: &Prepared) -> Result<Vec
             Type::TIMESTAMP => portal
                 .parameter::<NaiveDateTime>(i, &ty)
                 .map(|v| v.map(|x| Value::Timestamp(x.and_utc().timestamp_micros()))),
+            Type::BOOL_ARRAY => array_param::<bool>(portal, i, &ty, Value::Bool),
+            Type::INT2_ARRAY => array_param::<i16>(portal, i, &ty, |x| Value::Int(x.into())),
+            Type::INT4_ARRAY => array_param::<i32>(portal, i, &ty, |x| Value::Int(x.into())),
+            Type::OID_ARRAY => array_param::<u32>(portal, i, &ty, |x| Value::Int(x.into())),
+            Type::INT8_ARRAY => array_param::<i64>(portal, i, &ty, Value::Int),
+            Type::FLOAT4_ARRAY => array_param::<f32>(portal, i, &ty, |x| Value::Float(x.into())),
+            Type::FLOAT8_ARRAY => array_param::<f64>(portal, i, &ty, Value::Float),
+            Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY | Type::NAME_ARRAY => {
+                array_param::<String>(portal, i, &ty, Value::Text)
+            }
+            Type::TIMESTAMPTZ_ARRAY => {
+                array_param::<DateTime<chrono::FixedOffset>>(portal, i, &ty, |x| {
+                    Value::Timestamp(x.timestamp_micros())
+                })
+            }
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
                 Ok(Some(text_param(i, raw)?))
             }
@@ -180,4 +272,24 @@ pub fn params(portal: &Portal<Arc<Prepared>>, prepared: &Prepared) -> Result<Vec
         out.push(v.map_err(|e| bad_param(i, e))?.unwrap_or(Value::Null));
     }
     Ok(out)
+}
+
+/// A binary array parameter as an array of values.
+fn array_param<T>(
+    portal: &Portal<Arc<Prepared>>,
+    i: usize,
+    ty: &Type,
+    value: impl Fn(T) -> Value,
+) -> PgWireResult<Option<Value>>
+where
+    T: tokio_postgres::types::FromSqlOwned + for<'a> pgwire::types::FromSqlText<'a>,
+{
+    Ok(portal.parameter::<Vec<Option<T>>>(i, ty)?.map(|items| {
+        Value::Array(
+            items
+                .into_iter()
+                .map(|x| x.map_or(Value::Null, &value))
+                .collect(),
+        )
+    }))
 }

@@ -6,7 +6,7 @@
 use sqlparser::ast::{self, DataType};
 
 use crate::error::{SqlError, SqlResult};
-use crate::value::SqlType;
+use crate::value::{Element, SqlType};
 
 /// An identifier as SQL means it: folded to lower case unless quoted.
 pub fn ident(i: &ast::Ident) -> String {
@@ -57,6 +57,17 @@ pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
             SqlType::Float8
         }
         DataType::Timestamp(_, _) => SqlType::Timestamptz,
+        DataType::Array(
+            ast::ArrayElemTypeDef::SquareBracket(inner, _)
+            | ast::ArrayElemTypeDef::AngleBracket(inner),
+        ) => match Element::of(sql_type(inner)?) {
+            Some(e) => SqlType::Array(e),
+            None => {
+                return Err(SqlError::feature_not_supported(format!(
+                    "type {dt} is not supported"
+                )))
+            }
+        },
         DataType::Custom(name, _) => match object_name(name)?.as_str() {
             "timestamptz" => SqlType::Timestamptz,
             "text" | "varchar" | "name" => SqlType::Text,

@@ -1,5 +1,10 @@
 //! PostgreSQL forms rewritten for DataFusion: datafusion-pg-catalog's
-//! rewrite rules, but one, and its substitutions of known client queries.
+//! rewrite rules, but two, and its substitutions of known client queries.
+//!
+//! `FixArrayLiteral` is left out: it split `'{a,"b,c",NULL}'::int[]` at
+//! every comma and made each piece a number, so a NULL element or a
+//! quoted one failed to plan. [`super::array_literals`] reads the text
+//! form as PostgreSQL does.
 //!
 //! The rule left out, `RemoveSubqueryFromProjection`, replaces every
 //! correlated scalar subquery in a SELECT list by NULL and stamps LIMIT 1
@@ -18,9 +23,9 @@ use std::sync::Arc;
 
 use datafusion_pg_catalog::sql::rules::{
     AliasDuplicatedProjectionRewrite, CurrentUserVariableToSessionUserFunctionCall,
-    FixArrayLiteral, FixVersionColumnName, PrependUnqualifiedPgTableName,
-    ResolveUnqualifiedIdentifier, RewriteArrayAnyAllOperation, RewritePgCatalogOperator,
-    RewriteRegCastToSubquery, SqlStatementRewriteRule, StripCallableQualifier, StripCollate,
+    FixVersionColumnName, PrependUnqualifiedPgTableName, ResolveUnqualifiedIdentifier,
+    RewriteArrayAnyAllOperation, RewritePgCatalogOperator, RewriteRegCastToSubquery,
+    SqlStatementRewriteRule, StripCallableQualifier, StripCollate,
 };
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use sqlparser::ast::Statement;
@@ -33,14 +38,14 @@ pub struct Compat {
 
 impl Compat {
     pub fn new() -> Compat {
-        // The library's order, without RemoveSubqueryFromProjection.
+        // The library's order, without RemoveSubqueryFromProjection and
+        // FixArrayLiteral.
         let rules: Vec<Arc<dyn SqlStatementRewriteRule>> = vec![
             Arc::new(AliasDuplicatedProjectionRewrite),
             Arc::new(ResolveUnqualifiedIdentifier),
             Arc::new(RewriteArrayAnyAllOperation),
             Arc::new(PrependUnqualifiedPgTableName),
             Arc::new(StripCallableQualifier),
-            Arc::new(FixArrayLiteral),
             Arc::new(CurrentUserVariableToSessionUserFunctionCall),
             Arc::new(StripCollate),
             Arc::new(RewritePgCatalogOperator),

@@ -23,7 +23,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 
 use crate::catalog::{Check, Table};
-use crate::value::{SqlType, Value};
+use crate::value::{Element, SqlType, Value};
 
 /// The zone bucketdb's timestamps are in; DataFusion's session uses it too.
 pub const UTC: &str = "UTC";
@@ -46,6 +46,10 @@ pub fn arrow_type(ty: SqlType) -> DataType {
         SqlType::Float8 => DataType::Float64,
         SqlType::Text | SqlType::Json => DataType::Utf8,
         SqlType::Timestamptz => timestamp_type(),
+        SqlType::Array(e) => DataType::List(Arc::new(Field::new_list_field(
+            arrow_type(e.scalar()),
+            true,
+        ))),
     }
 }
 
@@ -59,6 +63,9 @@ pub fn sql_type(dt: &DataType) -> SqlType {
         DataType::Int64 | DataType::UInt32 | DataType::UInt64 => SqlType::Int8,
         DataType::Float16 | DataType::Float32 | DataType::Float64 => SqlType::Float8,
         DataType::Timestamp(_, _) => SqlType::Timestamptz,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            Element::of(sql_type(f.data_type())).map_or(SqlType::Text, SqlType::Array)
+        }
         _ => SqlType::Text,
     }
 }
@@ -159,6 +166,8 @@ enum Reader {
     Float(ArrayRef),
     Text(ArrayRef),
     Timestamp(ArrayRef),
+    /// One array per row; its elements read by the inner reader.
+    List(ArrayRef, Box<Reader>),
     /// Types bucketdb has no value for, as their display text.
     Shown(Vec<Option<String>>),
 }
@@ -168,8 +177,13 @@ impl Reader {
         Ok(match array.data_type() {
             DataType::Boolean => Reader::Bool(array.clone()),
             DataType::Union(fields, _) => Reader::Shown(union_json(array, fields)?),
-            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _) => {
-                Reader::Shown(array_texts(array)?)
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                let lists = cast(
+                    array,
+                    &DataType::List(Arc::new(Field::new_list_field(f.data_type().clone(), true))),
+                )?;
+                let items = Reader::new(lists.as_list::<i32>().values())?;
+                Reader::List(lists, Box::new(items))
             }
             dt => match sql_type(dt) {
                 SqlType::Int4 | SqlType::Int8 => Reader::Int(cast(array, &DataType::Int64)?),
@@ -208,6 +222,16 @@ impl Reader {
             Reader::Timestamp(a) if valid(a) => {
                 Value::Timestamp(a.as_primitive::<TimestampMicrosecondType>().value(i))
             }
+            Reader::List(a, items) if valid(a) => {
+                let offsets = a.as_list::<i32>().value_offsets();
+                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let values = (start..end).map(|j| items.value(j));
+                match items.as_ref() {
+                    // Arrays of arrays are not a type bucketdb sends: text.
+                    Reader::List(..) => Value::Text(Value::Array(values.collect()).to_text()),
+                    _ => Value::Array(values.collect()),
+                }
+            }
             Reader::Shown(v) => v[i].clone().map_or(Value::Null, Value::Text),
             _ => Value::Null,
         }
@@ -245,57 +269,6 @@ fn union_json(array: &ArrayRef, fields: &UnionFields) -> Result<Vec<Option<Strin
 }
 
 /// A result batch as rows of bucketdb values.
-/// Each array of a list column in PostgreSQL's text form (`{a,"b c",NULL}`):
-/// `psql` and drivers parse that, not Arrow's `[a, b c]`.
-fn array_texts(array: &ArrayRef) -> Result<Vec<Option<String>>> {
-    let lists = cast(
-        array,
-        &DataType::List(Arc::new(Field::new_list_field(
-            match array.data_type() {
-                DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-                    f.data_type().clone()
-                }
-                other => other.clone(),
-            },
-            true,
-        ))),
-    )?;
-    let lists = lists.as_list::<i32>();
-    (0..lists.len())
-        .map(|i| {
-            if lists.is_null(i) {
-                return Ok(None);
-            }
-            let items = lists.value(i);
-            let reader = Reader::new(&items)?;
-            let elements: Vec<String> = (0..items.len())
-                .map(|j| array_element(&reader.value(j)))
-                .collect();
-            Ok(Some(format!("{{{}}}", elements.join(","))))
-        })
-        .collect()
-}
-
-/// One element of an array's text form: quoted where PostgreSQL quotes it
-/// (empty, `NULL`, or holding a delimiter, brace, quote, backslash or
-/// space).
-fn array_element(v: &Value) -> String {
-    if v.is_null() {
-        return "NULL".into();
-    }
-    let text = v.to_text();
-    let plain = !text.is_empty()
-        && !text.eq_ignore_ascii_case("null")
-        && !text
-            .chars()
-            .any(|c| matches!(c, ',' | '{' | '}' | '"' | '\\') || c.is_whitespace());
-    if plain {
-        text
-    } else {
-        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-    }
-}
-
 pub fn batch_to_rows(batch: &RecordBatch) -> Result<Vec<Vec<Value>>> {
     let readers = batch
         .columns()
@@ -322,6 +295,25 @@ pub fn param_scalar(v: &Value, ty: Option<&DataType>) -> Result<ScalarValue> {
         Value::Float(f) => ScalarValue::Float64(Some(*f)),
         Value::Text(t) => ScalarValue::Utf8(Some(t.clone())),
         Value::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some(UTC.into())),
+        Value::Array(items) => {
+            // Every element is made the element type first (a typed NULL,
+            // or a cast that fails cleanly), so that building the list
+            // cannot meet mixed types.
+            let element = match ty {
+                Some(
+                    DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _),
+                ) => f.data_type().clone(),
+                _ => match items.iter().find(|v| !v.is_null()) {
+                    Some(first) => param_scalar(first, None)?.data_type(),
+                    None => DataType::Utf8,
+                },
+            };
+            let scalars = items
+                .iter()
+                .map(|v| param_scalar(v, Some(&element)))
+                .collect::<Result<Vec<_>>>()?;
+            ScalarValue::List(ScalarValue::new_list_nullable(&scalars, &element))
+        }
     };
     match ty {
         Some(dt) if dt != &s.data_type() => s.cast_to(dt),
@@ -357,7 +349,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn arrays_read_as_postgres_writes_them() {
+    fn arrays_read_as_arrays_and_print_as_postgres_writes_them() {
         use datafusion::arrow::array::{ListBuilder, StringBuilder};
         let mut b = ListBuilder::new(StringBuilder::new());
         b.values().append_value("reader");
@@ -369,14 +361,37 @@ mod tests {
         b.append(false);
         b.append(true);
         let array: ArrayRef = Arc::new(b.finish());
+        assert_eq!(sql_type(array.data_type()), SqlType::Array(Element::Text));
+        let batch = RecordBatch::try_from_iter([("l", array)]).unwrap();
+        let texts: Vec<String> = batch_to_rows(&batch)
+            .unwrap()
+            .iter()
+            .map(|r| r[0].to_text())
+            .collect();
+        assert_eq!(texts, [r#"{reader,"a b",NULL,"q\"x",""}"#, "", "{}"]);
+        assert_eq!(batch_to_rows(&batch).unwrap()[1][0], Value::Null);
+    }
+
+    #[test]
+    fn array_parameters_become_lists() {
+        let v = Value::Array(vec![Value::Int(1), Value::Null]);
+        let dt = DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)));
+        let s = param_scalar(&v, Some(&dt)).unwrap();
+        assert_eq!(s.data_type(), dt);
+        let text = param_scalar(&Value::Array(vec![Value::Text("a".into())]), None).unwrap();
         assert_eq!(
-            array_texts(&array).unwrap(),
-            vec![
-                Some(r#"{reader,"a b",NULL,"q\"x",""}"#.to_string()),
-                None,
-                Some("{}".to_string())
-            ]
+            text.data_type(),
+            DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
         );
+        // A NULL before the first value, with no declared type: once a panic.
+        let v = Value::Array(vec![Value::Null, Value::Int(3)]);
+        let s = param_scalar(&v, None).unwrap();
+        assert_eq!(
+            s.data_type(),
+            DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true)))
+        );
+        let mixed = Value::Array(vec![Value::Int(1), Value::Text("x".into())]);
+        assert!(param_scalar(&mixed, None).is_err());
     }
 
     #[test]
@@ -420,10 +435,12 @@ mod tests {
         ));
         let array = list.to_array().unwrap();
         let batch = RecordBatch::try_from_iter([("l", array)]).unwrap();
+        let rows = batch_to_rows(&batch).unwrap();
         assert_eq!(
-            batch_to_rows(&batch).unwrap(),
-            vec![vec![Value::Text("{1,2}".into())]]
+            rows,
+            vec![vec![Value::Array(vec![Value::Int(1), Value::Int(2)])]]
         );
+        assert_eq!(rows[0][0].to_text(), "{1,2}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! `crate::plan` are siblings: neither imports the other, and the engine
 //! chooses between them.
 
+mod array_literals;
 mod array_subquery;
 mod cast_params;
 mod catalog_schema;
@@ -34,6 +35,7 @@ mod scalar_in_from;
 mod scalar_subquery;
 mod sql_ast;
 mod subscripts;
+mod type_of;
 
 use std::sync::Arc;
 
@@ -184,6 +186,7 @@ impl DataFusion {
         functions::register(&ctx);
         scalar_subquery::register(&ctx);
         json_build::register(&ctx);
+        type_of::register(&ctx);
         let state = ctx.state();
         Ok(DataFusion {
             task: state.task_ctx(),
@@ -243,6 +246,9 @@ impl DataFusion {
         }
         if lower.contains("array") {
             array_subquery::rewrite(&mut stmt);
+        }
+        if lower.contains("[]") {
+            array_literals::rewrite(&mut stmt)?;
         }
         if lower.contains("generate_subscripts") {
             subscripts::rewrite(&mut stmt);

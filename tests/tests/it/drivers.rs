@@ -1,5 +1,6 @@
 //! The drivers users connect with, each running a script that asserts as it
-//! goes against a real server: psycopg 3 and asyncpg (`python/`),
+//! goes against a real server: psycopg 3, asyncpg and SQLAlchemy's ORM
+//! (`python/`),
 //! node-postgres (`node/`), pgjdbc (`java/`, run in Java's source-file
 //! mode). `make test` installs them. Each runs three times: trusted;
 //! logging in with a password (SCRAM-SHA-256, the password in
@@ -45,6 +46,20 @@ fn asyncpg() {
             &["asyncpg_driver.py"],
             &dir("python"),
             "asyncpg ok",
+        );
+    }
+}
+
+/// An ORM's first steps: reflection of the tables and their keys, then
+/// inserts, updates and deletes through a mapped model.
+#[test]
+fn sqlalchemy_orm() {
+    for s in servers() {
+        s.run_client(
+            "python3",
+            &["sqlalchemy_orm.py"],
+            &dir("python"),
+            "sqlalchemy ok",
         );
     }
 }

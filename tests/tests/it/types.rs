@@ -230,3 +230,59 @@ async fn information_schema_columns_speak_postgresql() {
         ]
     );
 }
+
+/// Arrays go both ways typed: results are described as `int4[]`/`text[]`
+/// and read by the driver as arrays, array parameters (binary, with NULL
+/// elements, which once took the connection down) come back as sent, and
+/// a malformed array literal is refused with 22P02 on a connection that
+/// keeps serving.
+#[tokio::test]
+async fn arrays_are_typed_both_ways() {
+    let server = Server::start();
+    let c = server.connect().await;
+    let ints: Vec<Option<i32>> = vec![Some(1), None, Some(3)];
+    let texts = vec!["a".to_string(), "b c".to_string()];
+    let stmt = c
+        .prepare("SELECT $1::int[] AS ints, $2::text[] AS texts, cardinality($1::int[]) AS n")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[Type::INT4_ARRAY, Type::TEXT_ARRAY]);
+    assert_eq!(stmt.columns()[0].type_(), &Type::INT4_ARRAY);
+    assert_eq!(stmt.columns()[1].type_(), &Type::TEXT_ARRAY);
+    let row = c.query_one(&stmt, &[&ints, &texts]).await.unwrap();
+    assert_eq!(row.get::<_, Vec<Option<i32>>>(0), ints);
+    assert_eq!(row.get::<_, Vec<String>>(1), texts);
+    assert_eq!(row.get::<_, i64>(2), 3);
+
+    c.execute("INSERT INTO buckets (name) VALUES ('arr')", &[])
+        .await
+        .unwrap();
+    for (key, size) in [("k1", 5i64), ("k2", 9)] {
+        c.execute(
+            "INSERT INTO objects (bucket, key, size) VALUES ('arr', $1, $2)",
+            &[&key, &size],
+        )
+        .await
+        .unwrap();
+    }
+    let row = c
+        .query_one(
+            "SELECT array_agg(key ORDER BY key), array_agg(size ORDER BY size), \
+             '{7,NULL}'::bigint[] FROM objects WHERE bucket = 'arr'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Vec<String>>(0), ["k1", "k2"]);
+    assert_eq!(row.get::<_, Vec<i64>>(1), [5, 9]);
+    assert_eq!(row.get::<_, Vec<Option<i64>>>(2), [Some(7), None]);
+
+    let err = c.query("SELECT '{1,'::int[]", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "22P02");
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM objects WHERE bucket = 'arr'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+}
