@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a make target needs, only when missing.
 #   build: libclang (RocksDB's bindgen) and a C++ compiler
-#   test:  psql, Python psycopg 3, asyncpg and SQLAlchemy, node-postgres, pgjdbc (the
-#          integration tests drive the server with them)
+#   test:  psql, Python psycopg 3, asyncpg and SQLAlchemy, node-postgres and
+#          Sequelize, pgjdbc (the integration tests drive the server with them)
 #   bench: PostgreSQL server and pgbench (the side-by-side baseline)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -39,8 +39,8 @@ for what in "$@"; do
     echo "install-deps: installing psycopg, asyncpg and SQLAlchemy"
     python3 -m pip install --quiet 'psycopg[binary]>=3.1' 'asyncpg>=0.29' 'sqlalchemy>=2.0'
   fi
-  if [ ! -d "$root/tests/node/node_modules/pg" ]; then
-    echo "install-deps: installing node-postgres"
+  if [ ! -d "$root/tests/node/node_modules/pg" ] || [ ! -d "$root/tests/node/node_modules/sequelize" ]; then
+    echo "install-deps: installing node-postgres and Sequelize"
     (cd "$root/tests/node" && npm install --silent --no-audit --no-fund --no-package-lock)
   fi
 done

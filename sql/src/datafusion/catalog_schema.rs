@@ -78,7 +78,9 @@ impl SchemaProvider for CatalogSchema {
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        RoleTableKind::of(name).is_some() || self.inner.table_exist(name)
+        RoleTableKind::of(name).is_some()
+            || KeyTableKind::of(name).is_some()
+            || self.inner.table_exist(name)
     }
 }
 
@@ -121,10 +123,10 @@ pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) 
     Ok(())
 }
 
-/// The schema's table names: the provider's and the role tables.
+/// The schema's table names: the provider's and bucketdb's own.
 fn names(inner: &PgCatalog) -> Vec<String> {
     let mut names = inner.table_names();
-    for own in RoleTableKind::NAMES {
+    for own in RoleTableKind::NAMES.into_iter().chain(KeyTableKind::OWN) {
         if !names.iter().any(|n| n == own) {
             names.push(own.to_string());
         }

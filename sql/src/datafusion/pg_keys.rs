@@ -4,6 +4,9 @@
 //! lists, `pg_attrdef`, and `pg_attribute` corrected where
 //! datafusion-pg-catalog cannot know (JSON columns are `json`, columns
 //! with a default say so). ORMs and psql's `\d` reflect keys from these.
+//! `pg_statio_all_tables` lists the tables too (Sequelize joins it to find
+//! column comments); its block counts are NULL, as bucketdb does not count
+//! blocks per table.
 //!
 //! A table's OID is datafusion-pg-catalog's, handed out as its tables are
 //! first listed, so these tables are made when scanned: from the live
@@ -15,8 +18,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int16Array, Int16Builder, Int32Array, ListBuilder,
-    RecordBatch, StringArray, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Int16Array, Int16Builder, Int32Array, Int64Array,
+    ListBuilder, RecordBatch, StringArray, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{
@@ -77,9 +80,14 @@ pub enum KeyTableKind {
     Constraint,
     Index,
     AttrDef,
+    /// `pg_statio_all_tables`, a view in PostgreSQL.
+    StatioTables,
 }
 
 impl KeyTableKind {
+    /// The tables of this module datafusion-pg-catalog does not have.
+    pub const OWN: [&'static str; 1] = ["pg_statio_all_tables"];
+
     pub fn of(name: &str) -> Option<KeyTableKind> {
         Some(match name.to_ascii_lowercase().as_str() {
             "pg_class" => KeyTableKind::Class,
@@ -87,6 +95,7 @@ impl KeyTableKind {
             "pg_constraint" => KeyTableKind::Constraint,
             "pg_index" => KeyTableKind::Index,
             "pg_attrdef" => KeyTableKind::AttrDef,
+            "pg_statio_all_tables" => KeyTableKind::StatioTables,
             _ => return None,
         })
     }
@@ -117,6 +126,7 @@ impl KeyTable {
             KeyTableKind::Constraint => constraint_schema(),
             KeyTableKind::Index => index_schema(),
             KeyTableKind::AttrDef => attrdef_schema(),
+            KeyTableKind::StatioTables => statio_schema(),
         };
         KeyTable {
             kind,
@@ -139,6 +149,7 @@ impl KeyTable {
             KeyTableKind::Constraint => self.constraints(&rels),
             KeyTableKind::Index => self.indexes(&rels),
             KeyTableKind::AttrDef => self.attrdefs(&rels),
+            KeyTableKind::StatioTables => self.statio(&rels),
         }
     }
 
@@ -342,6 +353,25 @@ impl KeyTable {
             Arc::new(StringArray::from(exprs)),
         ];
         Ok(RecordBatch::try_new(attrdef_schema(), columns)?)
+    }
+
+    fn statio(&self, rels: &Relations) -> Result<RecordBatch> {
+        let (mut relids, mut names) = (vec![], vec![]);
+        for (t, table) in self.catalog.tables().enumerate() {
+            if let Some((_, relid)) = rels.tables[t] {
+                relids.push(relid);
+                names.push(table.name);
+            }
+        }
+        let n = relids.len();
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(relids)),
+            Arc::new(StringArray::from(vec!["public"; n])),
+            Arc::new(StringArray::from(names)),
+        ];
+        let counts = statio_schema().fields().len() - columns.len();
+        columns.extend((0..counts).map(|_| Arc::new(Int64Array::from(vec![None; n])) as ArrayRef));
+        Ok(RecordBatch::try_new(statio_schema(), columns)?)
     }
 }
 
@@ -608,6 +638,27 @@ fn attrdef_schema() -> SchemaRef {
         Field::new("adnum", DataType::Int16, false),
         Field::new("adbin", DataType::Utf8, false),
     ]))
+}
+
+fn statio_schema() -> SchemaRef {
+    let mut fields = vec![
+        oid_field("relid", kind::OID, false),
+        Field::new("schemaname", DataType::Utf8, false),
+        Field::new("relname", DataType::Utf8, false),
+    ];
+    for count in [
+        "heap_blks_read",
+        "heap_blks_hit",
+        "idx_blks_read",
+        "idx_blks_hit",
+        "toast_blks_read",
+        "toast_blks_hit",
+        "tidx_blks_read",
+        "tidx_blks_hit",
+    ] {
+        fields.push(Field::new(count, DataType::Int64, true));
+    }
+    Arc::new(Schema::new(fields))
 }
 
 /// Which definition a [`Definition`] function prints.

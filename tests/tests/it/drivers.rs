@@ -1,8 +1,7 @@
 //! The drivers users connect with, each running a script that asserts as it
 //! goes against a real server: psycopg 3, asyncpg and SQLAlchemy's ORM
-//! (`python/`),
-//! node-postgres (`node/`), pgjdbc (`java/`, run in Java's source-file
-//! mode). `make test` installs them. Each runs three times: trusted;
+//! (`python/`), node-postgres and Sequelize's ORM (`node/`), pgjdbc
+//! (`java/`, run in Java's source-file mode). `make test` installs them. Each runs three times: trusted;
 //! logging in with a password (SCRAM-SHA-256, the password in
 //! `PGPASSWORD`); and with the password over TLS only (`--require-tls`), the
 //! driver verifying the server's certificate (`sslmode=verify-full`).
@@ -68,6 +67,15 @@ fn sqlalchemy_orm() {
 fn node_postgres() {
     for s in servers() {
         s.run_client("node", &["pg_driver.js"], &dir("node"), "node-postgres ok");
+    }
+}
+
+/// Sequelize: reflection (tables, columns, keys), then a model's inserts,
+/// updates and deletes, in and out of transactions.
+#[test]
+fn sequelize_orm() {
+    for s in servers() {
+        s.run_client("node", &["sequelize_orm.js"], &dir("node"), "sequelize ok");
     }
 }
 
