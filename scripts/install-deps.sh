@@ -2,7 +2,8 @@
 # Installs what a make target needs, only when missing.
 #   build: libclang (RocksDB's bindgen) and a C++ compiler
 #   test:  psql, Python psycopg 3, asyncpg and SQLAlchemy, node-postgres and
-#          Sequelize, pgjdbc (the integration tests drive the server with them)
+#          Sequelize, pgjdbc and EclipseLink's JPA (the integration tests drive
+#          the server with them)
 #   bench: PostgreSQL server and pgbench (the side-by-side baseline)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,6 +17,7 @@ for what in "$@"; do
     test)
       want postgresql-client
       want libpostgresql-jdbc-java
+      want libeclipselink-java
       command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
       command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
       command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)

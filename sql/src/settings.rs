@@ -267,6 +267,19 @@ impl Settings {
         })
     }
 
+    /// What `RESET name` returns `name` to, if it is a known setting.
+    pub fn reset_value(&self, name: &str) -> Option<&str> {
+        self.session_defaults
+            .get(name)
+            .map(String::as_str)
+            .or_else(|| DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| *v))
+    }
+
+    /// Whether a client may not change `name`.
+    pub fn is_read_only(name: &str) -> bool {
+        READ_ONLY.contains(&name)
+    }
+
     /// `SHOW ALL`: every setting and its value, by name.
     pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
         self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))

@@ -2,6 +2,7 @@
 //! except for the tables bucketdb answers itself: `pg_proc` also lists
 //! bucketdb's functions ([`super::pg_proc`]), `pg_roles`, `pg_authid` and
 //! `pg_auth_members` hold the replicated roles ([`super::roles`]),
+//! `pg_settings` the session's settings ([`super::settings_table`]),
 //! `pg_class` gains the `relacl` column ([`super::privileges`]), and the
 //! tables that describe keys, defaults and column types tell the built-in
 //! tables' own ([`super::pg_keys`]).
@@ -21,6 +22,7 @@ use super::pg_proc::ProcTable;
 use super::privileges::ScopedFunctions;
 use super::regtype;
 use super::roles::{RoleTable, RoleTableKind};
+use super::settings_table::{self, SettingsTable};
 use crate::catalog::Catalog;
 
 /// datafusion-pg-catalog's schema. Its role answers are not used (the
@@ -67,6 +69,9 @@ impl SchemaProvider for CatalogSchema {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Some(kind) = RoleTableKind::of(name) {
             return Ok(Some(Arc::new(RoleTable::new(kind))));
+        }
+        if name.eq_ignore_ascii_case(settings_table::NAME) {
+            return Ok(Some(Arc::new(SettingsTable::new())));
         }
         if name.eq_ignore_ascii_case("pg_proc") {
             return self.proc.provider().map(Some);

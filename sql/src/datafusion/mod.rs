@@ -17,6 +17,7 @@ mod catalog_schema;
 mod compat;
 mod convert;
 mod errors;
+mod expand_array;
 mod functions;
 mod information_schema;
 mod json_build;
@@ -33,6 +34,7 @@ mod regtype;
 mod roles;
 mod scalar_in_from;
 mod scalar_subquery;
+mod settings_table;
 mod sql_ast;
 mod subscripts;
 mod type_of;
@@ -187,6 +189,7 @@ impl DataFusion {
         scalar_subquery::register(&ctx);
         json_build::register(&ctx);
         type_of::register(&ctx);
+        expand_array::register(&ctx);
         let state = ctx.state();
         Ok(DataFusion {
             task: state.task_ctx(),
@@ -249,6 +252,9 @@ impl DataFusion {
         }
         if lower.contains("[]") {
             array_literals::rewrite(&mut stmt)?;
+        }
+        if lower.contains("_pg_expandarray") || lower.contains(").") {
+            expand_array::rewrite(&mut stmt);
         }
         if lower.contains("generate_subscripts") {
             subscripts::rewrite(&mut stmt);

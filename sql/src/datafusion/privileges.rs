@@ -1,13 +1,13 @@
 //! Catalog functions whose answer depends on who asks: `session_user` /
-//! `current_user`, `has_table_privilege`, `pg_get_userbyid`, and the
-//! `relacl` column `\dp` reads from `pg_class`.
+//! `current_user`, `has_table_privilege`, `pg_get_userbyid`,
+//! `current_setting`, and the `relacl` column `\dp` reads from `pg_class`.
 //!
 //! DataFusion's session is shared by every query (see [`super::DataFusion`]),
 //! so these are planned as placeholders. When a query's physical plan is
 //! made, inside `planning_for`, the optimizer simplifies every expression;
 //! a placeholder's `simplify` then replaces itself with the same function
-//! bound to that query's scope: its session user and the roles its own
-//! rows hold. Outside a query a placeholder refuses to run.
+//! bound to that query's scope: its session user and settings and the
+//! roles its own rows hold. Outside a query a placeholder refuses to run.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -35,6 +35,7 @@ use super::roles::{external, role_oid};
 use crate::auth::{Privileges, Roles, BOOTSTRAP_SUPERUSER};
 use crate::catalog::Catalog;
 use crate::error::{SqlError, SqlResult};
+use crate::settings::Settings;
 
 /// What a scoped function answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,6 +48,37 @@ enum Question {
     UserById,
     /// A table's ACL, as `pg_class.relacl`.
     TableAcl,
+    /// A setting's value (`current_setting(name [, missing_ok])`), as
+    /// `SHOW` gives it.
+    Setting,
+}
+
+/// `current_setting(name [, missing_ok])` per row: an unknown name is
+/// 42704 unless `missing_ok`, then NULL.
+fn setting(settings: &Settings, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let names = args
+        .first()
+        .ok_or_else(|| DataFusionError::Plan("current_setting needs a name".into()))?
+        .to_array(rows)?;
+    let names = cast(&names, &DataType::Utf8)?;
+    let missing_ok = match args.get(1) {
+        Some(a) => Some(cast(&a.to_array(rows)?, &DataType::Boolean)?),
+        None => None,
+    };
+    let out = names
+        .as_string::<i32>()
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let Some(name) = name else { return Ok(None) };
+            match settings.show(name) {
+                Ok(v) => Ok(Some(v)),
+                Err(_) if missing_ok.as_ref().is_some_and(|m| m.as_boolean().value(i)) => Ok(None),
+                Err(e) => Err(external(e)),
+            }
+        })
+        .collect::<Result<StringArray>>()?;
+    Ok(ColumnarValue::Array(Arc::new(out)))
 }
 
 /// The names a relation may be given that are not bucketdb tables:
@@ -101,7 +133,7 @@ impl ScalarUDFImpl for Scoped {
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
         Ok(match self.question {
-            Question::SessionUser | Question::UserById => DataType::Utf8,
+            Question::SessionUser | Question::UserById | Question::Setting => DataType::Utf8,
             Question::TablePrivilege => DataType::Boolean,
             Question::TableAcl => acl_type(),
         })
@@ -134,8 +166,11 @@ impl ScalarUDFImpl for Scoped {
         if self.question == Question::SessionUser {
             return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(user.into()))));
         }
-        let roles = scope.roles().map_err(external)?;
         let rows = args.number_rows;
+        if self.question == Question::Setting {
+            return setting(&scope.settings, &args.args, rows);
+        }
+        let roles = scope.roles().map_err(external)?;
         let texts = args
             .args
             .iter()
@@ -145,7 +180,7 @@ impl ScalarUDFImpl for Scoped {
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
         let out: ArrayRef = match self.question {
-            Question::SessionUser => unreachable!("answered above"),
+            Question::SessionUser | Question::Setting => unreachable!("answered above"),
             Question::TablePrivilege => {
                 let (who, table, privs) = match texts.as_slice() {
                     [t, p] => (None, t, p),
@@ -369,6 +404,17 @@ impl ScopedFunctions {
                 "has_any_column_privilege",
                 Question::TablePrivilege,
                 privilege(),
+            ),
+            (
+                "current_setting",
+                Question::Setting,
+                Signature::one_of(
+                    vec![
+                        TypeSignature::Exact(vec![DataType::Utf8]),
+                        TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+                    ],
+                    Volatility::Stable,
+                ),
             ),
             (
                 "pg_get_userbyid",

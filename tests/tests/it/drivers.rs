@@ -1,7 +1,8 @@
 //! The drivers users connect with, each running a script that asserts as it
 //! goes against a real server: psycopg 3, asyncpg and SQLAlchemy's ORM
-//! (`python/`), node-postgres and Sequelize's ORM (`node/`), pgjdbc
-//! (`java/`, run in Java's source-file mode). `make test` installs them. Each runs three times: trusted;
+//! (`python/`), node-postgres and Sequelize's ORM (`node/`), pgjdbc with
+//! its DatabaseMetaData and EclipseLink's JPA (`java/`, run in Java's
+//! source-file mode). `make test` installs them. Each runs three times: trusted;
 //! logging in with a password (SCRAM-SHA-256, the password in
 //! `PGPASSWORD`); and with the password over TLS only (`--require-tls`), the
 //! driver verifying the server's certificate (`sslmode=verify-full`).
@@ -87,6 +88,27 @@ fn pgjdbc() {
             &["-cp", "/usr/share/java/postgresql.jar", "JdbcDriver.java"],
             &dir("java"),
             "pgjdbc ok",
+        );
+    }
+}
+
+/// JDBC's DatabaseMetaData (tables, columns, keys), then JPA entities
+/// (EclipseLink) with a composite key: inserts, queries, updates and
+/// deletes with their counts, commits and rollbacks.
+#[test]
+fn jpa_orm() {
+    let classpath = [
+        "/usr/share/java/postgresql.jar",
+        "/usr/share/java/eclipselink.jar",
+        "/usr/share/java/eclipselink-jpa-2.1-spec.jar",
+    ]
+    .join(":");
+    for s in servers() {
+        s.run_client(
+            "java",
+            &["-cp", &classpath, "JpaOrm.java"],
+            &dir("java"),
+            "jpa ok",
         );
     }
 }
