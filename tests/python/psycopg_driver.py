@@ -25,6 +25,20 @@ with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", a
         "SELECT key, size, last_modified FROM objects WHERE bucket = %s ORDER BY key", ("py-bucket",)
     ).fetchall()
     assert [r[:2] for r in rows] == [("a.txt", 5), ("b.txt", 7)], rows
+    # Lists as parameters: psycopg sends a list of strings untyped and a
+    # list of ints as int2[]; `= ANY` takes both, in reads and writes.
+    keys = conn.execute(
+        "SELECT key FROM objects WHERE bucket = %s AND key = ANY(%s) ORDER BY key", ("py-bucket", ["b.txt", "zz"])
+    ).fetchall()
+    assert keys == [("b.txt",)], keys
+    n = conn.execute("SELECT count(*) FROM objects WHERE size = ANY(%s)", ([5, 7],)).fetchone()[0]
+    assert n == 2, n
+    joined = conn.execute(
+        "SELECT o.key FROM objects o JOIN buckets b ON b.name = o.bucket WHERE o.key = ANY(%s)", (["a.txt"],)
+    ).fetchall()
+    assert joined == [("a.txt",)], joined
+    cur = conn.execute("UPDATE objects SET etag = 'e' WHERE bucket = %s AND key = ANY(%s)", ("py-bucket", ["a.txt", "b.txt"]))
+    assert cur.rowcount == 2, cur.rowcount
     assert rows[0][2] == ts, rows[0][2]
     # Binary results.
     with conn.cursor(binary=True) as cur:

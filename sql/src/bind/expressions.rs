@@ -7,7 +7,7 @@ use super::names::{ident, sql_type};
 use super::{Binder, Ctx, Scope};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{CmpOp, Expr, Func};
-use crate::value::{SqlType, Value};
+use crate::value::{Element, SqlType, Value};
 
 pub(super) fn is_untyped(e: &ast::Expr) -> bool {
     match e {
@@ -28,6 +28,58 @@ pub(super) fn comparable(a: SqlType, b: SqlType) -> bool {
 }
 
 impl Binder {
+    /// `left = ANY(right)` (`negated`: `left <> ALL(right)`): `right` is
+    /// an array of `left`'s type, which an untyped parameter or literal
+    /// takes, as PostgreSQL resolves `key = ANY($1)` to `text[]`.
+    fn in_array(
+        &mut self,
+        left: &ast::Expr,
+        right: &ast::Expr,
+        negated: bool,
+        scope: &Scope,
+        ctx: Ctx,
+    ) -> SqlResult<(Expr, SqlType)> {
+        if matches!(right, ast::Expr::Subquery(_)) {
+            return Err(SqlError::feature_not_supported(
+                "ANY/ALL (subquery) is not supported here",
+            ));
+        }
+        let (x, ty) = self.bind(
+            left,
+            scope,
+            Ctx {
+                expected: None,
+                ..ctx
+            },
+        )?;
+        let element = Element::of(ty).ok_or_else(|| {
+            SqlError::feature_not_supported(format!("arrays of {} are not supported", ty.name()))
+        })?;
+        let (array, aty) = self.bind(
+            right,
+            scope,
+            Ctx {
+                expected: Some(SqlType::Array(element)),
+                ..ctx
+            },
+        )?;
+        match aty {
+            SqlType::Array(e) if comparable(ty, e.scalar()) => Ok((
+                Expr::InArray {
+                    expr: Box::new(x),
+                    array: Box::new(array),
+                    negated,
+                },
+                SqlType::Bool,
+            )),
+            other => Err(SqlError::undefined_function(format!(
+                "operator does not exist: {} = ANY ({})",
+                ty.name(),
+                other.name()
+            ))),
+        }
+    }
+
     /// Binds a pair of operands so that an untyped side takes the other's type.
     pub(super) fn pair(
         &mut self,
@@ -193,6 +245,17 @@ impl Binder {
                     SqlType::Bool,
                 ))
             }
+            E::AnyOp {
+                left,
+                compare_op: ast::BinaryOperator::Eq,
+                right,
+                ..
+            } => self.in_array(left, right, false, scope, ctx),
+            E::AllOp {
+                left,
+                compare_op: ast::BinaryOperator::NotEq,
+                right,
+            } => self.in_array(left, right, true, scope, ctx),
             E::Between {
                 expr,
                 negated,

@@ -16,6 +16,7 @@ mod cast_params;
 mod catalog_schema;
 mod compat;
 mod convert;
+mod declared_arrays;
 mod errors;
 mod expand_array;
 mod functions;
@@ -252,6 +253,9 @@ impl DataFusion {
         }
         if lower.contains("[]") {
             array_literals::rewrite(&mut stmt)?;
+        }
+        if declared_arrays::any(given, &lower) {
+            declared_arrays::rewrite(&mut stmt, given);
         }
         if lower.contains("_pg_expandarray") || lower.contains(").") {
             expand_array::rewrite(&mut stmt);

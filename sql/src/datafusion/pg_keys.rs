@@ -189,9 +189,11 @@ impl KeyTable {
                 ("relowner", owner),
             ],
         )?;
+        // The indexes' rows start as copies of their tables' (owner
+        // included), then say what differs.
         let picked = RecordBatch::try_new(
-            classes.schema(),
-            classes
+            tables.schema(),
+            tables
                 .columns()
                 .iter()
                 .map(|c| take(c, &UInt32Array::from(rows.clone()), None))

@@ -57,6 +57,12 @@ pub fn translate(table: &Table, filter: &DfExpr) -> Option<Expr> {
         DfExpr::IsNull(e) => Some(Expr::IsNull(Box::new(column(table, e)?), false)),
         DfExpr::IsNotNull(e) => Some(Expr::IsNull(Box::new(column(table, e)?), true)),
         DfExpr::Not(e) => Some(Expr::Not(t(e)?)),
+        // What DataFusion's simplifier may leave of a pushed filter after
+        // it was declared exact (`key <> NULL` is NULL): kept, not refused.
+        DfExpr::Literal(..) => match literal(filter)? {
+            v @ (Value::Bool(_) | Value::Null) => Some(Expr::Const(v)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -106,6 +112,19 @@ mod tests {
 
     use super::*;
     use crate::catalog::{Catalog, TableId};
+
+    #[test]
+    fn constant_conditions_translate() {
+        let catalog = Catalog::new();
+        let objects = catalog.get(TableId::Objects);
+        let null = lit(datafusion::common::ScalarValue::Boolean(None));
+        assert_eq!(translate(objects, &null), Some(Expr::Const(Value::Null)));
+        assert_eq!(
+            translate(objects, &lit(true)),
+            Some(Expr::Const(Value::Bool(true)))
+        );
+        assert_eq!(translate(objects, &lit(3)), None);
+    }
 
     #[test]
     fn key_conditions_translate() {

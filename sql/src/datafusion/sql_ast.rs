@@ -1,10 +1,13 @@
-//! SQL syntax trees the rewrites of this module build: function calls and
-//! NULL.
+//! SQL syntax trees the rewrites of this module build: function calls,
+//! NULL and type names.
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName,
+    ArrayElemTypeDef, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
+    TimezoneInfo,
 };
+
+use crate::value::SqlType;
 
 /// The call `name(args …)`, with `clauses` (ORDER BY) after the arguments.
 pub fn function(name: &str, args: Vec<Expr>, clauses: Vec<FunctionArgumentClause>) -> Expr {
@@ -34,4 +37,21 @@ pub fn call(name: &str, args: Vec<Expr>) -> Expr {
 
 pub fn null() -> Expr {
     Expr::Value(sqlparser::ast::Value::Null.into())
+}
+
+/// The SQL type naming `ty`, for casts the rewrites add.
+pub fn data_type(ty: SqlType) -> DataType {
+    match ty {
+        SqlType::Bool => DataType::Boolean,
+        SqlType::Int4 => DataType::Integer(None),
+        SqlType::Int8 => DataType::BigInt(None),
+        SqlType::Float8 => DataType::DoublePrecision,
+        SqlType::Text => DataType::Text,
+        SqlType::Json => DataType::JSON,
+        SqlType::Timestamptz => DataType::Timestamp(None, TimezoneInfo::WithTimeZone),
+        SqlType::Array(e) => DataType::Array(ArrayElemTypeDef::SquareBracket(
+            Box::new(data_type(e.scalar())),
+            None,
+        )),
+    }
 }

@@ -94,21 +94,23 @@ impl Expr {
                 if v.is_null() {
                     return Ok(Value::Null);
                 }
-                let mut saw_null = false;
-                for item in list {
-                    let i = ev(item)?;
-                    match v.sql_cmp(&i) {
-                        Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
-                        None if i.is_null() => saw_null = true,
-                        _ => {}
-                    }
-                }
-                if saw_null {
-                    Value::Null
-                } else {
-                    Value::Bool(*negated)
-                }
+                let items = list.iter().map(ev).collect::<SqlResult<Vec<_>>>()?;
+                is_in(&v, &items, *negated)
             }
+            Expr::InArray {
+                expr,
+                array,
+                negated,
+            } => match (ev(expr)?, ev(array)?) {
+                (Value::Null, _) | (_, Value::Null) => Value::Null,
+                (v, Value::Array(items)) => is_in(&v, &items, *negated),
+                (_, other) => {
+                    return Err(SqlError::datatype_mismatch(format!(
+                        "op ANY/ALL (array) requires an array, not {}",
+                        other.to_text()
+                    )))
+                }
+            },
             Expr::IsNull(e, negated) => Value::Bool(ev(e)?.is_null() != *negated),
             Expr::Cast(e, ty) => ev(e)?.coerce(*ty)?,
             Expr::Func(f, args) => {
@@ -116,6 +118,24 @@ impl Expr {
                 call(*f, vals, env)?
             }
         })
+    }
+}
+
+/// `v IN (items)`, or NOT IN: NULL, not false, when no item is equal and
+/// one is NULL, as SQL's three-valued logic has it.
+fn is_in(v: &Value, items: &[Value], negated: bool) -> Value {
+    let mut saw_null = false;
+    for i in items {
+        match v.sql_cmp(i) {
+            Some(Ordering::Equal) => return Value::Bool(!negated),
+            None if i.is_null() => saw_null = true,
+            _ => {}
+        }
+    }
+    if saw_null {
+        Value::Null
+    } else {
+        Value::Bool(negated)
     }
 }
 

@@ -85,6 +85,13 @@ pub enum Expr {
         list: Vec<Expr>,
         negated: bool,
     },
+    /// `expr = ANY(array)`, or with `negated` `expr <> ALL(array)`: IN and
+    /// NOT IN over an array value (a parameter, as drivers send a list).
+    InArray {
+        expr: Box<Expr>,
+        array: Box<Expr>,
+        negated: bool,
+    },
     IsNull(Box<Expr>, bool),
     Cast(Box<Expr>, SqlType),
     Func(Func, Vec<Expr>),
@@ -130,6 +137,7 @@ impl Expr {
             | Expr::Cmp(_, a, b)
             | Expr::Arith(_, a, b)
             | Expr::Concat(a, b) => a.any(pred) || b.any(pred),
+            Expr::InArray { expr, array, .. } => expr.any(pred) || array.any(pred),
             Expr::Like { expr, pattern, .. } => expr.any(pred) || pattern.any(pred),
             Expr::InList { expr, list, .. } => expr.any(pred) || list.iter().any(|e| e.any(pred)),
             Expr::Func(_, args) => args.iter().any(|e| e.any(pred)),
@@ -175,6 +183,15 @@ impl Expr {
                     .into_iter()
                     .map(|e| e.rewrite(f))
                     .collect::<SqlResult<_>>()?,
+                negated,
+            },
+            Expr::InArray {
+                expr,
+                array,
+                negated,
+            } => Expr::InArray {
+                expr: r(expr)?,
+                array: r(array)?,
                 negated,
             },
             Expr::Func(func, args) => Expr::Func(
