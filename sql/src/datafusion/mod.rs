@@ -38,6 +38,7 @@ mod scalar_subquery;
 mod settings_table;
 mod sql_ast;
 mod subscripts;
+mod text_arrays;
 mod type_of;
 
 use std::sync::Arc;
@@ -114,6 +115,7 @@ pub fn takes(stmt: &Statement, e: &SqlError) -> bool {
             | SqlState::UndefinedTable
             | SqlState::UndefinedFunction
             | SqlState::UndefinedColumn
+            | SqlState::UndefinedObject
             | SqlState::DatatypeMismatch
             | SqlState::SyntaxError
             | SqlState::GroupingError
@@ -191,6 +193,7 @@ impl DataFusion {
         json_build::register(&ctx);
         type_of::register(&ctx);
         expand_array::register(&ctx);
+        text_arrays::register(&ctx);
         let state = ctx.state();
         Ok(DataFusion {
             task: state.task_ctx(),
@@ -237,6 +240,9 @@ impl DataFusion {
         };
         if lower.contains("pg_policy") || lower.contains("attacl") {
             no_policies::rewrite(&mut stmt);
+        }
+        if lower.contains("acl") {
+            text_arrays::rewrite(&mut stmt);
         }
         let is_aggregate = |name: &str| {
             self.state.aggregate_functions().contains_key(name)

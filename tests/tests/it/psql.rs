@@ -127,6 +127,22 @@ fn psql_meta_commands_describe_the_database() {
     assert!(out.contains("bucketdb") && out.contains("Size"), "{out}");
     let out = run("\\du");
     assert!(out.contains("List of roles"), "{out}");
+    // ACLs kept as the text of an array are read as arrays.
+    let out = run("\\df+ list_objects");
+    assert!(
+        out.contains("list_objects")
+            && out.contains("Access privileges")
+            && out.contains("invoker"),
+        "{out}"
+    );
+    let out = run("\\dn+");
+    assert!(out.contains("public") && out.contains("postgres"), "{out}");
+    // Each index belongs to its table's owner.
+    let out = run("\\di");
+    assert!(
+        out.contains("objects_pkey") && !out.contains("unknown (OID"),
+        "{out}"
+    );
 
     // information_schema answers too.
     let (ok, out, err) = server.psql(&[
