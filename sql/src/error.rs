@@ -34,6 +34,7 @@ pub enum SqlState {
     InvalidTransactionState,
     ActiveSqlTransaction,
     InFailedSqlTransaction,
+    ReadOnlySqlTransaction,
     IdleInTransactionSessionTimeout,
     NoActiveSqlTransaction,
     // Class 26: invalid SQL statement name.
@@ -84,7 +85,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 52] = [
+    pub const ALL: [SqlState; 53] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -103,6 +104,7 @@ impl SqlState {
         SqlState::InvalidTransactionState,
         SqlState::ActiveSqlTransaction,
         SqlState::InFailedSqlTransaction,
+        SqlState::ReadOnlySqlTransaction,
         SqlState::IdleInTransactionSessionTimeout,
         SqlState::NoActiveSqlTransaction,
         SqlState::InvalidSqlStatementName,
@@ -164,6 +166,7 @@ impl SqlState {
             InvalidPassword => "28P01",
             DependentObjectsStillExist => "2BP01",
             InFailedSqlTransaction => "25P02",
+            ReadOnlySqlTransaction => "25006",
             IdleInTransactionSessionTimeout => "25P03",
             NoActiveSqlTransaction => "25P01",
             InvalidSqlStatementName => "26000",
@@ -250,6 +253,7 @@ constructors! {
     invalid_datetime_format => InvalidDatetimeFormat,
     cardinality_violation => CardinalityViolation,
     in_failed_sql_transaction => InFailedSqlTransaction,
+    read_only_sql_transaction => ReadOnlySqlTransaction,
     no_active_sql_transaction => NoActiveSqlTransaction,
     invalid_savepoint => InvalidSavepointSpecification,
     invalid_statement_name => InvalidSqlStatementName,

@@ -5,7 +5,10 @@
 //!   statement says LOGIN or NOLOGIN itself);
 //! - `ALTER USER` is `ALTER ROLE`;
 //! - `GRANT a, b TO c` / `REVOKE a FROM c` (role memberships) become
-//!   `GRANT ROLE a, ROLE b TO c`, which sqlparser parses.
+//!   `GRANT ROLE a, ROLE b TO c`, which sqlparser parses;
+//! - `OPERATOR(pg_catalog.=)` is the operator itself (`=`): every operator
+//!   is pg_catalog's, and sqlparser does not take the qualified form
+//!   before `ANY`, where pg_dump writes it.
 
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
@@ -69,9 +72,46 @@ fn space() -> TokenWithSpan {
 
 /// Applies the rewrites to each statement of `tokens`.
 fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let tokens = unqualified_operators(tokens);
     let mut out = Vec::with_capacity(tokens.len() + 4);
     for statement in tokens.split_inclusive(|t| t.token == Token::SemiColon) {
         out.extend(rewrite_statement(statement.to_vec()));
+    }
+    out
+}
+
+/// `OPERATOR ( pg_catalog . op )` → `op`.
+fn unqualified_operators(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        if keyword(&tokens[i]) != Some(Keyword::OPERATOR) {
+            out.push(tokens[i].clone());
+            i += 1;
+            continue;
+        }
+        let next: Vec<usize> = (i..tokens.len())
+            .filter(|&j| !is_blank(&tokens[j]))
+            .take(6)
+            .collect();
+        let is = |n: usize, want: &dyn Fn(&Token) -> bool| {
+            next.get(n).is_some_and(|&j| want(&tokens[j].token))
+        };
+        let qualified = next.len() == 6
+            && is(1, &|t| *t == Token::LParen)
+            && is(
+                2,
+                &|t| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("pg_catalog")),
+            )
+            && is(3, &|t| *t == Token::Period)
+            && is(5, &|t| *t == Token::RParen);
+        if qualified {
+            out.push(tokens[next[4]].clone());
+            i = next[5] + 1;
+        } else {
+            out.push(tokens[i].clone());
+            i += 1;
+        }
     }
     out
 }
@@ -143,6 +183,10 @@ mod tests {
         assert_eq!(
             shown("GRANT SELECT ON objects TO app; CREATE USER b"),
             "GRANT SELECT ON objects TO app; CREATE ROLE b LOGIN"
+        );
+        assert_eq!(
+            shown("SELECT 1 FROM c WHERE c.k OPERATOR(pg_catalog.=) ANY (ARRAY['r']) AND c.n OPERATOR( pg_catalog . ~ ) 'x'"),
+            "SELECT 1 FROM c WHERE c.k = ANY(ARRAY['r']) AND c.n ~ 'x'"
         );
         // Identifiers and strings are left alone.
         assert_eq!(shown("SELECT 'CREATE USER x'"), "SELECT 'CREATE USER x'");

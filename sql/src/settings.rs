@@ -11,7 +11,7 @@ use bucketdb_consensus::ReadConsistency;
 use crate::error::{SqlError, SqlResult, SqlState};
 
 /// The PostgreSQL version bucketdb answers to (`SHOW server_version`).
-pub const SERVER_VERSION: &str = "16.0";
+pub const SERVER_VERSION: &str = "15.0";
 
 pub fn version_string() -> String {
     format!(
@@ -49,15 +49,19 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("lc_monetary", "C"),
     ("lc_numeric", "C"),
     ("lc_time", "C"),
+    ("lo_compat_privileges", "off"),
     ("lock_timeout", "0"),
     ("max_identifier_length", "63"),
     ("max_index_keys", "32"),
+    ("quote_all_identifiers", "off"),
+    ("row_security", "on"),
     ("search_path", "\"$user\", public"),
     ("server_encoding", "UTF8"),
     ("server_version", SERVER_VERSION),
-    ("server_version_num", "160000"),
+    ("server_version_num", "150000"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
+    ("synchronize_seqscans", "on"),
     ("synchronous_commit", "on"),
     ("timezone", "UTC"),
     ("transaction_deferrable", "off"),

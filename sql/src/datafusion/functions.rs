@@ -14,6 +14,7 @@ use datafusion::logical_expr::{
     TypeSignature, Volatility,
 };
 
+use crate::error::SqlError;
 use crate::settings::version_string;
 
 /// A function whose answer does not depend on its arguments.
@@ -39,6 +40,42 @@ impl ScalarUDFImpl for Constant {
 
     fn invoke_with_args(&self, _: ScalarFunctionArgs) -> Result<ColumnarValue> {
         Ok(ColumnarValue::Scalar(self.value.clone()))
+    }
+}
+
+/// `set_config(name, value, is_local)` inside a larger query: refused
+/// when it runs, since a read cannot change its session's settings. The
+/// supported form, alone in its statement, is an admin call
+/// (`functions::admin`); pg_dump
+/// also sends `SELECT set_config(name, …) FROM pg_settings WHERE name =
+/// '<a setting bucketdb lacks>'`, which runs over no rows.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SetConfigInQuery {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for SetConfigInQuery {
+    fn name(&self) -> &str {
+        "set_config"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.number_rows == 0 {
+            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)));
+        }
+        Err(DataFusionError::External(Box::new(
+            SqlError::feature_not_supported(
+                "set_config is supported only alone: SELECT set_config('name', 'value', false)",
+            ),
+        )))
     }
 }
 
@@ -74,6 +111,10 @@ pub fn register(ctx: &SessionContext) {
             &[1],
             ScalarValue::Boolean(Some(true)),
         ),
+        // Every node of a cluster applies the same log and serves reads
+        // at the consistency the session asks for: none is a standby
+        // replaying from an archive (pg_dump asks).
+        constant("pg_is_in_recovery", &[0], ScalarValue::Boolean(Some(false))),
         // Nothing carries a COMMENT, and no function has an SQL body.
         constant("obj_description", &[1, 2], no_text()),
         constant("col_description", &[2], no_text()),
@@ -92,6 +133,9 @@ pub fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udf(udf);
     }
+    ctx.register_udf(ScalarUDF::from(SetConfigInQuery {
+        signature: Signature::any(3, Volatility::Volatile),
+    }));
     ctx.register_udf(create_udf(
         "pg_size_pretty",
         vec![DataType::Int64],

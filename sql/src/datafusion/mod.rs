@@ -38,6 +38,7 @@ mod scalar_subquery;
 mod settings_table;
 mod sql_ast;
 mod subscripts;
+mod tableoid;
 mod text_arrays;
 mod type_of;
 
@@ -238,6 +239,9 @@ impl DataFusion {
             true => self.compat.rewrite_client_query(stmt, &text),
             false => self.compat.rewrite(stmt.clone()),
         };
+        if lower.contains("tableoid") {
+            tableoid::rewrite(&mut stmt);
+        }
         if lower.contains("pg_policy") || lower.contains("attacl") {
             no_policies::rewrite(&mut stmt);
         }

@@ -89,14 +89,26 @@ impl Engine {
                 command: "SHOW".into(),
             }),
             Plan::Show { name } => {
-                let value = session.settings().show(name)?;
+                let read_only = session.txn.as_ref().is_some_and(|t| t.read_only);
+                let value = match name.as_str() {
+                    "transaction_read_only" if read_only => "on".to_string(),
+                    _ => session.settings().show(name)?,
+                };
                 Ok(Output::Rows {
                     columns: p.columns.clone(),
                     rows: vec![vec![Value::Text(value)]],
                     command: "SHOW".into(),
                 })
             }
-            Plan::Begin => self.begin(session).await,
+            Plan::Begin { read_only } => self.begin(session, *read_only).await,
+            Plan::TransactionAccess { read_only } => {
+                // Outside a transaction it changes nothing (PostgreSQL
+                // warns), as SET TRANSACTION does there.
+                if let Some(txn) = session.txn.as_mut() {
+                    txn.read_only = *read_only;
+                }
+                Ok(Output::Command("SET".into()))
+            }
             Plan::Rollback => {
                 session.txn = None;
                 Ok(Output::Transaction {
@@ -161,6 +173,14 @@ impl Engine {
                     columns: select.projection.columns.len(),
                     data: copy::encode_rows(options, &select.projection.columns, &rows),
                 })
+            }
+            Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) | Plan::Roles(_)
+                if session.txn.as_ref().is_some_and(|t| t.read_only) =>
+            {
+                Err(SqlError::read_only_sql_transaction(format!(
+                    "cannot execute {} in a read-only transaction",
+                    plan.kind().to_ascii_uppercase()
+                )))
             }
             Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_) if session.in_transaction() => {
                 self.write_in_txn(session, plan, p, &params, interrupt)

@@ -17,10 +17,12 @@ use crate::value::Value;
 
 impl Engine {
     /// BEGIN: a snapshot no older than what the session has seen.
-    pub(super) async fn begin(&self, session: &mut Session) -> SqlResult<Output> {
+    pub(super) async fn begin(&self, session: &mut Session, read_only: bool) -> SqlResult<Output> {
         if session.txn.is_none() {
             self.read_barrier(session).await?;
-            session.txn = Some(Txn::new(self.node.store().owned_view()));
+            let mut txn = Txn::new(self.node.store().owned_view());
+            txn.read_only = read_only;
+            session.txn = Some(txn);
         }
         Ok(Output::Transaction {
             tag: "BEGIN",

@@ -82,7 +82,8 @@ pub(super) fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         Plan::Explain(lines) => lines.clone(),
         Plan::Admin(_) => vec!["Cluster administration call".into()],
         Plan::Roles(r) => vec![format!("Role change ({})", r.tag())],
-        Plan::Begin
+        Plan::Begin { .. }
+        | Plan::TransactionAccess { .. }
         | Plan::Commit
         | Plan::Rollback
         | Plan::Savepoint(_)

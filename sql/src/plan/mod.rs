@@ -55,8 +55,14 @@ pub enum Plan {
         select: SelectPlan,
         options: CopyOptions,
     },
-    /// `BEGIN` / `START TRANSACTION`.
-    Begin,
+    /// `BEGIN` / `START TRANSACTION` [`READ ONLY`].
+    Begin {
+        read_only: bool,
+    },
+    /// `SET TRANSACTION READ ONLY | READ WRITE`, for the open transaction.
+    TransactionAccess {
+        read_only: bool,
+    },
     /// `COMMIT` / `END`.
     Commit,
     /// `ROLLBACK`.
@@ -95,7 +101,8 @@ impl Plan {
             Plan::Show { .. } | Plan::ShowAll => "show",
             Plan::Admin(_) => "admin",
             Plan::Roles(_) => "role",
-            Plan::Begin
+            Plan::Begin { .. }
+            | Plan::TransactionAccess { .. }
             | Plan::Commit
             | Plan::Rollback
             | Plan::Savepoint(_)
@@ -165,7 +172,9 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
                 None => Plan::ShowAll,
             }
         }
-        Statement::StartTransaction { .. } => Plan::Begin,
+        Statement::StartTransaction { modes, .. } => Plan::Begin {
+            read_only: utility::read_only(modes) == Some(true),
+        },
         Statement::Copy {
             source,
             to,
@@ -235,7 +244,8 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         Plan::Set { .. }
         | Plan::Roles(_)
         | Plan::ResetAll
-        | Plan::Begin
+        | Plan::Begin { .. }
+        | Plan::TransactionAccess { .. }
         | Plan::CopyIn(_)
         | Plan::CopyOut { .. }
         | Plan::Commit

@@ -56,8 +56,8 @@ pub(super) fn plan_set(set: &ast::Set) -> SqlResult<Plan> {
         ast::Set::SetTransaction {
             modes,
             snapshot: None,
-            ..
-        } => plan_transaction_modes(modes),
+            session,
+        } => plan_transaction_modes(modes, *session),
         other => Err(SqlError::feature_not_supported(format!(
             "{other} is not supported"
         ))),
@@ -66,20 +66,29 @@ pub(super) fn plan_set(set: &ast::Set) -> SqlResult<Plan> {
 
 /// `SET [SESSION CHARACTERISTICS AS] TRANSACTION …`. Every transaction
 /// is serializable, which the SQL standard allows for any level asked
-/// for, so the isolation levels are accepted and change nothing; a
-/// read-only transaction is refused rather than promised and not kept.
-fn plan_transaction_modes(modes: &[ast::TransactionMode]) -> SqlResult<Plan> {
-    for mode in modes {
-        if let ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) = mode {
-            return Err(SqlError::feature_not_supported(
-                "read-only transactions are not supported",
-            ));
-        }
+/// for, so the isolation levels are accepted and change nothing. READ
+/// ONLY holds for the open transaction (pg_dump asks for it); as the
+/// session's default it is refused rather than promised and not kept.
+fn plan_transaction_modes(modes: &[ast::TransactionMode], session: bool) -> SqlResult<Plan> {
+    match (read_only(modes), session) {
+        (Some(true), true) => Err(SqlError::feature_not_supported(
+            "read-only sessions are not supported",
+        )),
+        (Some(read_only), false) => Ok(Plan::TransactionAccess { read_only }),
+        // Nothing to set: `transaction_isolation` stays "serializable".
+        _ => Ok(Plan::Set {
+            name: "transaction_isolation".into(),
+            value: Some("serializable".into()),
+        }),
     }
-    // Nothing to set: `transaction_isolation` stays "serializable".
-    Ok(Plan::Set {
-        name: "transaction_isolation".into(),
-        value: Some("serializable".into()),
+}
+
+/// The access mode `modes` ask for, if any: READ ONLY is `Some(true)`.
+pub(super) fn read_only(modes: &[ast::TransactionMode]) -> Option<bool> {
+    modes.iter().rev().find_map(|m| match m {
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) => Some(true),
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => Some(false),
+        _ => None,
     })
 }
 

@@ -106,6 +106,9 @@ pub struct Txn {
     /// A statement failed: everything but ROLLBACK/COMMIT (and ROLLBACK
     /// TO a savepoint) is refused.
     pub failed: bool,
+    /// `BEGIN READ ONLY` / `SET TRANSACTION READ ONLY`: writes are refused
+    /// (25006).
+    pub read_only: bool,
 }
 
 /// A mark in a transaction's writes (`SAVEPOINT name`). Its reads are not
@@ -132,6 +135,7 @@ impl Txn {
             write_bytes: 0,
             savepoints: Vec::new(),
             failed: false,
+            read_only: false,
         }
     }
 
@@ -146,6 +150,7 @@ impl Txn {
             write_bytes: self.write_bytes,
             savepoints: Vec::new(),
             failed: false,
+            read_only: self.read_only,
         }
     }
 

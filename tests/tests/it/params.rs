@@ -183,14 +183,33 @@ async fn session_settings_and_startup_options() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42704");
+    // Inside a larger query it refuses to run for any row, and over no
+    // rows (pg_dump's probe for a setting bucketdb lacks) it never does.
     let e = c
         .query(
-            "SELECT set_config('application_name', key, false) FROM objects",
+            "SELECT set_config(name, 'x', false) FROM pg_settings WHERE name = 'application_name'",
             &[],
         )
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "0A000");
+    let none = c
+        .query(
+            "SELECT set_config(name, 'x', false) FROM pg_settings WHERE name = 'no_such_setting'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let v: String = c
+        .query_one(
+            "SELECT pg_catalog.set_config('application_name', 'dump', false)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "dump");
 }
 
 /// The extended protocol's row limit: Execute with max_rows sends that many
