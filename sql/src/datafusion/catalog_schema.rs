@@ -8,6 +8,7 @@
 //! tables' own ([`super::pg_keys`]).
 
 use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,7 +17,9 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStaticTables};
+use sqlparser::ast::{visit_relations_mut, Ident, ObjectNamePart, Statement};
 
+use super::empty_catalogs;
 use super::pg_keys::{self, KeyTable, KeyTableKind, LiveTables};
 use super::pg_proc::ProcTable;
 use super::privileges::ScopedFunctions;
@@ -73,6 +76,9 @@ impl SchemaProvider for CatalogSchema {
         if name.eq_ignore_ascii_case(settings_table::NAME) {
             return Ok(Some(Arc::new(SettingsTable::new())));
         }
+        if let Some(empty) = empty_catalogs::table(name) {
+            return empty.map(Some);
+        }
         if name.eq_ignore_ascii_case("pg_proc") {
             return self.proc.provider().map(Some);
         }
@@ -85,6 +91,7 @@ impl SchemaProvider for CatalogSchema {
     fn table_exist(&self, name: &str) -> bool {
         RoleTableKind::of(name).is_some()
             || KeyTableKind::of(name).is_some()
+            || empty_catalogs::table(name).is_some()
             || self.inner.table_exist(name)
     }
 }
@@ -131,10 +138,33 @@ pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) 
 /// The schema's table names: the provider's and bucketdb's own.
 fn names(inner: &PgCatalog) -> Vec<String> {
     let mut names = inner.table_names();
-    for own in RoleTableKind::NAMES.into_iter().chain(KeyTableKind::OWN) {
+    for own in RoleTableKind::NAMES
+        .into_iter()
+        .chain(KeyTableKind::OWN)
+        .chain(empty_catalogs::names())
+    {
         if !names.iter().any(|n| n == own) {
             names.push(own.to_string());
         }
     }
     names
+}
+
+/// Qualifies, as `pg_catalog.X`, the unqualified references to the
+/// catalog tables bucketdb adds: the library's rules qualify only its own
+/// tables, and an unqualified name is otherwise looked up in `public`.
+pub fn qualify_own_tables(stmt: &mut Statement) {
+    let own: Vec<&str> = KeyTableKind::OWN
+        .into_iter()
+        .chain(empty_catalogs::names())
+        .collect();
+    let _ = visit_relations_mut(stmt, |name| {
+        if let [ObjectNamePart::Identifier(i)] = name.0.as_slice() {
+            if i.quote_style.is_none() && own.iter().any(|o| i.value.eq_ignore_ascii_case(o)) {
+                name.0
+                    .insert(0, ObjectNamePart::Identifier(Ident::new("pg_catalog")));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }

@@ -115,6 +115,9 @@ pub fn register(ctx: &SessionContext) {
         // at the consistency the session asks for: none is a standby
         // replaying from an archive (pg_dump asks).
         constant("pg_is_in_recovery", &[0], ScalarValue::Boolean(Some(false))),
+        // Privileges are bucketdb's own (GRANT on its tables), not
+        // PostgreSQL's ACLs: no default ACL to compare with (pg_dump asks).
+        constant("acldefault", &[2], no_text()),
         // Nothing carries a COMMENT, and no function has an SQL body.
         constant("obj_description", &[1, 2], no_text()),
         constant("col_description", &[2], no_text()),

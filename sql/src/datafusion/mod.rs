@@ -14,9 +14,11 @@ mod array_literals;
 mod array_subquery;
 mod cast_params;
 mod catalog_schema;
+mod char_type;
 mod compat;
 mod convert;
 mod declared_arrays;
+mod empty_catalogs;
 mod errors;
 mod expand_array;
 mod functions;
@@ -239,6 +241,12 @@ impl DataFusion {
             true => self.compat.rewrite_client_query(stmt, &text),
             false => self.compat.rewrite(stmt.clone()),
         };
+        if lower.contains("\"char\"") {
+            char_type::rewrite(&mut stmt);
+        }
+        if lower.contains("pg_statio") || lower.contains("pg_transform") {
+            catalog_schema::qualify_own_tables(&mut stmt);
+        }
         if lower.contains("tableoid") {
             tableoid::rewrite(&mut stmt);
         }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int16Array, Int16Builder, Int32Array, Int64Array,
-    ListBuilder, RecordBatch, StringArray, UInt32Array,
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, Int16Array, Int16Builder, Int32Array,
+    Int64Array, ListBuilder, RecordBatch, StringArray, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, concat_batches, take};
 use datafusion::arrow::datatypes::{
@@ -121,7 +121,7 @@ pub struct KeyTable {
 impl KeyTable {
     pub fn new(kind: KeyTableKind, live: LiveTables, catalog: Arc<Catalog>) -> KeyTable {
         let schema = match kind {
-            KeyTableKind::Class => live.pg_class.schema(),
+            KeyTableKind::Class => class_schema(&live.pg_class.schema()),
             KeyTableKind::Attribute => live.pg_attribute.schema(),
             KeyTableKind::Constraint => constraint_schema(),
             KeyTableKind::Index => index_schema(),
@@ -216,7 +216,14 @@ impl KeyTable {
                 ),
             ],
         )?;
-        Ok(concat_batches(&classes.schema(), [&tables, &indexes])?)
+        let all = concat_batches(&classes.schema(), [&tables, &indexes])?;
+        // No relation has storage options.
+        let mut columns = all.columns().to_vec();
+        columns.push(new_null_array(&text_list_type(), all.num_rows()));
+        Ok(RecordBatch::try_new(
+            class_schema(&classes.schema()),
+            columns,
+        )?)
     }
 
     /// `pg_attribute`: JSON columns have the `json` type and columns with
@@ -448,6 +455,25 @@ impl Relations {
 /// 1-based column numbers, as `conkey` and `indkey` hold them.
 fn attnums(columns: &[usize]) -> Vec<Option<i16>> {
     columns.iter().map(|&i| Some(i as i16 + 1)).collect()
+}
+
+fn text_list_type() -> DataType {
+    DataType::new_list(DataType::Utf8, true)
+}
+
+/// The library's `pg_class` with `reloptions` (pg_dump and psql's `\d+`
+/// read it), which it lacks.
+fn class_schema(library: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Field> = library
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("reloptions", text_list_type(), true));
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        library.metadata().clone(),
+    ))
 }
 
 fn int2_list_type() -> DataType {

@@ -4,9 +4,12 @@
 //!
 //! datafusion-pg-catalog's `pg_proc` is a static export of PostgreSQL's
 //! built-ins, all in the `pg_catalog` namespace. The table here yields
-//! those, then a row per bucketdb function in `public`. That namespace's OID is handed out by the provider at run time,
-//! so it is read from `pg_namespace` of the same provider each time
-//! `pg_proc` is scanned.
+//! those, then a row per bucketdb function in `public`. That namespace's
+//! OID is handed out by the provider at run time, so it is read from
+//! `pg_namespace` of the same provider each time `pg_proc` is scanned. The
+//! export's `information_schema` functions carry PostgreSQL's OID for that
+//! schema, which the provider's `pg_namespace` does not use: they are
+//! given the provider's (pg_dump checks every function's schema exists).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +27,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::physical_plan::{common::collect, SendableRecordBatchStream};
 use datafusion_pg_catalog::pg_catalog::{ArrowTable, PgCatalogStaticTables, PgCatalogTable};
-use futures::{stream, StreamExt};
+use futures::{stream, TryStreamExt};
 
 use crate::functions::{own_functions, Signature};
 
@@ -36,6 +39,9 @@ const FIRST_OID: i32 = 1_000_000;
 
 /// The namespace bucketdb's functions are listed in.
 const NAMESPACE: &str = "public";
+
+/// PostgreSQL's OID of `information_schema`, as the static export has it.
+const EXPORTED_INFORMATION_SCHEMA: i32 = 13283;
 
 impl ProcTable {
     /// `pg_proc` over `catalog`, the provider whose `pg_namespace` gives
@@ -122,20 +128,53 @@ impl PartitionStream for ProcTable {
 
     fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let schema = self.schema.clone();
-        let builtin = stream::iter(self.builtin.data().to_vec().into_iter().map(Ok));
+        let builtin = self.builtin.data().to_vec();
         let catalog = self.catalog.clone();
         let functions = self.functions.clone();
         let own_schema = schema.clone();
-        let own = stream::once(async move {
-            let namespace = namespace_oid(&catalog, ctx).await?;
-            function_rows(&own_schema, &functions, namespace)
-        });
-        Box::pin(RecordBatchStreamAdapter::new(schema, builtin.chain(own)))
+        let rows = stream::once(async move {
+            let namespace = namespace_oid(&catalog, ctx.clone(), NAMESPACE).await?;
+            let information_schema = namespace_oid(&catalog, ctx, "information_schema").await?;
+            let mut batches = builtin
+                .iter()
+                .map(|b| renumbered(b, information_schema))
+                .collect::<Result<Vec<_>>>()?;
+            batches.push(function_rows(&own_schema, &functions, namespace)?);
+            Ok::<_, DataFusionError>(stream::iter(batches.into_iter().map(Ok)))
+        })
+        .try_flatten();
+        Box::pin(RecordBatchStreamAdapter::new(schema, rows))
     }
 }
 
-/// The OID `pg_namespace` currently gives [`NAMESPACE`].
-async fn namespace_oid(catalog: &PgCatalog, ctx: Arc<TaskContext>) -> Result<i32> {
+/// `batch` with the exported `information_schema` OID in `pronamespace`
+/// replaced by the provider's.
+fn renumbered(batch: &RecordBatch, information_schema: i32) -> Result<RecordBatch> {
+    let Ok(i) = batch.schema().index_of("pronamespace") else {
+        return Ok(batch.clone());
+    };
+    let column = batch.column(i);
+    let oids = datafusion::arrow::compute::cast(column, &DataType::Int32)?;
+    let oids: datafusion::arrow::array::Int32Array = oids
+        .as_primitive::<Int32Type>()
+        .iter()
+        .map(|o| {
+            o.map(|o| {
+                if o == EXPORTED_INFORMATION_SCHEMA {
+                    information_schema
+                } else {
+                    o
+                }
+            })
+        })
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[i] = datafusion::arrow::compute::cast(&oids, column.data_type())?;
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
+
+/// The OID `pg_namespace` currently gives the namespace `name`.
+async fn namespace_oid(catalog: &PgCatalog, ctx: Arc<TaskContext>, name: &str) -> Result<i32> {
     let Some(PgCatalogTable::Dynamic(namespaces)) = catalog.build_table_by_name("pg_namespace")?
     else {
         return Err(DataFusionError::Internal(
@@ -154,7 +193,7 @@ async fn namespace_oid(catalog: &PgCatalog, ctx: Arc<TaskContext>) -> Result<i32
         if let Some(i) = names
             .as_string::<i32>()
             .iter()
-            .position(|n| n == Some(NAMESPACE))
+            .position(|n| n == Some(name))
         {
             if oids.is_valid(i) {
                 return Ok(oids.value(i));
@@ -162,7 +201,7 @@ async fn namespace_oid(catalog: &PgCatalog, ctx: Arc<TaskContext>) -> Result<i32
         }
     }
     Err(DataFusionError::Internal(format!(
-        "pg_namespace has no {NAMESPACE}"
+        "pg_namespace has no {name}"
     )))
 }
 

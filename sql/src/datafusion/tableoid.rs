@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_expressions_mut, Expr, Query, SetExpr, Statement, TableFactor, Value, VisitMut,
-    VisitorMut,
+    visit_expressions_mut, Expr, Ident, Query, SelectItem, SetExpr, Statement, TableFactor, Value,
+    VisitMut, VisitorMut,
 };
 
 /// PostgreSQL's OIDs of its catalogs.
@@ -108,19 +108,32 @@ impl VisitorMut for TableOids {
         let only = (tables == 1)
             .then(|| oids.values().next().copied())
             .flatten();
-        let _ = visit_expressions_mut(s.as_mut(), |e| {
-            let oid = match e {
-                Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                    match parts[1].value.eq_ignore_ascii_case("tableoid") {
-                        true => oids.get(&parts[0].value.to_ascii_lowercase()).copied(),
-                        false => None,
-                    }
+        let oid_of = |e: &Expr| match e {
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                match parts[1].value.eq_ignore_ascii_case("tableoid") {
+                    true => oids.get(&parts[0].value.to_ascii_lowercase()).copied(),
+                    false => None,
                 }
-                Expr::Identifier(i) if i.value.eq_ignore_ascii_case("tableoid") => only,
-                _ => None,
-            };
-            if let Some(oid) = oid {
-                *e = Expr::Value(Value::Number(oid.to_string(), false).into());
+            }
+            Expr::Identifier(i) if i.value.eq_ignore_ascii_case("tableoid") => only,
+            _ => None,
+        };
+        let number = |oid: u32| Expr::Value(Value::Number(oid.to_string(), false).into());
+        // A selected `x.tableoid` keeps its name: pg_dump finds the column
+        // by it.
+        for item in s.projection.iter_mut() {
+            if let SelectItem::UnnamedExpr(e) = item {
+                if let Some(oid) = oid_of(e) {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: number(oid),
+                        alias: Ident::new("tableoid"),
+                    };
+                }
+            }
+        }
+        let _ = visit_expressions_mut(s.as_mut(), |e| {
+            if let Some(oid) = oid_of(e) {
+                *e = number(oid);
             }
             ControlFlow::<()>::Continue(())
         });
@@ -148,12 +161,16 @@ mod tests {
                 "SELECT x.tableoid, n.tableoid, x.oid FROM pg_extension x \
                  JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace"
             ),
-            "SELECT 3079, 2615, x.oid FROM pg_extension x \
+            "SELECT 3079 AS tableoid, 2615 AS tableoid, x.oid FROM pg_extension x \
              JOIN pg_catalog.pg_namespace n ON n.oid = x.extnamespace"
         );
         assert_eq!(
             rewritten("SELECT tableoid, oid FROM pg_class"),
-            "SELECT 1259, oid FROM pg_class"
+            "SELECT 1259 AS tableoid, oid FROM pg_class"
+        );
+        assert_eq!(
+            rewritten("SELECT c.oid FROM pg_class c WHERE c.tableoid = 1259"),
+            "SELECT c.oid FROM pg_class c WHERE 1259 = 1259"
         );
         // A table of bucketdb's own has no such column to invent.
         assert_eq!(

@@ -101,6 +101,12 @@ impl Engine {
                 })
             }
             Plan::Begin { read_only } => self.begin(session, *read_only).await,
+            Plan::LockShared => match session.in_transaction() {
+                true => Ok(Output::Command("LOCK TABLE".into())),
+                false => Err(SqlError::no_active_sql_transaction(
+                    "LOCK TABLE can only be used in transaction blocks",
+                )),
+            },
             Plan::TransactionAccess { read_only } => {
                 // Outside a transaction it changes nothing (PostgreSQL
                 // warns), as SET TRANSACTION does there.

@@ -84,6 +84,7 @@ pub(super) fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
         Plan::Roles(r) => vec![format!("Role change ({})", r.tag())],
         Plan::Begin { .. }
         | Plan::TransactionAccess { .. }
+        | Plan::LockShared
         | Plan::Commit
         | Plan::Rollback
         | Plan::Savepoint(_)

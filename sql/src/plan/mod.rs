@@ -63,6 +63,9 @@ pub enum Plan {
     TransactionAccess {
         read_only: bool,
     },
+    /// `LOCK TABLE … IN ACCESS SHARE MODE`: a lock against schema changes,
+    /// which bucketdb's fixed tables never have, so it holds by itself.
+    LockShared,
     /// `COMMIT` / `END`.
     Commit,
     /// `ROLLBACK`.
@@ -103,6 +106,7 @@ impl Plan {
             Plan::Roles(_) => "role",
             Plan::Begin { .. }
             | Plan::TransactionAccess { .. }
+            | Plan::LockShared
             | Plan::Commit
             | Plan::Rollback
             | Plan::Savepoint(_)
@@ -172,6 +176,7 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
                 None => Plan::ShowAll,
             }
         }
+        Statement::Lock(lock) => utility::plan_lock(catalog, lock)?,
         Statement::StartTransaction { modes, .. } => Plan::Begin {
             read_only: utility::read_only(modes) == Some(true),
         },
@@ -246,6 +251,7 @@ pub fn plan(catalog: &Catalog, stmt: &Statement, given: &[Option<SqlType>]) -> S
         | Plan::ResetAll
         | Plan::Begin { .. }
         | Plan::TransactionAccess { .. }
+        | Plan::LockShared
         | Plan::CopyIn(_)
         | Plan::CopyOut { .. }
         | Plan::Commit

@@ -83,6 +83,23 @@ fn plan_transaction_modes(modes: &[ast::TransactionMode], session: bool) -> SqlR
     }
 }
 
+/// `LOCK TABLE t, … IN ACCESS SHARE MODE` (pg_dump's, before it reads):
+/// it only keeps the tables from being altered or dropped, which never
+/// happens to bucketdb's tables, so it is granted at once. A stronger mode
+/// would promise to hold off writers, which bucketdb's optimistic
+/// transactions do not do, so it is refused.
+pub(super) fn plan_lock(catalog: &Catalog, lock: &ast::Lock) -> SqlResult<Plan> {
+    for t in &lock.tables {
+        catalog.table(&table_name(&t.name)?)?;
+    }
+    match lock.lock_mode {
+        Some(ast::LockTableMode::AccessShare) => Ok(Plan::LockShared),
+        _ => Err(SqlError::feature_not_supported(
+            "LOCK TABLE is supported only IN ACCESS SHARE MODE",
+        )),
+    }
+}
+
 /// The access mode `modes` ask for, if any: READ ONLY is `Some(true)`.
 pub(super) fn read_only(modes: &[ast::TransactionMode]) -> Option<bool> {
     modes.iter().rev().find_map(|m| match m {
