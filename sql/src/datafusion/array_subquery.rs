@@ -4,15 +4,19 @@
 //! rows `array_agg` gives NULL where PostgreSQL gives an empty array.
 //! psql's `\du` and `\d+` use it, correlated with the outer row;
 //! DataFusion decorrelates an aggregating scalar subquery, so the rewrite
-//! keeps working there.
+//! keeps working there. A subquery over `unnest(<rel>.reloptions)` (\d+'s
+//! storage options) is the empty array it is: no relation here has
+//! storage options, and DataFusion cannot unnest a correlated column in
+//! FROM.
 
 use std::ops::ControlFlow;
 
 use super::sql_ast::{call, function};
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArgumentClause, FunctionArguments, GroupByExpr, OrderByKind, Query,
-    SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
+    GroupByExpr, OrderByKind, Query, SelectItem, SetExpr, Statement, TableFactor, VisitMut,
+    VisitorMut,
 };
 
 /// Rewrites every `ARRAY(subquery)` in `stmt` the rewrite applies to: a
@@ -39,6 +43,10 @@ impl VisitorMut for ArraySubqueries {
         if !name.to_string().eq_ignore_ascii_case("array") {
             return ControlFlow::Continue(());
         }
+        if over_no_options(query) {
+            *e = call("make_array", vec![]);
+            return ControlFlow::Continue(());
+        }
         if let Some(q) = aggregated(query) {
             *e = call(
                 "coalesce",
@@ -47,6 +55,34 @@ impl VisitorMut for ArraySubqueries {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// Whether `query` reads only `unnest(x.reloptions)`, which is NULL for
+/// every relation, so it has no rows.
+fn over_no_options(query: &Query) -> bool {
+    let SetExpr::Select(select) = &*query.body else {
+        return false;
+    };
+    let [from] = select.from.as_slice() else {
+        return false;
+    };
+    let TableFactor::Table {
+        name,
+        args: Some(args),
+        ..
+    } = &from.relation
+    else {
+        return false;
+    };
+    let unnest = name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .is_some_and(|i| i.value.eq_ignore_ascii_case("unnest"));
+    let options = matches!(args.args.as_slice(),
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(parts)))]
+            if parts.last().is_some_and(|p| p.value.eq_ignore_ascii_case("reloptions")));
+    unnest && options && from.joins.is_empty() && select.selection.is_none()
 }
 
 /// `query` with its one output expression wrapped in `array_agg`, its
@@ -102,6 +138,16 @@ mod tests {
                 .remove(0);
         rewrite(&mut stmt);
         stmt.to_string()
+    }
+
+    #[test]
+    fn options_of_no_relation_are_empty() {
+        assert_eq!(
+            rewritten(
+                "SELECT array_to_string(c.reloptions || ARRAY(SELECT 'toast.' || x FROM pg_catalog.unnest(tc.reloptions) x), ', ') FROM c"
+            ),
+            "SELECT array_to_string(c.reloptions || make_array(), ', ') FROM c"
+        );
     }
 
     #[test]

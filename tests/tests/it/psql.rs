@@ -135,6 +135,15 @@ fn psql_meta_commands_describe_the_database() {
             && out.contains("invoker"),
         "{out}"
     );
+    // \d+ adds storage and description columns, and the same keys.
+    let out = run("\\d+ objects");
+    assert!(
+        out.contains("Storage")
+            && out.contains("'STANDARD'::text")
+            && out.contains("\"objects_pkey\" PRIMARY KEY, btree (bucket, key)")
+            && out.contains("REFERENCES buckets(name)"),
+        "{out}"
+    );
     let out = run("\\dn+");
     assert!(out.contains("public") && out.contains("postgres"), "{out}");
     // Each index belongs to its table's owner.
