@@ -24,6 +24,7 @@ pub enum SqlState {
     InvalidRowCountInLimitClause,
     InvalidParameterValue,
     InvalidTextRepresentation,
+    InvalidRegularExpression,
     BadCopyFileFormat,
     // Class 23: integrity constraint violation.
     NotNullViolation,
@@ -85,7 +86,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 53] = [
+    pub const ALL: [SqlState; 54] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -96,6 +97,7 @@ impl SqlState {
         SqlState::InvalidRowCountInLimitClause,
         SqlState::InvalidParameterValue,
         SqlState::InvalidTextRepresentation,
+        SqlState::InvalidRegularExpression,
         SqlState::BadCopyFileFormat,
         SqlState::NotNullViolation,
         SqlState::ForeignKeyViolation,
@@ -155,6 +157,7 @@ impl SqlState {
             InvalidRowCountInLimitClause => "2201W",
             InvalidParameterValue => "22023",
             InvalidTextRepresentation => "22P02",
+            InvalidRegularExpression => "2201B",
             BadCopyFileFormat => "22P04",
             NotNullViolation => "23502",
             ForeignKeyViolation => "23503",
@@ -247,6 +250,7 @@ constructors! {
     wrong_object_type => WrongObjectType,
     invalid_parameter_value => InvalidParameterValue,
     invalid_text_representation => InvalidTextRepresentation,
+    invalid_regular_expression => InvalidRegularExpression,
     bad_copy_file_format => BadCopyFileFormat,
     numeric_value_out_of_range => NumericValueOutOfRange,
     division_by_zero => DivisionByZero,

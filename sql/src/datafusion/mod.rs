@@ -33,6 +33,7 @@ mod privileges;
 mod provider;
 mod pushdown;
 mod regclass_names;
+mod regexp_split;
 mod regtype;
 mod roles;
 mod scalar_in_from;
@@ -197,6 +198,7 @@ impl DataFusion {
         type_of::register(&ctx);
         expand_array::register(&ctx);
         text_arrays::register(&ctx);
+        regexp_split::register(&ctx);
         let state = ctx.state();
         Ok(DataFusion {
             task: state.task_ctx(),
@@ -289,6 +291,9 @@ impl DataFusion {
         // Named as PostgreSQL names them before the rewrites below, which
         // change how a column is computed, not what it is.
         let names = postgres_names(&stmt);
+        if lower.contains("regexp_split_to_table") {
+            regexp_split::rewrite(&mut stmt);
+        }
         if lower.contains("regclass") {
             regclass_names::rewrite(&mut stmt);
         }
