@@ -82,6 +82,10 @@ fn rewrite(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
 
 /// `OPERATOR ( pg_catalog . op )` → `op`.
 fn unqualified_operators(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    // Most statements have no OPERATOR: they keep their tokens as they are.
+    if !tokens.iter().any(|t| keyword(t) == Some(Keyword::OPERATOR)) {
+        return tokens;
+    }
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {

@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{self, CastKind, Expr, Statement, VisitMut, VisitorMut};
 
-use super::sql_ast::data_type;
+use super::sql_ast::{data_type, named};
 use crate::value::{Element, SqlType};
 
 /// Whether there may be anything to rewrite: a declared array, or an
@@ -58,12 +58,7 @@ impl DeclaredArrays<'_> {
 
     /// `array_contains($n, x)` with `$n` undeclared: `$n` becomes `text[]`.
     fn searched_array(&self, f: &mut ast::Function) {
-        let named = f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .is_some_and(|i| i.value.eq_ignore_ascii_case("array_contains"));
+        let named = named(&f.name, "array_contains");
         let ast::FunctionArguments::List(list) = &mut f.args else {
             return;
         };

@@ -22,7 +22,7 @@ use datafusion::logical_expr::{
 };
 use sqlparser::ast::{self, AccessExpr, Expr, FunctionArguments, Statement, VisitMut, VisitorMut};
 
-use super::sql_ast::call;
+use super::sql_ast::{call, named};
 
 const PAIRS: &str = "pg_expandarray_pairs";
 
@@ -37,13 +37,7 @@ impl VisitorMut for ExpandArray {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         match e {
-            Expr::Function(f)
-                if f.name
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .is_some_and(|i| i.value.eq_ignore_ascii_case("_pg_expandarray")) =>
-            {
+            Expr::Function(f) if named(&f.name, "_pg_expandarray") => {
                 if let FunctionArguments::List(list) = &f.args {
                     if let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(array))] =
                         list.args.as_slice()

@@ -18,25 +18,19 @@ use datafusion::logical_expr::{
 };
 use regex::Regex;
 use sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, Statement,
-    TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    Expr, FunctionArguments, Ident, Statement, TableAlias, TableAliasColumnDef, TableFactor,
+    VisitMut, VisitorMut,
 };
 
 use super::roles::external;
-use super::sql_ast::call;
+use super::sql_ast::{call, named, positional};
 use crate::error::SqlError;
 
 const TO_ARRAY: &str = "regexp_split_to_array";
+const TO_TABLE: &str = "regexp_split_to_table";
 
 pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut SplitToTable);
-}
-
-fn is_split_to_table(name: &ObjectName) -> bool {
-    name.0
-        .last()
-        .and_then(|p| p.as_ident())
-        .is_some_and(|i| i.value.eq_ignore_ascii_case("regexp_split_to_table"))
 }
 
 struct SplitToTable;
@@ -46,17 +40,9 @@ impl VisitorMut for SplitToTable {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         if let Expr::Function(f) = e {
-            if is_split_to_table(&f.name) {
+            if named(&f.name, TO_TABLE) {
                 if let FunctionArguments::List(list) = &f.args {
-                    let args = list
-                        .args
-                        .iter()
-                        .filter_map(|a| match a {
-                            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                    *e = call("unnest", vec![call(TO_ARRAY, args)]);
+                    *e = call("unnest", vec![call(TO_ARRAY, positional(&list.args))]);
                 }
             }
         }
@@ -71,20 +57,13 @@ impl VisitorMut for SplitToTable {
             ..
         } = t
         {
-            if is_split_to_table(name) {
-                let inner = args
-                    .args
-                    .iter()
-                    .filter_map(|a| match a {
-                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                        _ => None,
-                    })
-                    .collect();
+            if named(name, TO_TABLE) {
+                let inner = positional(&args.args);
                 // Its one column is named as PostgreSQL names a function's
                 // in FROM: by the alias, else by the function.
                 let mut alias = alias.take().unwrap_or_else(|| TableAlias {
                     explicit: true,
-                    name: Ident::new("regexp_split_to_table"),
+                    name: Ident::new(TO_TABLE),
                     columns: vec![],
                     at: None,
                 });

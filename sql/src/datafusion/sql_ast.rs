@@ -55,3 +55,22 @@ pub fn data_type(ty: SqlType) -> DataType {
         )),
     }
 }
+
+/// Whether `name`'s last part is `wanted` (any case): `pg_catalog.f` is
+/// `f`, as DataFusion resolves functions by bare name.
+pub fn named(name: &ObjectName, wanted: &str) -> bool {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .is_some_and(|i| i.value.eq_ignore_ascii_case(wanted))
+}
+
+/// The unnamed expression arguments of a call, in order.
+pub fn positional(args: &[FunctionArg]) -> Vec<Expr> {
+    args.iter()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}

@@ -8,7 +8,7 @@
 
 use std::ops::ControlFlow;
 
-use super::sql_ast::call;
+use super::sql_ast::{call, named};
 
 use sqlparser::ast::helpers::attached_token::AttachedToken;
 use sqlparser::ast::{
@@ -29,12 +29,7 @@ impl VisitorMut for Subscripts {
         let Expr::Function(f) = e else {
             return ControlFlow::Continue(());
         };
-        let named = f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_subscripts"));
+        let named = named(&f.name, "generate_subscripts");
         let FunctionArguments::List(list) = &f.args else {
             return ControlFlow::Continue(());
         };

@@ -22,7 +22,7 @@ use sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Stat
 use sqlparser::ast::{VisitMut, VisitorMut};
 
 use super::roles::external;
-use super::sql_ast::call;
+use super::sql_ast::{call, named};
 use crate::value::{Element, SqlType, Value};
 
 const PARSE: &str = "pg_text_array";
@@ -40,12 +40,7 @@ impl VisitorMut for AclArguments {
         let Expr::Function(f) = e else {
             return ControlFlow::Continue(());
         };
-        let named = f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .is_some_and(|i| i.value.eq_ignore_ascii_case("array_to_string"));
+        let named = named(&f.name, "array_to_string");
         let FunctionArguments::List(list) = &mut f.args else {
             return ControlFlow::Continue(());
         };
