@@ -31,6 +31,9 @@ pub enum ConsensusError {
     /// This node stopped serving after a fatal storage or Raft error.
     #[error("{0}")]
     Failed(String),
+    /// A backup that could not be taken, or a restore that refused one.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     #[error(transparent)]
     Storage(#[from] bucketdb_storage::StorageError),
     /// The node's own files (its cluster id) could not be read or written.

@@ -7,6 +7,7 @@
 //! Any node accepts both: a follower carries them to the leader over the
 //! node transport.
 
+mod backup;
 mod check;
 mod cluster;
 mod codec;
@@ -21,6 +22,7 @@ mod state_machine;
 mod transport;
 mod types;
 
+pub use backup::{restore, BackupError, BackupInfo};
 pub use bucketdb_storage::{LimitExceeded, Limits};
 pub use check::CheckReport;
 pub use cluster::{Member, MembershipChange, CHANGE_TIMEOUT};

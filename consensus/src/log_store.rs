@@ -19,7 +19,7 @@ use openraft::{LogState, OptionalSend, RaftLogReader};
 use crate::codec;
 use crate::types::TypeConfig;
 
-const META_VOTE: &str = "vote";
+pub(crate) const META_VOTE: &str = "vote";
 const META_COMMITTED: &str = "committed";
 const META_PURGED: &str = "last_purged";
 

@@ -153,6 +153,7 @@ impl RaftNode {
         // The node's own entry in a membership it initialises.
         let mut config = config;
         config.info.incarnation = Some(identity.incarnation().to_string());
+        crate::backup::finish_restore(&store, &config.data_dir, config.node_id, &config.info)?;
         let peers = Peers::new(
             config.faults.clone(),
             Caller {
@@ -210,7 +211,12 @@ impl RaftNode {
             );
             node.record_cluster_id(&id).await;
         }
-        node.reconcile_cluster_id()?;
+        if let Err(e) = node.reconcile_cluster_id() {
+            // Stopped before it is dropped: its tasks would go on using the
+            // store while the process exits.
+            node.shutdown().await;
+            return Err(e);
+        }
         Ok(node)
     }
 

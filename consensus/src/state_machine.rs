@@ -16,8 +16,8 @@ use crate::check::Digests;
 use crate::codec;
 use crate::types::{Command, CommandResponse, TypeConfig};
 
-const LAST_APPLIED: &str = "last_applied";
-const MEMBERSHIP: &str = "membership";
+pub(crate) const LAST_APPLIED: &str = "last_applied";
+pub(crate) const MEMBERSHIP: &str = "membership";
 
 /// A snapshot's rows, as a file on local disk (format: `bucketdb_storage`'s
 /// snapshot files). The node transport streams it in chunks.
@@ -185,7 +185,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             store.export_snapshot(&path, &[LAST_APPLIED, MEMBERSHIP])
         })
         .await
-        .map_err(io::Error::other)??;
+        .map_err(io::Error::other)??
+        .meta;
         let last_log_id: Option<LogIdOf<TypeConfig>> = match &meta_values[0] {
             Some(b) => codec::decode(b)?,
             None => None,

@@ -106,6 +106,20 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::cert::CertCommand,
     },
+    /// Make a new data directory from a backup (`SELECT cluster_backup(…)`):
+    /// started, it is a new single-node cluster holding exactly the
+    /// backup's state, which grows with cluster_add_learner
+    Restore {
+        /// The backup directory
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to make (absent or empty)
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The node id the restored node will start with
+        #[arg(long, default_value_t = 1)]
+        node_id: u64,
+    },
 }
 
 /// The same settings as read from the TOML file.

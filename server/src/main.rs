@@ -43,8 +43,25 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let mut args = Args::parse();
-    if let Some(Command::Cert { action }) = args.command.take() {
-        return cert::run(action);
+    match args.command.take() {
+        Some(Command::Cert { action }) => return cert::run(action),
+        Some(Command::Restore {
+            from,
+            data_dir,
+            node_id,
+        }) => {
+            let restored = bucketdb_consensus::restore(&from, &data_dir, node_id)
+                .with_context(|| format!("restoring {}", from.display()))?;
+            println!(
+                "restored {} rows at index {} into {} (node {node_id}, new cluster {})",
+                restored.records,
+                restored.index,
+                data_dir.display(),
+                restored.cluster_id
+            );
+            return Ok(());
+        }
+        None => {}
     }
     let config = Config::load(args)?;
     if let Some(why) = config.exposure() {

@@ -80,13 +80,14 @@ pub enum SqlState {
     IdleSessionTimeout,
     // Class 58: system error.
     IoError,
+    DuplicateFile,
     // Class XX: internal error.
     InternalError,
 }
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 54] = [
+    pub const ALL: [SqlState; 55] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -140,6 +141,7 @@ impl SqlState {
         SqlState::CannotConnectNow,
         SqlState::IdleSessionTimeout,
         SqlState::IoError,
+        SqlState::DuplicateFile,
         SqlState::InternalError,
     ];
 
@@ -200,6 +202,7 @@ impl SqlState {
             CannotConnectNow => "57P03",
             IdleSessionTimeout => "57P05",
             IoError => "58030",
+            DuplicateFile => "58P02",
             InternalError => "XX000",
         }
     }
@@ -314,6 +317,18 @@ impl From<bucketdb_storage::StorageError> for SqlError {
     }
 }
 
+impl From<bucketdb_consensus::BackupError> for SqlError {
+    fn from(e: bucketdb_consensus::BackupError) -> Self {
+        use bucketdb_consensus::BackupError::*;
+        let state = match e {
+            RelativePath(_) => SqlState::InvalidParameterValue,
+            TargetExists(_) => SqlState::DuplicateFile,
+            NotABackup(..) | Damaged(..) | DataDirInUse(_) | Io(..) => SqlState::IoError,
+        };
+        SqlError::new(state, e.to_string())
+    }
+}
+
 impl From<bucketdb_consensus::ConsensusError> for SqlError {
     fn from(e: bucketdb_consensus::ConsensusError) -> Self {
         use bucketdb_consensus::ConsensusError::*;
@@ -329,6 +344,7 @@ impl From<bucketdb_consensus::ConsensusError> for SqlError {
             Failed(_) => SqlError::io_error(e.to_string()),
             Storage(s) => s.into(),
             Io(_) => SqlError::io_error(e.to_string()),
+            Backup(b) => b.into(),
         }
     }
 }

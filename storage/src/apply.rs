@@ -123,6 +123,19 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Gives a restored state a new cluster id, at `revision`. Only a restore
+    /// does this, before any node serves the state: through Raft the id
+    /// never changes (see `check_rules`).
+    pub fn rename_cluster(&self, id: &str, revision: u64) -> Result<(), StorageError> {
+        let row = StoredRow {
+            revision,
+            columns: vec![crate::Datum::Text(id.to_string())],
+        };
+        let mut wb = WriteBatch::default();
+        wb.put_cf(self.cf(CF_SM_DATA), keys::cluster_id(), row.encode());
+        self.write(wb)
+    }
+
     /// Writes only state-machine metadata (for blank and membership entries).
     pub fn apply_meta(&self, meta: &[(&str, Vec<u8>)]) -> Result<(), StorageError> {
         let mut wb = WriteBatch::default();

@@ -30,5 +30,5 @@ pub use limits::{LimitExceeded, Limits};
 pub use raft_log::RaftLogCf;
 pub use read::{Cursor, OwnedView, ReadView};
 pub use row::{Datum, StoredRow};
-pub use snapshot::{sync_parent, verify_snapshot, SnapshotReader, SnapshotWriter};
+pub use snapshot::{sync_parent, verify_snapshot, Exported, SnapshotReader, SnapshotWriter};
 pub use store::Store;

@@ -16,6 +16,15 @@ use crate::store::{Store, CF_SM_DATA, CF_SM_META};
 
 const MAGIC: &[u8; 8] = b"BKTSNAP1";
 
+/// What [`Store::export_snapshot`] wrote.
+#[derive(Debug)]
+pub struct Exported {
+    /// The values of the asked metadata keys, as of the file's rows.
+    pub meta: Vec<Option<Vec<u8>>>,
+    /// How many rows the file holds.
+    pub records: u64,
+}
+
 /// One stored row: key and encoded value.
 pub type Record = (Vec<u8>, Vec<u8>);
 const END: u32 = u32::MAX;
@@ -159,12 +168,12 @@ impl Store {
     /// Streams every state-machine row, as of one RocksDB snapshot, to a new
     /// file at `path` (written beside it and renamed when synced). Returns the
     /// values of `meta_keys` read from the same snapshot, so the caller knows
-    /// exactly which applied state the file holds.
+    /// exactly which applied state the file holds, and the number of rows.
     pub fn export_snapshot(
         &self,
         path: &Path,
         meta_keys: &[&str],
-    ) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+    ) -> Result<Exported, StorageError> {
         let snap = self.db().snapshot();
         let meta = meta_keys
             .iter()
@@ -176,12 +185,12 @@ impl Store {
             let (k, v) = item?;
             w.record(&k, &v)?;
         }
-        let (buf, _) = w.finish()?;
+        let (buf, records) = w.finish()?;
         let file = buf.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         sync_parent(path)?;
-        Ok(meta)
+        Ok(Exported { meta, records })
     }
 
     /// Replaces every state-machine row with the snapshot file's and writes
@@ -281,8 +290,9 @@ mod tests {
         )
         .unwrap();
         let file = dir.path().join("snap");
-        let meta = a.export_snapshot(&file, &["applied"]).unwrap();
-        assert_eq!(meta, vec![Some(vec![7])]);
+        let exported = a.export_snapshot(&file, &["applied"]).unwrap();
+        assert_eq!(exported.meta, vec![Some(vec![7])]);
+        assert_eq!(exported.records, 100);
 
         let b = Store::open(&dir.path().join("b")).unwrap();
         b.apply_batch(

@@ -23,6 +23,9 @@ pub enum AdminFn {
     Remove,
     TransferLeader,
     Snapshot,
+    /// `cluster_backup(path)`: an online backup into a directory of the
+    /// node's filesystem; returns the applied index it holds.
+    Backup,
     /// `set_config(name, value, is_local)`: like SET; returns the value.
     SetConfig,
 }
@@ -36,12 +39,13 @@ pub struct AdminCall {
 
 impl AdminFn {
     /// Every admin function.
-    pub const ALL: [AdminFn; 6] = [
+    pub const ALL: [AdminFn; 7] = [
         AdminFn::AddLearner,
         AdminFn::Promote,
         AdminFn::Remove,
         AdminFn::TransferLeader,
         AdminFn::Snapshot,
+        AdminFn::Backup,
         AdminFn::SetConfig,
     ];
 
@@ -76,6 +80,7 @@ impl AdminFn {
             AdminFn::AddLearner => &[("node_id", Int8), ("raft_addr", Text), ("sql_addr", Text)],
             AdminFn::Promote | AdminFn::Remove | AdminFn::TransferLeader => &[("node_id", Int8)],
             AdminFn::Snapshot => &[],
+            AdminFn::Backup => &[("path", Text)],
             AdminFn::SetConfig => &[
                 ("setting_name", Text),
                 ("new_value", Text),
@@ -99,13 +104,15 @@ impl AdminFn {
             AdminFn::Remove => "cluster_remove",
             AdminFn::TransferLeader => "cluster_transfer_leader",
             AdminFn::Snapshot => "cluster_snapshot",
+            AdminFn::Backup => "cluster_backup",
             AdminFn::SetConfig => "set_config",
         }
     }
 
     /// Runs the call. Membership changes return the log index the change
     /// committed at; a leader transfer returns the new leader's id; a
-    /// snapshot returns its index; `set_config` the setting's new value.
+    /// snapshot and a backup return the index they hold; `set_config` the
+    /// setting's new value.
     /// `in_transaction`: whether the session has a transaction open.
     pub async fn run(
         self,
@@ -161,6 +168,14 @@ impl AdminFn {
                 Value::Int(to as i64)
             }
             AdminFn::Snapshot => index(node.snapshot().await?),
+            AdminFn::Backup => {
+                let Some(Value::Text(path)) = args.first() else {
+                    return Err(SqlError::invalid_parameter_value(
+                        "cluster_backup: path must not be null",
+                    ));
+                };
+                Value::Int(node.backup(std::path::Path::new(path)).await?.index as i64)
+            }
             AdminFn::SetConfig => {
                 let (Some(Value::Text(name)), Some(Value::Text(value))) =
                     (args.first(), args.get(1))

@@ -7,6 +7,7 @@
 
 mod analytic;
 mod auth;
+mod backup;
 mod cancel;
 mod catchup;
 mod check;
