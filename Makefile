@@ -40,6 +40,7 @@ bench:
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/run.sh
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/listing.sh
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/cluster.sh
+	BUCKETDB_BIN=$(RELEASE_BIN) bench/backup.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -1,6 +1,8 @@
 //! The `pg_catalog` schema DataFusion queries see: datafusion-pg-catalog's,
 //! except for the tables bucketdb answers itself: `pg_proc` also lists
-//! bucketdb's functions ([`super::pg_proc`]), `pg_roles`, `pg_authid` and
+//! bucketdb's functions ([`super::pg_proc`]), `pg_type` puts its
+//! information_schema types in the listed schema ([`super::pg_type`]),
+//! `pg_roles`, `pg_authid` and
 //! `pg_auth_members` hold the replicated roles ([`super::roles`]),
 //! `pg_settings` the session's settings ([`super::settings_table`]),
 //! `pg_class` gains the `relacl` column ([`super::privileges`]), and the
@@ -22,6 +24,7 @@ use sqlparser::ast::{visit_relations_mut, Ident, ObjectNamePart, Statement};
 use super::empty_catalogs;
 use super::pg_keys::{self, KeyTable, KeyTableKind, LiveTables};
 use super::pg_proc::ProcTable;
+use super::pg_type::TypeTable;
 use super::privileges::ScopedFunctions;
 use super::regtype;
 use super::roles::{RoleTable, RoleTableKind};
@@ -36,6 +39,7 @@ pub type PgCatalog = PgCatalogSchemaProvider<Arc<dyn CatalogProviderList>, Empty
 struct CatalogSchema {
     inner: Arc<PgCatalog>,
     proc: Arc<ProcTable>,
+    types: Arc<TypeTable>,
     scoped: Arc<ScopedFunctions>,
     catalog: Arc<Catalog>,
 }
@@ -82,6 +86,9 @@ impl SchemaProvider for CatalogSchema {
         if name.eq_ignore_ascii_case("pg_proc") {
             return self.proc.provider().map(Some);
         }
+        if name.eq_ignore_ascii_case("pg_type") {
+            return self.types.provider().map(Some);
+        }
         if let Some(kind) = KeyTableKind::of(name) {
             return self.key_table(kind).map(Some);
         }
@@ -126,6 +133,7 @@ pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) 
     target.register_schema(
         "pg_catalog",
         Arc::new(CatalogSchema {
+            types: Arc::new(TypeTable::new(inner.clone())?),
             inner,
             proc,
             scoped,

@@ -26,9 +26,11 @@ mod information_schema;
 mod json_build;
 mod known_empty;
 mod memory;
+mod name_subscripts;
 mod no_policies;
 mod pg_keys;
 mod pg_proc;
+mod pg_type;
 mod privileges;
 mod provider;
 mod pushdown;
@@ -291,6 +293,9 @@ impl DataFusion {
         // Named as PostgreSQL names them before the rewrites below, which
         // change how a column is computed, not what it is.
         let names = postgres_names(&stmt);
+        if lower.contains("name[") {
+            name_subscripts::rewrite(&mut stmt);
+        }
         if lower.contains("regexp_split_to_table") {
             regexp_split::rewrite(&mut stmt);
         }

@@ -137,7 +137,7 @@ impl PartitionStream for ProcTable {
             let information_schema = namespace_oid(&catalog, ctx, "information_schema").await?;
             let mut batches = builtin
                 .iter()
-                .map(|b| renumbered(b, information_schema))
+                .map(|b| renumbered(b, "pronamespace", information_schema))
                 .collect::<Result<Vec<_>>>()?;
             batches.push(function_rows(&own_schema, &functions, namespace)?);
             Ok::<_, DataFusionError>(stream::iter(batches.into_iter().map(Ok)))
@@ -147,10 +147,14 @@ impl PartitionStream for ProcTable {
     }
 }
 
-/// `batch` with the exported `information_schema` OID in `pronamespace`
-/// replaced by the provider's.
-fn renumbered(batch: &RecordBatch, information_schema: i32) -> Result<RecordBatch> {
-    let Ok(i) = batch.schema().index_of("pronamespace") else {
+/// `batch` with the exported `information_schema` OID in its namespace
+/// column `column` replaced by the provider's.
+pub(super) fn renumbered(
+    batch: &RecordBatch,
+    column: &str,
+    information_schema: i32,
+) -> Result<RecordBatch> {
+    let Ok(i) = batch.schema().index_of(column) else {
         return Ok(batch.clone());
     };
     let column = batch.column(i);
@@ -174,7 +178,11 @@ fn renumbered(batch: &RecordBatch, information_schema: i32) -> Result<RecordBatc
 }
 
 /// The OID `pg_namespace` currently gives the namespace `name`.
-async fn namespace_oid(catalog: &PgCatalog, ctx: Arc<TaskContext>, name: &str) -> Result<i32> {
+pub(super) async fn namespace_oid(
+    catalog: &PgCatalog,
+    ctx: Arc<TaskContext>,
+    name: &str,
+) -> Result<i32> {
     let Some(PgCatalogTable::Dynamic(namespaces)) = catalog.build_table_by_name("pg_namespace")?
     else {
         return Err(DataFusionError::Internal(
