@@ -16,7 +16,6 @@
 //! first starts, because only then are its bound addresses known.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bucketdb_storage::{verify_snapshot, RaftLogCf, Store};
@@ -30,7 +29,7 @@ use crate::error::ConsensusError;
 use crate::identity::{ClusterId, Identity};
 use crate::log_store::META_VOTE;
 use crate::node::{RaftNode, ReadConsistency};
-use crate::state_machine::{LAST_APPLIED, MEMBERSHIP};
+use crate::state_machine::{write_synced, LAST_APPLIED, MEMBERSHIP};
 use crate::types::{NodeInfo, TypeConfig};
 
 /// The rows of a backup.
@@ -197,18 +196,6 @@ fn write_backup(
         bytes,
         cluster_id,
     })
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// Reads and checks a backup in `from` without changing anything: its
@@ -379,30 +366,11 @@ pub(crate) fn finish_restore(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use bucketdb_storage::{keys, Datum, Expect, KvBatch, KvOp, Limits, Precondition, Violation};
+    use bucketdb_storage::{keys, Datum, Expect, KvBatch, KvOp, Precondition, Violation};
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::node::{Bootstrap, NodeConfig};
-    use crate::Faults;
-
-    fn config(dir: &Path) -> NodeConfig {
-        NodeConfig {
-            node_id: 1,
-            data_dir: dir.to_path_buf(),
-            info: NodeInfo::default(),
-            bootstrap: Bootstrap::Single,
-            snapshot_every: 1000,
-            timeout: Duration::from_secs(10),
-            faults: Faults::default(),
-            tls: None,
-            limits: Limits::default(),
-            min_free_disk: 0,
-            max_snapshot_bytes: u64::MAX,
-        }
-    }
+    use crate::node::tests::config;
 
     fn put_bucket(name: &str) -> KvBatch {
         KvBatch {

@@ -663,12 +663,12 @@ pub(crate) fn unexpected_reply(what: &str) -> ConsensusError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use bucketdb_storage::{keys, Datum, Expect, KvOp, Precondition, Violation};
 
     use super::*;
 
-    fn config(dir: &std::path::Path) -> NodeConfig {
+    pub(crate) fn config(dir: &std::path::Path) -> NodeConfig {
         NodeConfig {
             node_id: 1,
             data_dir: dir.to_path_buf(),

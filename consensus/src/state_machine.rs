@@ -156,7 +156,9 @@ fn meta_values(
     ])
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
+/// Writes `bytes` to `path` durably: a temporary file, fsynced, renamed,
+/// and the directory fsynced.
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
     let tmp = path.with_extension("tmp");
     {
         use std::io::Write;
