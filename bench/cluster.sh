@@ -39,14 +39,7 @@ leader_id=$(q "$p1" "SELECT leader_id FROM cluster_status()")
 leader=${ports[$leader_id]}
 follower=${ports[$(( leader_id % 3 + 1 ))]}
 
-python3 - "$ROWS" >"$work/load.sql" <<'PY'
-import sys
-n = int(sys.argv[1])
-print("INSERT INTO buckets (name, owner) VALUES ('bench', 'bench');")
-for start in range(1, n + 1, 500):
-    rows = ",".join(f"('bench','obj-{i}',{i},'etag-{i}')" for i in range(start, min(start + 500, n + 1)))
-    print(f"INSERT INTO objects (bucket, key, size, etag) VALUES {rows};")
-PY
+write_load_sql "$ROWS" "$work/load.sql"
 "$PSQL" -qX -h 127.0.0.1 -p "$leader" -U postgres -d bucketdb -f "$work/load.sql" >/dev/null
 
 run() { # port consistency script clients

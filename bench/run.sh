@@ -14,39 +14,23 @@ PGBENCH="$PGBIN/pgbench"
 PSQL="$PGBIN/psql"
 
 work=$(mktemp -d /tmp/bucketdb-bench.XXXXXX)
-chmod 755 "$work"
 . ./lib.sh
 cleanup() {
   stop_bucketdb
-  if [ -f "$work/pg/postmaster.pid" ]; then runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; fi
+  stop_postgres
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # --- bucketdb ---------------------------------------------------------------
 start_bucketdb bdb
 bdb_port=$started_port
 
 # --- PostgreSQL --------------------------------------------------------------
-pg_port=$(free_port)
-mkdir -p "$work/pg" "$work/pgsock"
-chown postgres "$work/pg" "$work/pgsock"
-runuser -u postgres -- "$PGBIN/initdb" -D "$work/pg" --auth=trust -U postgres >/dev/null
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/pg" -l "$work/pgsock/pg.log" -w \
-  -o "-p $pg_port -k $work/pgsock -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on" start >/dev/null
-"$PSQL" -qX -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -f pg_schema.sql >/dev/null
+start_postgres
 
 # --- same data in both ------------------------------------------------------
-python3 - "$ROWS" >"$work/load.sql" <<'PY'
-import sys
-n = int(sys.argv[1])
-print("INSERT INTO buckets (name, owner) VALUES ('bench', 'bench');")
-for start in range(1, n + 1, 500):
-    rows = ",".join(f"('bench','obj-{i}',{i},'etag-{i}')" for i in range(start, min(start + 500, n + 1)))
-    print(f"INSERT INTO objects (bucket, key, size, etag) VALUES {rows};")
-PY
+write_load_sql "$ROWS" "$work/load.sql"
 "$PSQL" -qX -h 127.0.0.1 -p "$bdb_port" -U postgres -d bucketdb -f "$work/load.sql" >/dev/null
 "$PSQL" -qX -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -f "$work/load.sql" >/dev/null
 

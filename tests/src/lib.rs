@@ -29,6 +29,15 @@ pub fn cert(args: &[&str]) {
     );
 }
 
+/// This crate's directory. `cargo test` names it at run time; the path
+/// compiled in is only a fallback, since a build is reused by checkouts at
+/// other paths that share its target directory (CI's fresh clones do).
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The binary under test: `$BUCKETDB_BIN`, or the debug build.
 pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("BUCKETDB_BIN") {
@@ -36,7 +45,7 @@ pub fn binary() -> PathBuf {
     }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .unwrap_or_else(|_| manifest_dir().join("../target"));
     target.join("debug/bucketdb")
 }
 

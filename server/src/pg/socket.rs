@@ -4,6 +4,13 @@
 //! snapshot of the store, or out of one) is ended as PostgreSQL ends it; no
 //! message may grow past a bound while it arrives; and a connection over
 //! `max_connections` is told so (53300) and closed.
+//!
+//! Output is held until the server would wait for the client: pgwire
+//! flushes after each of ParseComplete, BindComplete, CommandComplete and
+//! ReadyForQuery, which made one statement cost four `sendto`s and four
+//! client wake-ups. Like PostgreSQL, which flushes before it blocks on a
+//! read, the loop sends what a message produced once no whole message is
+//! waiting in the read buffer.
 
 use std::io;
 use std::pin::Pin;
@@ -32,6 +39,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bytes a message may need beyond the largest statement or write it
 /// carries (its framing, the read that completes it).
 const MESSAGE_SLACK: usize = 1 << 20;
+/// Bytes of output held back at most: a long result streams in pieces of
+/// this size instead of growing the buffer.
+const HOLD_MAX: usize = 64 << 10;
 
 /// The bounds a connection is served within.
 #[derive(Debug, Clone)]
@@ -88,6 +98,9 @@ pub async fn serve(
             inner: parts.io,
             arriving: arriving.clone(),
             max: limits.max_message_bytes,
+            held: Vec::new(),
+            sent: 0,
+            release: false,
         },
         parts.codec,
     );
@@ -104,6 +117,12 @@ pub async fn serve(
     let startup_deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
 
     loop {
+        if !whole_message_buffered(socket.read_buffer()) {
+            socket.get_mut().release = true;
+            let flushed = socket.flush().await;
+            socket.get_mut().release = false;
+            flushed?;
+        }
         let starting = matches!(
             socket.state(),
             PgWireConnectionState::AwaitingStartup
@@ -220,6 +239,20 @@ fn statement_len(msg: &PgWireFrontendMessage) -> Option<usize> {
     }
 }
 
+/// Whether `buf` starts with a whole message (a type byte, then a length
+/// that counts itself): its answer can then go out with the last one's.
+/// Startup messages have no type byte; while one is buffered this may say
+/// no, which only costs a flush.
+fn whole_message_buffered(buf: &[u8]) -> bool {
+    match buf.get(1..5) {
+        Some(len) => {
+            let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+            buf.len() > len
+        }
+        None => false,
+    }
+}
+
 /// Tells the client why it is being disconnected (best effort: it may be
 /// gone already).
 async fn send_fatal<S>(socket: &mut S, e: &SqlError)
@@ -253,10 +286,34 @@ async fn linger(io: &mut Bounded) {
 /// The socket, failing a read once more than `max` bytes have arrived
 /// towards one message (the loop resets `arriving` as each is decoded), so
 /// a client announcing a huge message cannot make the server hold it.
+/// Writes are held (see the module doc) until `release` is set, the
+/// connection shuts down, or [`HOLD_MAX`] bytes wait.
 struct Bounded {
     inner: MaybeTls,
     arriving: Arc<AtomicUsize>,
     max: usize,
+    held: Vec<u8>,
+    /// Bytes of `held` already written to `inner`.
+    sent: usize,
+    release: bool,
+}
+
+impl Bounded {
+    /// Writes everything held to the socket.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.held.len() {
+            let n = std::task::ready!(
+                Pin::new(&mut self.inner).poll_write(cx, &self.held[self.sent..])
+            )?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        self.held.clear();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
+    }
 }
 
 impl AsyncRead for Bounded {
@@ -288,14 +345,43 @@ impl AsyncWrite for Bounded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        if self.held.len() >= HOLD_MAX {
+            std::task::ready!(self.poll_drain(cx))?;
+        }
+        self.held.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.release && self.held.len() < HOLD_MAX {
+            return Poll::Ready(Ok(()));
+        }
+        std::task::ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_drain(cx))?;
+        std::task::ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_message_buffered;
+
+    #[test]
+    fn a_message_counts_as_buffered_only_when_all_of_it_is() {
+        // Sync: 'S', length 4 (itself), no body.
+        assert!(whole_message_buffered(b"S\0\0\0\x04"));
+        assert!(whole_message_buffered(b"S\0\0\0\x04Q\0"));
+        // A Query announcing 9 bytes with 3 of its 5 body bytes here.
+        assert!(!whole_message_buffered(b"Q\0\0\0\x09abc"));
+        assert!(whole_message_buffered(b"Q\0\0\0\x09abcd\0"));
+        assert!(!whole_message_buffered(b""));
+        assert!(!whole_message_buffered(b"S\0\0"));
+        // A length past anything this side of u32::MAX is never whole.
+        assert!(!whole_message_buffered(b"Q\xff\xff\xff\xffabc"));
     }
 }

@@ -7,12 +7,12 @@
 //! `PGPASSWORD`); and with the password over TLS only (`--require-tls`), the
 //! driver verifying the server's certificate (`sslmode=verify-full`).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use bucketdb_tests::Server;
 
-fn dir(sub: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(sub)
+fn dir(sub: &str) -> PathBuf {
+    bucketdb_tests::manifest_dir().join(sub)
 }
 
 /// A password with characters that need quoting in URLs and conninfo.

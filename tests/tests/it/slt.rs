@@ -33,7 +33,7 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 const FILE_DEADLINE: Duration = Duration::from_secs(120);
 
 fn files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slt");
+    let dir = bucketdb_tests::manifest_dir().join("slt");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
