@@ -41,6 +41,7 @@ bench:
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/listing.sh
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/cluster.sh
 	BUCKETDB_BIN=$(RELEASE_BIN) bench/backup.sh
+	BUCKETDB_BIN=$(RELEASE_BIN) bench/replication.sh
 
 lint:
 	cargo fmt --all -- --check
