@@ -24,6 +24,12 @@ pub enum SqlType {
     /// A one-dimensional array; only results have them (the catalogs'
     /// `conkey`, `array_agg`), never a stored column.
     Array(Element),
+    /// PostgreSQL's `int2vector` and `oidvector`, the catalogs' lists of
+    /// column numbers and OIDs (`pg_index.indkey`, `indclass`): arrays of
+    /// integers whose text form is `1 2`, not `{1,2}` (pg_dump and
+    /// Sequelize split it at spaces).
+    Int2Vector,
+    OidVector,
 }
 
 /// The element type of an array result.
@@ -59,7 +65,9 @@ impl Element {
             SqlType::Float8 => Element::Float8,
             SqlType::Text => Element::Text,
             SqlType::Timestamptz => Element::Timestamptz,
-            SqlType::Json | SqlType::Array(_) => return None,
+            SqlType::Json | SqlType::Array(_) | SqlType::Int2Vector | SqlType::OidVector => {
+                return None
+            }
         })
     }
 }
@@ -82,7 +90,13 @@ impl SqlType {
                 Element::Text => "text[]",
                 Element::Timestamptz => "timestamp with time zone[]",
             },
+            SqlType::Int2Vector => "int2vector",
+            SqlType::OidVector => "oidvector",
         }
+    }
+
+    pub fn is_vector(self) -> bool {
+        matches!(self, SqlType::Int2Vector | SqlType::OidVector)
     }
 
     /// Whether values of the type are text (`json` is text checked as JSON).
@@ -172,6 +186,9 @@ impl Value {
                     .map(|v| v.coerce(e.scalar()))
                     .collect::<SqlResult<_>>()?,
             ),
+            (Value::Array(items), SqlType::Int2Vector | SqlType::OidVector) => {
+                Value::Array(items).coerce(SqlType::Array(Element::Int4))?
+            }
             (Value::Text(s), SqlType::Text) => Value::Text(s),
             (Value::Text(s), other) => parse_text(&s, other)?,
             (v, SqlType::Text) => Value::Text(v.to_text()),
@@ -210,6 +227,19 @@ impl Value {
                 let elements: Vec<String> = items.iter().map(array_element).collect();
                 format!("{{{}}}", elements.join(","))
             }
+        }
+    }
+
+    /// The text form of the value as a `ty`: as [`Value::to_text`], but a
+    /// vector's elements are separated by spaces, without braces.
+    pub fn to_text_as(&self, ty: SqlType) -> String {
+        match self {
+            Value::Array(items) if ty.is_vector() => items
+                .iter()
+                .map(Value::to_text)
+                .collect::<Vec<_>>()
+                .join(" "),
+            v => v.to_text(),
         }
     }
 
@@ -348,6 +378,11 @@ fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
         SqlType::Text => Ok(Value::Text(s.to_string())),
         SqlType::Json => check_json(s).map(|()| Value::Text(s.to_string())),
         SqlType::Array(e) => parse_array(s, e),
+        SqlType::Int2Vector | SqlType::OidVector => t
+            .split_ascii_whitespace()
+            .map(|n| parse_text(n, SqlType::Int4))
+            .collect::<SqlResult<_>>()
+            .map(Value::Array),
     }
 }
 

@@ -28,6 +28,8 @@ pub fn pg_type(t: SqlType) -> Type {
             Element::Text => Type::TEXT_ARRAY,
             Element::Timestamptz => Type::TIMESTAMPTZ_ARRAY,
         },
+        SqlType::Int2Vector => Type::INT2_VECTOR,
+        SqlType::OidVector => Type::OID_VECTOR,
     }
 }
 
@@ -85,7 +87,7 @@ fn encode_value(
     };
     match (v, format) {
         (Value::Null, _) => text(enc, None),
-        (v, FieldFormat::Text) => text(enc, Some(v.to_text())),
+        (v, FieldFormat::Text) => text(enc, Some(v.to_text_as(ty))),
         (v, FieldFormat::Binary) => {
             let coerced = v.clone().coerce(ty).unwrap_or(Value::Null);
             match coerced {
@@ -154,6 +156,20 @@ fn encode_array(
         SqlType::Array(Element::Timestamptz) => {
             let v = each(items, |v| match v {
                 Value::Timestamp(m) => Some(timestamp(*m)),
+                _ => None,
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::Int2Vector => {
+            let v = each(items, |v| match v {
+                Value::Int(i) => i16::try_from(*i).ok(),
+                _ => None,
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::OidVector => {
+            let v = each(items, |v| match v {
+                Value::Int(i) => u32::try_from(*i).ok(),
                 _ => None,
             });
             enc.encode_field_with_type_and_format(&v, t, binary, opts)

@@ -5,13 +5,15 @@
 //! psql's `\du` and `\d+` use it, correlated with the outer row;
 //! DataFusion decorrelates an aggregating scalar subquery, so the rewrite
 //! keeps working there. A subquery over `unnest(<rel>.reloptions)` (\d+'s
-//! storage options) is the empty array it is: no relation here has
-//! storage options, and DataFusion cannot unnest a correlated column in
+//! storage options) or `pg_options_to_table(fdwoptions)` (pg_dump's, of
+//! every options column) is the empty array it is: no relation, column,
+//! foreign-data wrapper or server here has options (nor is there an event
+//! trigger with tags), and DataFusion cannot unnest a correlated column in
 //! FROM.
 
 use std::ops::ControlFlow;
 
-use super::sql_ast::{call, function};
+use super::sql_ast::{call, function, named};
 
 use sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentClause, FunctionArguments,
@@ -57,8 +59,21 @@ impl VisitorMut for ArraySubqueries {
     }
 }
 
-/// Whether `query` reads only `unnest(x.reloptions)`, which is NULL for
-/// every relation, so it has no rows.
+/// The catalogs' array columns that are NULL in every row here: options
+/// (nothing has any) and event triggers' tags (there are none).
+const NO_OPTIONS: [&str; 7] = [
+    "evttags",
+    "reloptions",
+    "attoptions",
+    "attfdwoptions",
+    "fdwoptions",
+    "srvoptions",
+    "umoptions",
+];
+
+/// Whether `query` reads only `unnest(x.reloptions)` or
+/// `pg_options_to_table(x.fdwoptions)` (of any options column), which is
+/// NULL in every row, so it has no rows.
 fn over_no_options(query: &Query) -> bool {
     let SetExpr::Select(select) = &*query.body else {
         return false;
@@ -66,23 +81,36 @@ fn over_no_options(query: &Query) -> bool {
     let [from] = select.from.as_slice() else {
         return false;
     };
-    let TableFactor::Table {
-        name,
-        args: Some(args),
-        ..
-    } = &from.relation
-    else {
-        return false;
+    let arg = match &from.relation {
+        TableFactor::Table {
+            name,
+            args: Some(args),
+            ..
+        } if named(name, "unnest") || named(name, "pg_options_to_table") => {
+            match args.args.as_slice() {
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => e,
+                _ => return false,
+            }
+        }
+        TableFactor::UNNEST {
+            array_exprs,
+            with_offset: false,
+            with_ordinality: false,
+            ..
+        } => match array_exprs.as_slice() {
+            [e] => e,
+            _ => return false,
+        },
+        _ => return false,
     };
-    let unnest = name
-        .0
-        .last()
-        .and_then(|p| p.as_ident())
-        .is_some_and(|i| i.value.eq_ignore_ascii_case("unnest"));
-    let options = matches!(args.args.as_slice(),
-        [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(parts)))]
-            if parts.last().is_some_and(|p| p.value.eq_ignore_ascii_case("reloptions")));
-    unnest && options && from.joins.is_empty() && select.selection.is_none()
+    let column = match arg {
+        Expr::CompoundIdentifier(parts) => parts.last(),
+        Expr::Identifier(i) => Some(i),
+        _ => None,
+    };
+    let options =
+        column.is_some_and(|c| NO_OPTIONS.iter().any(|o| c.value.eq_ignore_ascii_case(o)));
+    options && from.joins.is_empty() && select.selection.is_none()
 }
 
 /// `query` with its one output expression wrapped in `array_agg`, its
@@ -147,6 +175,12 @@ mod tests {
                 "SELECT array_to_string(c.reloptions || ARRAY(SELECT 'toast.' || x FROM pg_catalog.unnest(tc.reloptions) x), ', ') FROM c"
             ),
             "SELECT array_to_string(c.reloptions || make_array(), ', ') FROM c"
+        );
+        assert_eq!(
+            rewritten(
+                "SELECT array_to_string(ARRAY(SELECT quote_ident(option_name) FROM pg_options_to_table(fdwoptions) ORDER BY option_name), ',') FROM w"
+            ),
+            "SELECT array_to_string(make_array(), ',') FROM w"
         );
     }
 

@@ -26,9 +26,9 @@ use super::pg_keys::{self, KeyTable, KeyTableKind, LiveTables};
 use super::pg_proc::ProcTable;
 use super::pg_type::TypeTable;
 use super::privileges::ScopedFunctions;
-use super::regtype;
 use super::roles::{RoleTable, RoleTableKind};
 use super::settings_table::{self, SettingsTable};
+use super::{regproc, regtype};
 use crate::catalog::Catalog;
 
 /// datafusion-pg-catalog's schema. Its role answers are not used (the
@@ -108,6 +108,7 @@ impl SchemaProvider for CatalogSchema {
 pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) -> Result<()> {
     let statics = Arc::new(PgCatalogStaticTables::try_new()?);
     regtype::register(ctx, &statics)?;
+    regproc::register(ctx, &statics)?;
     let inner = Arc::new(PgCatalog::try_new(
         ctx.state().catalog_list().clone(),
         statics,

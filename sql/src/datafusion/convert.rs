@@ -30,7 +30,8 @@ pub const UTC: &str = "UTC";
 
 /// Field metadata naming the SQL type of a column Arrow has no type for:
 /// a `json` column is Utf8 to DataFusion (its JSON functions take text),
-/// and this key keeps it `json` to clients through projections.
+/// an `int2vector` a list, and this key keeps them `json` and
+/// `int2vector` to clients through projections.
 const SQL_TYPE_KEY: &str = "bucketdb.sql_type";
 
 fn timestamp_type() -> DataType {
@@ -50,6 +51,8 @@ pub fn arrow_type(ty: SqlType) -> DataType {
             arrow_type(e.scalar()),
             true,
         ))),
+        SqlType::Int2Vector => DataType::new_list(DataType::Int16, true),
+        SqlType::OidVector => DataType::new_list(DataType::Int32, true),
     }
 }
 
@@ -75,15 +78,21 @@ pub fn sql_type(dt: &DataType) -> SqlType {
 pub fn field_sql_type(f: &Field) -> SqlType {
     match f.metadata().get(SQL_TYPE_KEY).map(String::as_str) {
         Some("json") if f.data_type() == &DataType::Utf8 => SqlType::Json,
+        Some("int2vector") if f.data_type().is_nested() => SqlType::Int2Vector,
+        Some("oidvector") if f.data_type().is_nested() => SqlType::OidVector,
         _ => sql_type(f.data_type()),
     }
 }
 
 /// An Arrow field for a column of `ty`.
 pub fn field(name: &str, ty: SqlType, nullable: bool) -> Field {
-    let f = Field::new(name, arrow_type(ty), nullable);
+    tagged(Field::new(name, arrow_type(ty), nullable), ty)
+}
+
+/// `f`, reported as `ty` where its Arrow type alone would not say so.
+pub fn tagged(f: Field, ty: SqlType) -> Field {
     match ty {
-        SqlType::Json => f.with_metadata(
+        SqlType::Json | SqlType::Int2Vector | SqlType::OidVector => f.with_metadata(
             [(SQL_TYPE_KEY.to_string(), ty.name().to_string())]
                 .into_iter()
                 .collect(),

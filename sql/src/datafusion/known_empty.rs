@@ -1,25 +1,41 @@
 //! Scalar subqueries of psql's `\d` that DataFusion cannot plan but whose
 //! value is known: NULL, because they join a relation on rows that do not
 //! exist. bucketdb has no triggers (foreign keys are kept by the state
-//! machine) and no sequences, so `pg_trigger` and `pg_sequence` are empty
+//! machine), no sequences and no publications, so `pg_trigger`,
+//! `pg_sequence` and `pg_publication_rel` are empty
 //! (SQLAlchemy's column reflection asks the latter for identity
 //! options); and no column has a collation of its
 //! own (`pg_attribute.attcollation` is 0, which no collation's OID is), so
 //! a lookup of `pg_collation` by it finds nothing. A subquery that
 //! inner-joins such a relation and computes no aggregate has no rows:
-//! it is rewritten as NULL, which is its value, not a guess.
+//! it is rewritten as NULL, which is its value, not a guess. The same
+//! holds for the catalogs bucketdb has nothing to list in
+//! (`empty_catalogs`: policies, rules, ...), and a query over one has no
+//! rows whose output it would compute: subqueries in its named output
+//! columns (pg_dump's over `pg_policy`, correlated so that DataFusion
+//! cannot plan them) are NULL too.
 
 use std::ops::ControlFlow;
 
+use super::empty_catalogs;
 use super::scalar_subquery::has_aggregate;
 
 use sqlparser::ast::{
     Expr, GroupByExpr, JoinOperator, ObjectNamePart, Query, SelectItem, SetExpr, Statement,
-    TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
+    TableFactor, TableWithJoins, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 
-/// The relations known to be empty.
-const EMPTY: [&str; 2] = ["pg_trigger", "pg_sequence"];
+/// The relations known to be empty, beside `empty_catalogs`'.
+const EMPTY: [&str; 3] = ["pg_trigger", "pg_sequence", "pg_publication_rel"];
+
+/// Whether the (lower-case) query text names a relation known to be empty.
+pub fn mentioned(lower: &str) -> bool {
+    EMPTY
+        .into_iter()
+        .chain(empty_catalogs::names())
+        .chain([NO_COLLATION])
+        .any(|t| lower.contains(t))
+}
 
 /// The column no row of `pg_collation` matches.
 const NO_COLLATION: &str = "attcollation";
@@ -37,9 +53,33 @@ struct EmptySubqueries<'a> {
 impl VisitorMut for EmptySubqueries<'_> {
     type Break = ();
 
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        // Aggregates of its subqueries do not give the query a row.
+        let own_aggregate = |e: &Expr| {
+            let mut finder = OwnAggregate {
+                is_aggregate: self.is_aggregate,
+                depth: 0,
+            };
+            e.visit(&mut finder).is_break()
+        };
+        if !over_nothing(q, &own_aggregate) {
+            return ControlFlow::Continue(());
+        }
+        if let SetExpr::Select(s) = q.body.as_mut() {
+            for item in &mut s.projection {
+                if let SelectItem::ExprWithAlias { expr, .. } = item {
+                    if has_subquery(expr) {
+                        *expr = Expr::Value(Value::Null.into());
+                    }
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         if let Expr::Subquery(q) = e {
-            if over_nothing(q, self.is_aggregate) {
+            if over_nothing(q, &|e| has_aggregate(e, self.is_aggregate)) {
                 *e = Expr::Value(Value::Null.into());
             }
         }
@@ -47,9 +87,10 @@ impl VisitorMut for EmptySubqueries<'_> {
     }
 }
 
-/// Whether `q` is a plain SELECT (no aggregate, grouping, set operation or
-/// CTE) whose FROM inner-joins the empty relation.
-fn over_nothing(q: &Query, is_aggregate: &dyn Fn(&str) -> bool) -> bool {
+/// Whether `q` is a plain SELECT (no aggregate, as `aggregates` tells of
+/// an output expression, no grouping, set operation or CTE) whose FROM
+/// inner-joins the empty relation.
+fn over_nothing(q: &Query, aggregates: &dyn Fn(&Expr) -> bool) -> bool {
     let SetExpr::Select(s) = &*q.body else {
         return false;
     };
@@ -58,7 +99,7 @@ fn over_nothing(q: &Query, is_aggregate: &dyn Fn(&str) -> bool) -> bool {
         && matches!(&s.group_by, GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
         && s.projection.iter().all(|item| match item {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                !has_aggregate(e, is_aggregate)
+                !aggregates(e)
             }
             _ => false,
         });
@@ -123,7 +164,55 @@ fn joins_empty(t: &TableWithJoins) -> bool {
 }
 
 fn is_empty(f: &TableFactor) -> bool {
-    EMPTY.iter().any(|t| named(f, t))
+    EMPTY
+        .into_iter()
+        .chain(empty_catalogs::names())
+        .any(|t| named(f, t))
+}
+
+/// Breaks at an aggregate or window call outside any nested query.
+struct OwnAggregate<'a> {
+    is_aggregate: &'a dyn Fn(&str) -> bool,
+    depth: usize,
+}
+
+impl Visitor for OwnAggregate<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        match e {
+            Expr::Function(f)
+                if self.depth == 0
+                    && (f.over.is_some()
+                        || (self.is_aggregate)(&f.name.to_string().to_ascii_lowercase())) =>
+            {
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+/// Whether a query is nested anywhere in `e`.
+fn has_subquery(e: &Expr) -> bool {
+    struct Finds;
+    impl Visitor for Finds {
+        type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            ControlFlow::Break(())
+        }
+    }
+    e.visit(&mut Finds).is_break()
 }
 
 fn named(f: &TableFactor, table: &str) -> bool {
@@ -176,5 +265,25 @@ mod tests {
         ] {
             assert_eq!(rewritten(kept), kept);
         }
+    }
+
+    #[test]
+    fn a_query_over_an_empty_catalog_computes_no_subquery() {
+        assert_eq!(
+            rewritten(
+                "SELECT pol.oid, array_to_string(ARRAY(SELECT rolname FROM pg_roles                  WHERE oid = ANY(pol.polroles)), ', ') AS polroles                  FROM s JOIN pg_catalog.pg_policy pol ON s.x = pol.polrelid"
+            ),
+            "SELECT pol.oid, NULL AS polroles FROM s JOIN pg_catalog.pg_policy pol ON s.x = pol.polrelid"
+        );
+        // An aggregate of the subquery gives the outer query no row.
+        assert_eq!(
+            rewritten(
+                "SELECT oid, (CASE WHEN pr.prattrs IS NOT NULL THEN (SELECT count(attname)                  FROM pg_attribute WHERE attrelid = pr.prrelid) END) prattrs                  FROM pg_catalog.pg_publication_rel pr"
+            ),
+            "SELECT oid, NULL AS prattrs FROM pg_catalog.pg_publication_rel AS pr"
+        );
+        // Over a relation that has rows, the subquery stays.
+        let kept = "SELECT (SELECT 1 FROM r) AS one FROM pg_class";
+        assert_eq!(rewritten(kept), kept);
     }
 }

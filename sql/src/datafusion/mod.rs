@@ -36,6 +36,7 @@ mod provider;
 mod pushdown;
 mod regclass_names;
 mod regexp_split;
+mod regproc;
 mod regtype;
 mod roles;
 mod scalar_in_from;
@@ -46,12 +47,14 @@ mod subscripts;
 mod tableoid;
 mod text_arrays;
 mod type_of;
+mod untyped_arrays;
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext, SessionState};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
@@ -201,7 +204,14 @@ impl DataFusion {
         expand_array::register(&ctx);
         text_arrays::register(&ctx);
         regexp_split::register(&ctx);
-        let state = ctx.state();
+        let mut builder = SessionStateBuilder::new_from_existing(ctx.state());
+        if let Some(analyzer) = builder.analyzer() {
+            // Before type coercion, which refuses a string beside a list.
+            analyzer
+                .rules
+                .insert(0, untyped_arrays::UntypedArrays::rule());
+        }
+        let state = builder.build();
         Ok(DataFusion {
             task: state.task_ctx(),
             state,
@@ -257,17 +267,14 @@ impl DataFusion {
         if lower.contains("pg_policy") || lower.contains("attacl") {
             no_policies::rewrite(&mut stmt);
         }
-        if lower.contains("acl") {
+        if lower.contains("acl") || lower.contains("options") {
             text_arrays::rewrite(&mut stmt);
         }
         let is_aggregate = |name: &str| {
             self.state.aggregate_functions().contains_key(name)
                 || self.state.window_functions().contains_key(name)
         };
-        if ["pg_trigger", "pg_sequence", "attcollation"]
-            .iter()
-            .any(|t| lower.contains(t))
-        {
+        if known_empty::mentioned(&lower) {
             known_empty::rewrite(&mut stmt, &is_aggregate);
         }
         if lower.contains("array") {
@@ -301,6 +308,9 @@ impl DataFusion {
         }
         if lower.contains("regclass") {
             regclass_names::rewrite(&mut stmt);
+        }
+        if regproc::mentioned(&lower) {
+            regproc::rewrite(&mut stmt);
         }
         scalar_subquery::rewrite(&mut stmt, &is_aggregate);
         let explain = matches!(stmt, Statement::Explain { verbose: false, .. });

@@ -40,6 +40,7 @@ use crate::auth::BOOTSTRAP_SUPERUSER;
 use crate::catalog::{Catalog, Constraint, ConstraintKind, Default};
 use crate::value::SqlType;
 
+use super::convert::tagged;
 use super::information_schema::default_expression;
 use super::roles::role_oid;
 
@@ -633,7 +634,7 @@ fn constraint_schema() -> SchemaRef {
 
 fn index_schema() -> SchemaRef {
     let flag = |n: &str| Field::new(n, DataType::Boolean, false);
-    let list = |n: &str| Field::new(n, int2_list_type(), true);
+    let list = |n: &str, ty| tagged(Field::new(n, int2_list_type(), true), ty);
     Arc::new(Schema::new(vec![
         oid_field("indexrelid", kind::REGCLASS, false),
         oid_field("indrelid", kind::REGCLASS, false),
@@ -650,10 +651,10 @@ fn index_schema() -> SchemaRef {
         flag("indisready"),
         flag("indislive"),
         flag("indisreplident"),
-        list("indkey"),
-        list("indcollation"),
-        list("indclass"),
-        list("indoption"),
+        list("indkey", SqlType::Int2Vector),
+        list("indcollation", SqlType::OidVector),
+        list("indclass", SqlType::OidVector),
+        list("indoption", SqlType::Int2Vector),
         Field::new("indexprs", DataType::Utf8, true),
         Field::new("indpred", DataType::Utf8, true),
     ]))

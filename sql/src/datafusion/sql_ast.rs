@@ -53,6 +53,9 @@ pub fn data_type(ty: SqlType) -> DataType {
             Box::new(data_type(e.scalar())),
             None,
         )),
+        SqlType::Int2Vector | SqlType::OidVector => {
+            DataType::Custom(ObjectName::from(vec![Ident::new(ty.name())]), vec![])
+        }
     }
 }
 

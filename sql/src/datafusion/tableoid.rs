@@ -49,6 +49,8 @@ const CATALOG_OIDS: &[(&str, u32)] = &[
     ("pg_policy", 3256),
     ("pg_proc", 1255),
     ("pg_publication", 6104),
+    ("pg_publication_namespace", 6237),
+    ("pg_publication_rel", 6106),
     ("pg_range", 3541),
     ("pg_rewrite", 2618),
     ("pg_sequence", 2224),

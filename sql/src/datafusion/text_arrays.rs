@@ -5,7 +5,9 @@
 //! text form: `array_to_string(n.nspacl, E'\n')` becomes
 //! `array_to_string(pg_text_array(n.nspacl), E'\n')`, where
 //! `pg_text_array` parses text and passes a list through unchanged (so
-//! `pg_class.relacl`, a real array here, is untouched).
+//! `pg_class.relacl`, a real array here, is untouched). Options columns
+//! (`attoptions`, which pg_dump hands to `array_to_string`) are held the
+//! same way.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -62,7 +64,8 @@ fn is_acl_column(e: &Expr) -> bool {
         },
         _ => return false,
     };
-    name.to_ascii_lowercase().ends_with("acl")
+    let name = name.to_ascii_lowercase();
+    name.ends_with("acl") || name.ends_with("options")
 }
 
 /// `pg_text_array(text)`: the text form of an array as a `text[]`; a list
