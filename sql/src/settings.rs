@@ -20,7 +20,6 @@ pub fn version_string() -> String {
     )
 }
 
-/// Settings every session starts with (name in lowercase → value).
 /// Settings every session starts with (name in lowercase → value). Most
 /// are what PostgreSQL clients read or send when they connect; bucketdb
 /// behaves as their values say (UTF-8, ISO dates, serializable, ...).
@@ -28,10 +27,13 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("application_name", ""),
     ("block_size", "8192"),
     ("bytea_output", "hex"),
+    ("check_function_bodies", "on"),
     ("client_encoding", "UTF8"),
     ("client_min_messages", "notice"),
     ("consistency", "linearizable"),
     ("datestyle", "ISO, MDY"),
+    ("default_table_access_method", "heap"),
+    ("default_tablespace", ""),
     ("default_transaction_deferrable", "off"),
     ("default_transaction_isolation", "serializable"),
     ("default_transaction_read_only", "off"),
@@ -67,6 +69,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("transaction_deferrable", "off"),
     ("transaction_isolation", "serializable"),
     ("transaction_read_only", "off"),
+    ("xmloption", "content"),
 ];
 
 /// Settings a client may not change.

@@ -28,6 +28,10 @@ pub struct CopyIn {
     rows: u64,
     /// The first error; the rest of the data is then ignored.
     error: Option<SqlError>,
+    /// Whether the end-of-data line `\.` was read: what follows it is
+    /// ignored, as PostgreSQL ignores it (pg_restore sends the line and
+    /// the blank lines after it, as its archive holds them).
+    ended: bool,
 }
 
 /// Bytes of a parsed record's fields.
@@ -57,6 +61,7 @@ impl CopyIn {
             batch_bytes: (max_write_bytes / 2).clamp(1, BATCH_BYTES),
             rows: 0,
             error: None,
+            ended: false,
         }
     }
 
@@ -154,10 +159,11 @@ impl CopyIn {
         for (rec, lines) in records {
             let line = self.line + 1;
             self.line += lines;
-            if self.error.is_some() || (self.plan.options.header && line == 1) {
+            if self.error.is_some() || self.ended || (self.plan.options.header && line == 1) {
                 continue;
             }
             if self.plan.options.format == CopyFormat::Text && rec == b"\\." {
+                self.ended = true;
                 continue;
             }
             match parse_record(&self.plan.options, &rec) {

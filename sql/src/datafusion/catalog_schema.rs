@@ -21,13 +21,13 @@ use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::pg_catalog::{PgCatalogSchemaProvider, PgCatalogStaticTables};
 use sqlparser::ast::{visit_relations_mut, Ident, ObjectNamePart, Statement};
 
-use super::empty_catalogs;
 use super::pg_keys::{self, KeyTable, KeyTableKind, LiveTables};
 use super::pg_proc::ProcTable;
 use super::pg_type::TypeTable;
 use super::privileges::ScopedFunctions;
 use super::roles::{RoleTable, RoleTableKind};
 use super::settings_table::{self, SettingsTable};
+use super::{empty_catalogs, pg_database};
 use super::{regproc, regtype};
 use crate::catalog::Catalog;
 
@@ -92,7 +92,11 @@ impl SchemaProvider for CatalogSchema {
         if let Some(kind) = KeyTableKind::of(name) {
             return self.key_table(kind).map(Some);
         }
-        self.inner.table(name).await
+        let table = self.inner.table(name).await?;
+        if name.eq_ignore_ascii_case(pg_database::NAME) {
+            return Ok(table.map(pg_database::wrap));
+        }
+        Ok(table)
     }
 
     fn table_exist(&self, name: &str) -> bool {

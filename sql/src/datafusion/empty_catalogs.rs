@@ -8,7 +8,9 @@
 //! relations are not in this `pg_class` (pg_dump refuses a rule without
 //! its relation), nor row security policies (`pg_policy`, whose roles
 //! pg_dump compares as an array) nor security labels (`pg_seclabel`,
-//! `pg_seclabels`). Each is an empty table with PostgreSQL's columns, so
+//! `pg_seclabels`) nor settings per role and database
+//! (`pg_db_role_setting`, whose `setconfig` array pg_dump unnests). Each
+//! is an empty table with PostgreSQL's columns, so
 //! queries over it plan and find no rows.
 
 use std::sync::Arc;
@@ -29,6 +31,8 @@ enum Column {
     Oids,
     /// `name` and `pg_node_tree`: text.
     Text,
+    /// `text[]`.
+    Texts,
 }
 
 impl Column {
@@ -40,6 +44,7 @@ impl Column {
             Column::Bool => DataType::Boolean,
             Column::Char | Column::Text => DataType::Utf8,
             Column::Oids => DataType::new_list(DataType::Int32, true),
+            Column::Texts => DataType::new_list(DataType::Utf8, true),
         }
     }
 }
@@ -93,6 +98,14 @@ const EMPTY: &[(&str, &[(&str, Column)])] = &[
             ("polroles", Column::Oids),
             ("polqual", Column::Text),
             ("polwithcheck", Column::Text),
+        ],
+    ),
+    (
+        "pg_db_role_setting",
+        &[
+            ("setdatabase", Column::Oid),
+            ("setrole", Column::Oid),
+            ("setconfig", Column::Texts),
         ],
     ),
     (

@@ -28,6 +28,7 @@ mod known_empty;
 mod memory;
 mod name_subscripts;
 mod no_policies;
+mod pg_database;
 mod pg_keys;
 mod pg_proc;
 mod pg_type;

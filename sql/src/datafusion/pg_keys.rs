@@ -410,7 +410,10 @@ impl TableProvider for KeyTable {
 }
 
 /// All of a table's rows, as one batch.
-async fn read(table: &Arc<dyn TableProvider>, state: &dyn Session) -> Result<RecordBatch> {
+pub(super) async fn read(
+    table: &Arc<dyn TableProvider>,
+    state: &dyn Session,
+) -> Result<RecordBatch> {
     let plan = table.scan(state, None, &[], None).await?;
     let batches = collect(plan, state.task_ctx()).await?;
     Ok(concat_batches(&table.schema(), &batches)?)
