@@ -163,6 +163,15 @@ fn names(inner: &PgCatalog) -> Vec<String> {
     names
 }
 
+/// Whether the (lower-case) query text names one of the catalog tables
+/// bucketdb adds.
+pub fn mentions_own_tables(lower: &str) -> bool {
+    KeyTableKind::OWN
+        .into_iter()
+        .chain(empty_catalogs::names())
+        .any(|t| lower.contains(t))
+}
+
 /// Qualifies, as `pg_catalog.X`, the unqualified references to the
 /// catalog tables bucketdb adds: the library's rules qualify only its own
 /// tables, and an unqualified name is otherwise looked up in `public`.

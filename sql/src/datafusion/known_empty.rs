@@ -13,16 +13,18 @@
 //! (`empty_catalogs`: policies, rules, ...), and a query over one has no
 //! rows whose output it would compute: subqueries in its named output
 //! columns (pg_dump's over `pg_policy`, correlated so that DataFusion
-//! cannot plan them) are NULL too.
+//! cannot plan them) are NULL too. `ARRAY(subquery)` over such a relation
+//! is the empty array (psql's `\dp` lists policies so).
 
 use std::ops::ControlFlow;
 
-use super::empty_catalogs;
 use super::scalar_subquery::has_aggregate;
+use super::{empty_catalogs, sql_ast};
 
 use sqlparser::ast::{
-    Expr, GroupByExpr, JoinOperator, ObjectNamePart, Query, SelectItem, SetExpr, Statement,
-    TableFactor, TableWithJoins, Value, Visit, VisitMut, Visitor, VisitorMut,
+    Expr, Function, FunctionArguments, GroupByExpr, JoinOperator, ObjectNamePart, Query,
+    SelectItem, SetExpr, Statement, TableFactor, TableWithJoins, Value, Visit, VisitMut, Visitor,
+    VisitorMut,
 };
 
 /// The relations known to be empty, beside `empty_catalogs`'.
@@ -78,6 +80,20 @@ impl VisitorMut for EmptySubqueries<'_> {
     }
 
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        // `ARRAY(subquery)` over no rows is the empty array.
+        if let Expr::Function(Function {
+            name,
+            args: FunctionArguments::Subquery(q),
+            ..
+        }) = e
+        {
+            if sql_ast::named(name, "array")
+                && over_nothing(q, &|e| has_aggregate(e, self.is_aggregate))
+            {
+                *e = sql_ast::call("make_array", vec![]);
+                return ControlFlow::Continue(());
+            }
+        }
         if let Expr::Subquery(q) = e {
             if over_nothing(q, &|e| has_aggregate(e, self.is_aggregate)) {
                 *e = Expr::Value(Value::Null.into());

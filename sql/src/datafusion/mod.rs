@@ -27,7 +27,7 @@ mod json_build;
 mod known_empty;
 mod memory;
 mod name_subscripts;
-mod no_policies;
+mod no_column_privileges;
 mod pg_database;
 mod pg_keys;
 mod pg_proc;
@@ -259,14 +259,14 @@ impl DataFusion {
         if lower.contains("\"char\"") {
             char_type::rewrite(&mut stmt);
         }
-        if lower.contains("pg_statio") || lower.contains("pg_transform") {
+        if catalog_schema::mentions_own_tables(&lower) {
             catalog_schema::qualify_own_tables(&mut stmt);
         }
         if lower.contains("tableoid") {
             tableoid::rewrite(&mut stmt);
         }
-        if lower.contains("pg_policy") || lower.contains("attacl") {
-            no_policies::rewrite(&mut stmt);
+        if lower.contains("attacl") {
+            no_column_privileges::rewrite(&mut stmt);
         }
         if lower.contains("acl") || lower.contains("options") {
             text_arrays::rewrite(&mut stmt);

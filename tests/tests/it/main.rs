@@ -17,6 +17,7 @@ mod copy;
 mod crash;
 mod disk_full;
 mod drivers;
+mod dump;
 mod errors;
 mod fuzz;
 mod limits;

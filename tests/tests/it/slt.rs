@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bucketdb_sql::{Engine, Output, Session, SqlError, Value};
+use bucketdb_sql::{Engine, Output, Session, SqlError, SqlType, Value};
 use bucketdb_tests::inproc::{sql, InProcCluster};
 use bucketdb_tests::Server;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
@@ -73,21 +73,25 @@ impl AsyncDB for EngineDb {
 
     async fn run(&mut self, query: &str) -> Result<DBOutput<DefaultColumnType>, SqlError> {
         let out = sql(&self.engine, &mut self.session, query, vec![]).await?;
-        let columns = match &out {
-            Output::Rows { columns, .. } | Output::RowStream { columns, .. } => columns.len(),
+        let types: Vec<SqlType> = match &out {
+            Output::Rows { columns, .. } | Output::RowStream { columns, .. } => {
+                columns.iter().map(|c| c.ty).collect()
+            }
             Output::Command(tag) => {
                 let n = tag.rsplit(' ').next().and_then(|n| n.parse().ok());
                 return Ok(DBOutput::StatementComplete(n.unwrap_or(0)));
             }
             _ => return Ok(DBOutput::StatementComplete(0)),
         };
-        let text = |v: &Value| cell((!v.is_null()).then(|| v.to_text()).as_deref());
+        let text = |(v, ty): (&Value, &SqlType)| {
+            cell((!v.is_null()).then(|| v.to_text_as(*ty)).as_deref())
+        };
         let values = out.into_rows().await?.unwrap_or_default();
         Ok(rows(
-            columns,
+            types.len(),
             values
                 .iter()
-                .map(|r| r.iter().map(text).collect())
+                .map(|r| r.iter().zip(&types).map(text).collect())
                 .collect(),
         ))
     }
