@@ -296,7 +296,7 @@ mod tests {
             rewritten(
                 "SELECT oid, (CASE WHEN pr.prattrs IS NOT NULL THEN (SELECT count(attname)                  FROM pg_attribute WHERE attrelid = pr.prrelid) END) prattrs                  FROM pg_catalog.pg_publication_rel pr"
             ),
-            "SELECT oid, NULL AS prattrs FROM pg_catalog.pg_publication_rel AS pr"
+            "SELECT oid, NULL AS prattrs FROM pg_catalog.pg_publication_rel pr"
         );
         // Over a relation that has rows, the subquery stays.
         let kept = "SELECT (SELECT 1 FROM r) AS one FROM pg_class";

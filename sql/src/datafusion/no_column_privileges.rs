@@ -56,7 +56,7 @@ mod tests {
         rewrite(&mut stmt);
         assert_eq!(
             stmt.to_string(),
-            "SELECT c.relname AS \"Name\", array_to_string(c.relacl, ',') AS \"Access privileges\", '' AS \"Column privileges\", array_to_string(ARRAY(SELECT polname FROM pg_catalog.pg_policy AS pol), ',') AS \"Policies\" FROM pg_class c"
+            "SELECT c.relname AS \"Name\", array_to_string(c.relacl, ',') AS \"Access privileges\", '' AS \"Column privileges\", array_to_string(ARRAY(SELECT polname FROM pg_catalog.pg_policy pol), ',') AS \"Policies\" FROM pg_class c"
         );
     }
 }
