@@ -64,6 +64,7 @@ pub enum SqlState {
     UndefinedObject,
     AmbiguousColumn,
     DuplicateObject,
+    DuplicatePreparedStatement,
     // Class 53: insufficient resources.
     DiskFull,
     OutOfMemory,
@@ -87,7 +88,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 55] = [
+    pub const ALL: [SqlState; 56] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -130,6 +131,7 @@ impl SqlState {
         SqlState::UndefinedObject,
         SqlState::AmbiguousColumn,
         SqlState::DuplicateObject,
+        SqlState::DuplicatePreparedStatement,
         SqlState::DiskFull,
         SqlState::OutOfMemory,
         SqlState::TooManyConnections,
@@ -191,6 +193,7 @@ impl SqlState {
             UndefinedObject => "42704",
             AmbiguousColumn => "42702",
             DuplicateObject => "42710",
+            DuplicatePreparedStatement => "42P05",
             DiskFull => "53100",
             OutOfMemory => "53200",
             TooManyConnections => "53300",
@@ -277,6 +280,7 @@ constructors! {
     out_of_memory => OutOfMemory,
     insufficient_privilege => InsufficientPrivilege,
     duplicate_object => DuplicateObject,
+    duplicate_prepared_statement => DuplicatePreparedStatement,
     invalid_authorization => InvalidAuthorizationSpecification,
     invalid_password => InvalidPassword,
 }

@@ -128,6 +128,7 @@ pub struct Connection {
     limits: ConnectionLimits,
     /// Names of the statements the client parsed (see [`status`]).
     statement_names: status::StatementNames,
+    defined: status::Defined,
 }
 
 impl Drop for Connection {
@@ -162,6 +163,7 @@ impl Connection {
             scram: Mutex::new(None),
             limits,
             statement_names: Default::default(),
+            defined: Default::default(),
         }
     }
 
@@ -290,9 +292,11 @@ fn respond(output: Output, formats: &Format) -> PgWireResult<Response> {
         Output::Transaction { tag, open: true } => Ok(Response::TransactionStart(Tag::new(tag))),
         Output::Transaction { tag, open: false } => Ok(Response::TransactionEnd(Tag::new(tag))),
         // The connection holds prepared statements: it answers these.
-        Output::Deallocate { .. } => Err(user_error(&SqlError::internal(
-            "DEALLOCATE reached no connection",
-        ))),
+        Output::Deallocate { .. } | Output::Define { .. } | Output::Execute { .. } => {
+            Err(user_error(&SqlError::internal(
+                "a prepared statement's change reached no connection",
+            )))
+        }
         Output::Rows {
             columns,
             rows,
@@ -373,8 +377,17 @@ impl SimpleQueryHandler for Connection {
                 Ok(p) => self.run(&p, vec![]).await,
                 Err(e) => Err(e),
             };
+            // EXECUTE runs a statement the connection keeps.
+            let result = match result {
+                Ok(Output::Execute { name, params }) => match self.stored(&name) {
+                    Ok(p) => self.run(&p, params).await,
+                    Err(e) => Err(e),
+                },
+                other => other,
+            };
             match result.and_then(|o| match o {
                 Output::Deallocate { name, tag } => self.deallocate(client, name.as_deref(), tag),
+                Output::Define { name, statement } => self.define(client, name, *statement),
                 o => {
                     respond(o, &Format::UnifiedText).map_err(|e| SqlError::internal(e.to_string()))
                 }
@@ -513,8 +526,16 @@ impl ExtendedQueryHandler for Connection {
             .await
             .map_err(|e| user_error(&e))?;
         match output {
+            // Its rows would come without the description Describe gave
+            // (none): a client binds the prepared statement itself.
+            Output::Execute { .. } => Err(user_error(&SqlError::feature_not_supported(
+                "EXECUTE is supported in simple queries; bind the prepared statement instead",
+            ))),
             Output::Deallocate { name, tag } => self
                 .deallocate(client, name.as_deref(), tag)
+                .map_err(|e| user_error(&e)),
+            Output::Define { name, statement } => self
+                .define(client, name, *statement)
                 .map_err(|e| user_error(&e)),
             output => respond(output, &portal.result_column_format),
         }

@@ -8,13 +8,16 @@
 //! here for that reason; an extended one sets the status after Execute
 //! (ReadyForQuery follows at Sync).
 //!
-//! `DEALLOCATE` and `DISCARD ALL` name statements the connection's portal
-//! store holds; the store cannot list them, so the names parsed are kept.
+//! `PREPARE`, `EXECUTE`, `DEALLOCATE` and `DISCARD ALL` name statements
+//! the connection's portal store holds, as the extended protocol's Parse
+//! does (PostgreSQL keeps both kinds under one namespace); the store cannot
+//! list them, so the names are kept.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
+use std::sync::Arc;
 
-use bucketdb_sql::SqlError;
+use bucketdb_sql::{Prepared, SqlError};
 use futures::{Sink, SinkExt};
 use pgwire::api::copy::{send_copy_both_response, send_copy_in_response, send_copy_out_response};
 use pgwire::api::query::{send_execution_response, send_query_response, send_ready_for_query};
@@ -108,6 +111,44 @@ impl Connection {
         }
     }
 
+    /// `PREPARE`: keeps `statement` under `name`, which must be new.
+    pub(super) fn define<C>(
+        &self,
+        client: &C,
+        name: String,
+        statement: Prepared,
+    ) -> Result<Response, SqlError>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        let mut defined = self.defined()?;
+        if defined.contains_key(&name) || client.portal_store().get_statement(&name).is_some() {
+            return Err(SqlError::duplicate_prepared_statement(format!(
+                "prepared statement \"{name}\" already exists"
+            )));
+        }
+        defined.insert(name, Arc::new(statement));
+        Ok(Response::Execution(Tag::new("PREPARE")))
+    }
+
+    /// `EXECUTE`'s statement `name`.
+    pub(super) fn stored(&self, name: &str) -> Result<Arc<Prepared>, SqlError> {
+        self.defined()?.get(name).cloned().ok_or_else(|| {
+            SqlError::invalid_statement_name(format!(
+                "prepared statement \"{name}\" does not exist"
+            ))
+        })
+    }
+
+    fn defined(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, Arc<Prepared>>>, SqlError> {
+        self.defined
+            .lock()
+            .map_err(|_| SqlError::internal("prepared statements poisoned"))
+    }
+
     /// Drops prepared statement `name`, or every one (`None`).
     pub(super) fn deallocate<C>(
         &self,
@@ -124,7 +165,9 @@ impl Connection {
             .statement_names
             .lock()
             .map_err(|_| SqlError::internal("statement names poisoned"))?;
+        let mut defined = self.defined()?;
         match name {
+            Some(n) if defined.remove(n).is_some() => {}
             Some(n) => {
                 if store.get_statement(n).is_none() {
                     return Err(SqlError::invalid_statement_name(format!(
@@ -135,6 +178,7 @@ impl Connection {
                 names.remove(n);
             }
             None => {
+                defined.clear();
                 for n in std::mem::take(&mut *names) {
                     store.rm_statement(&n);
                 }
@@ -146,3 +190,8 @@ impl Connection {
 
 /// The statement names a connection parsed.
 pub type StatementNames = std::sync::Mutex<BTreeSet<String>>;
+
+/// The statements SQL's `PREPARE` made, by name. They are kept apart from
+/// the portal store's, whose statement type simple queries cannot name,
+/// but share their namespace: a name is taken in either.
+pub type Defined = std::sync::Mutex<HashMap<String, Arc<Prepared>>>;

@@ -268,7 +268,7 @@ impl DataFusion {
         if lower.contains("attacl") {
             no_column_privileges::rewrite(&mut stmt);
         }
-        if lower.contains("acl") || lower.contains("options") {
+        if text_arrays::mentioned(&lower) {
             text_arrays::rewrite(&mut stmt);
         }
         let is_aggregate = |name: &str| {

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::streaming::StreamingTable;
@@ -67,7 +67,7 @@ impl ProcTable {
     pub fn register_describe(&self, ctx: &SessionContext) {
         let by_oid: Arc<HashMap<i32, Signature>> =
             Arc::new(self.functions.iter().cloned().collect());
-        let describe = |name: &str, part: fn(&Signature) -> &str| {
+        let describe = |name: &str, part: fn(&Signature) -> String| {
             let by_oid = by_oid.clone();
             create_udf(
                 name,
@@ -86,9 +86,37 @@ impl ProcTable {
                 }),
             )
         };
-        ctx.register_udf(describe("pg_get_function_arguments", |s| &s.arguments));
-        ctx.register_udf(describe("pg_get_function_result", |s| &s.result));
+        ctx.register_udf(describe("pg_get_function_arguments", |s| {
+            s.arguments.clone()
+        }));
+        // The arguments without their defaults (none is OUT).
+        ctx.register_udf(describe("pg_get_function_identity_arguments", |s| {
+            identity_arguments(&s.arguments)
+        }));
+        ctx.register_udf(describe("pg_get_function_result", |s| s.result.clone()));
+        // No function has an SQL-standard body (pg_dump asks): NULL.
+        ctx.register_udf(create_udf(
+            "pg_get_function_sqlbody",
+            vec![DataType::Int64],
+            DataType::Utf8,
+            Volatility::Stable,
+            Arc::new(|args: &[ColumnarValue]| {
+                let rows = ColumnarValue::values_to_arrays(args)?
+                    .first()
+                    .map_or(1, |a| a.len());
+                Ok(ColumnarValue::Array(new_null_array(&DataType::Utf8, rows)))
+            }),
+        ));
     }
+}
+
+/// `name type DEFAULT x, …` as `name type, …`.
+fn identity_arguments(arguments: &str) -> String {
+    arguments
+        .split(", ")
+        .map(|a| a.split(" DEFAULT ").next().unwrap_or(a))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// bucketdb's functions with their OIDs, leaving out those PostgreSQL
@@ -250,6 +278,17 @@ fn cell(field: &Field, oid: i32, sig: &Signature, namespace: i32) -> Result<Scal
         "prokind" => Some(text("f")),
         "proretset" => Some(ScalarValue::Boolean(Some(sig.returns_set))),
         "provolatile" => Some(text("v")),
+        // `-`: no planner support function.
+        "prosupport" => Some(text("-")),
+        // They read or change the cluster: not to run in parallel workers.
+        "proparallel" => Some(text("u")),
+        // PostgreSQL's defaults for an internal function.
+        "procost" => Some(ScalarValue::Float32(Some(1.0))),
+        "prorows" => Some(ScalarValue::Float32(Some(if sig.returns_set {
+            1000.0
+        } else {
+            0.0
+        }))),
         _ => None,
     };
     match given {
@@ -263,6 +302,15 @@ fn cell(field: &Field, oid: i32, sig: &Signature, namespace: i32) -> Result<Scal
 mod tests {
     use super::*;
     use crate::functions::{AdminFn, TableFn};
+
+    #[test]
+    fn identity_arguments_leave_out_defaults() {
+        assert_eq!(
+            identity_arguments("bucket text DEFAULT NULL::text, n integer"),
+            "bucket text, n integer"
+        );
+        assert_eq!(identity_arguments(""), "");
+    }
 
     #[test]
     fn lists_table_and_admin_functions_but_not_postgres_builtins() {

@@ -6,8 +6,8 @@
 //! `array_to_string(pg_text_array(n.nspacl), E'\n')`, where
 //! `pg_text_array` parses text and passes a list through unchanged (so
 //! `pg_class.relacl`, a real array here, is untouched). Options columns
-//! (`attoptions`, which pg_dump hands to `array_to_string`) are held the
-//! same way.
+//! (`attoptions`, which pg_dump hands to `array_to_string`) and
+//! `pg_proc.protrftypes` are held the same way.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -65,7 +65,15 @@ fn is_acl_column(e: &Expr) -> bool {
         _ => return false,
     };
     let name = name.to_ascii_lowercase();
-    name.ends_with("acl") || name.ends_with("options")
+    name.ends_with("acl") || name.ends_with("options") || name == TRANSFORM_TYPES
+}
+
+/// `pg_proc`'s array of transform types, text in the library.
+const TRANSFORM_TYPES: &str = "protrftypes";
+
+/// Whether the (lower-case) query text may name such a column.
+pub fn mentioned(lower: &str) -> bool {
+    lower.contains("acl") || lower.contains("options") || lower.contains(TRANSFORM_TYPES)
 }
 
 /// `pg_text_array(text)`: the text form of an array as a `text[]`; a list

@@ -55,6 +55,18 @@ impl Engine {
                     .await
             }
             Route::Fast(plan) => &**plan,
+            Route::Define { name, statement } => {
+                return Ok(Output::Define {
+                    name: name.clone(),
+                    statement: statement.clone(),
+                })
+            }
+            Route::Execute { name, params } => {
+                return Ok(Output::Execute {
+                    name: name.clone(),
+                    params: params.clone(),
+                })
+            }
         };
         match plan {
             Plan::Set { name, value } => {

@@ -22,9 +22,10 @@ pub use session::Session;
 use std::sync::Arc;
 
 use bucketdb_consensus::RaftNode;
-use sqlparser::ast::Statement;
+use sqlparser::ast::{self, Statement};
 
 use crate::auth::Access;
+use crate::bind;
 use crate::catalog::Catalog;
 use crate::datafusion::{self, DataFusion, QueryMemory};
 use crate::error::{SqlError, SqlResult};
@@ -73,6 +74,20 @@ impl Engine {
         source: Option<&str>,
         given: &[Option<SqlType>],
     ) -> SqlResult<Prepared> {
+        match stmt {
+            Statement::Prepare {
+                name,
+                data_types,
+                statement,
+            } => return self.define(name, data_types, statement).await,
+            Statement::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                ..
+            } => return execution(name, parameters),
+            _ => {}
+        }
         let access = Access::of(&self.catalog, stmt);
         match plan::plan(&self.catalog, stmt, given) {
             Ok(planned) => Ok(Prepared::fast(planned, access)),
@@ -91,6 +106,35 @@ impl Engine {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// `PREPARE name (types) AS statement`: `statement` prepared with the
+    /// declared types (a catalog type such as `oid` lets the statement
+    /// decide). Its access is checked when it is executed.
+    async fn define(
+        &self,
+        name: &ast::Ident,
+        types: &[ast::DataType],
+        statement: &Statement,
+    ) -> SqlResult<Prepared> {
+        let given = types
+            .iter()
+            .map(|t| match bind::declared_type(t) {
+                Ok(t) => Ok(Some(t)),
+                Err(_) if is_catalog_type(t) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .collect::<SqlResult<Vec<_>>>()?;
+        let inner = Box::pin(self.prepare(statement, None, &given)).await?;
+        Ok(Prepared {
+            route: Route::Define {
+                name: bind::ident(name),
+                statement: Box::new(inner),
+            },
+            param_types: vec![],
+            columns: vec![],
+            access: Access::default(),
+        })
     }
 
     /// Runs a prepared statement with parameter values (already decoded).
@@ -127,4 +171,58 @@ impl Engine {
         }
         result
     }
+}
+
+/// `EXECUTE name (values)`: the values must be constants, each sent as
+/// the text a client would send for it.
+fn execution(name: &ast::ObjectName, parameters: &[ast::Expr]) -> SqlResult<Prepared> {
+    Ok(Prepared {
+        route: Route::Execute {
+            name: bind::object_name(name)?,
+            params: parameters
+                .iter()
+                .map(constant)
+                .collect::<SqlResult<Vec<_>>>()?,
+        },
+        param_types: vec![],
+        columns: vec![],
+        access: Access::default(),
+    })
+}
+
+/// A constant `EXECUTE` parameter (a cast of one: the statement's type
+/// decides), as the text a client would send for it.
+fn constant(e: &ast::Expr) -> SqlResult<Value> {
+    match e {
+        ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) => constant(expr),
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Null => Ok(Value::Null),
+            ast::Value::Number(n, _) => Ok(Value::Text(n.clone())),
+            ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) => {
+                Ok(Value::Text(s.clone()))
+            }
+            ast::Value::Boolean(b) => Ok(Value::Text(b.to_string())),
+            other => Err(SqlError::feature_not_supported(format!(
+                "EXECUTE parameter {other} is not supported"
+            ))),
+        },
+        _ => Err(SqlError::feature_not_supported(
+            "EXECUTE parameters must be constants",
+        )),
+    }
+}
+
+/// Whether `t` names one of PostgreSQL's catalog types (`oid`,
+/// `regclass`, …), which a parameter may be declared as.
+fn is_catalog_type(t: &ast::DataType) -> bool {
+    let name = match t {
+        ast::DataType::Regclass => return true,
+        ast::DataType::Custom(name, _) => name.to_string().to_ascii_lowercase(),
+        _ => return false,
+    };
+    let bare = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+    matches!(
+        bare,
+        "oid" | "regclass" | "regproc" | "regprocedure" | "regtype" | "regnamespace" | "regrole"
+    )
 }

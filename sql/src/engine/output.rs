@@ -1,6 +1,7 @@
 //! What a statement answers: rows (gathered or streaming), a command tag,
 //! the start of a COPY, or a change of transaction state.
 
+use super::Prepared;
 use crate::error::SqlResult;
 use crate::runtime::{RowChunks, RowStream};
 use crate::value::{OutColumn, Value};
@@ -39,6 +40,13 @@ pub enum Output {
         name: Option<String>,
         tag: &'static str,
     },
+    /// `PREPARE`: the connection is to keep `statement` under `name`.
+    Define {
+        name: String,
+        statement: Box<Prepared>,
+    },
+    /// `EXECUTE`: the connection is to run its statement `name`.
+    Execute { name: String, params: Vec<Value> },
 }
 
 impl Output {

@@ -4,7 +4,7 @@
 use crate::auth::Access;
 use crate::datafusion::DataFusionPlan;
 use crate::plan::{Plan, Planned};
-use crate::value::{OutColumn, SqlType};
+use crate::value::{OutColumn, SqlType, Value};
 
 /// Which planner's plan a statement runs.
 #[derive(Debug, Clone)]
@@ -14,6 +14,15 @@ pub(crate) enum Route {
     Fast(Box<Plan>),
     /// A read bucketdb's planner does not take, planned by DataFusion.
     DataFusion(DataFusionPlan),
+    /// `PREPARE name AS statement`: the connection keeps `statement`
+    /// under `name`, beside those the extended protocol parses.
+    Define {
+        name: String,
+        statement: Box<Prepared>,
+    },
+    /// `EXECUTE name (values)`: the connection runs its statement `name`
+    /// with these parameter values (text, as a client sends them).
+    Execute { name: String, params: Vec<Value> },
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +50,8 @@ impl Prepared {
         match &self.route {
             Route::Fast(plan) => plan.kind(),
             Route::DataFusion(_) => "analytic",
+            Route::Define { .. } => "prepare",
+            Route::Execute { .. } => "execute",
         }
     }
 }

@@ -107,3 +107,35 @@ fn a_data_only_dump_loads_into_a_fresh_node_plain_and_custom() {
     assert!(!ok && err.contains("duplicate key"), "{err}");
     assert_eq!(contents(&target), expected);
 }
+
+#[test]
+fn a_schema_only_dump_prints_the_tables_and_their_keys() {
+    let server = Server::start();
+    let mut cmd = Command::new("pg_dump");
+    server.client_env(&mut cmd);
+    let out = run(cmd
+        .arg("--schema-only")
+        .arg("--dbname")
+        .arg(server.conninfo()));
+    let script = String::from_utf8_lossy(&out.stdout);
+    for table in [
+        "buckets",
+        "objects",
+        "object_versions",
+        "multipart_uploads",
+        "multipart_parts",
+    ] {
+        assert!(
+            script.contains(&format!("CREATE TABLE public.{table} (")),
+            "{table}: {script}"
+        );
+    }
+    for line in [
+        "    region text DEFAULT 'default'::text NOT NULL,",
+        "    user_metadata json,",
+        "    ADD CONSTRAINT objects_pkey PRIMARY KEY (bucket, key);",
+        "    ADD CONSTRAINT objects_bucket_fkey FOREIGN KEY (bucket) REFERENCES buckets(name);",
+    ] {
+        assert!(script.contains(line), "{line}: {script}");
+    }
+}

@@ -172,3 +172,67 @@ fn psql_meta_commands_describe_the_database() {
         ]
     );
 }
+
+/// SQL's PREPARE and EXECUTE (pg_dump prepares its per-object queries so):
+/// the statements live with the connection, beside the protocol's.
+#[test]
+fn prepare_and_execute_in_sql() {
+    let server = Server::start();
+    let (ok, out, err) = server.psql(&[
+        "-At",
+        "-c",
+        "INSERT INTO buckets (name) VALUES ('media')",
+        "-c",
+        "PREPARE put (text, text, bigint) AS INSERT INTO objects (bucket, key, size) VALUES ($1, $2, $3)",
+        "-c",
+        "EXECUTE put ('media', 'a.txt', 3)",
+        "-c",
+        "EXECUTE put('media', 'b.txt', '4')",
+        "-c",
+        "PREPARE list (text) AS SELECT key, size FROM objects WHERE bucket = $1 ORDER BY key",
+        "-c",
+        "EXECUTE list ('media')",
+        "-c",
+        "PREPARE rel (pg_catalog.oid) AS SELECT count(*) FROM pg_catalog.pg_class WHERE oid = $1",
+        "-c",
+        "EXECUTE rel ('0')",
+        "-c",
+        "DEALLOCATE list",
+    ]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "INSERT 0 1",
+            "PREPARE",
+            "INSERT 0 1",
+            "INSERT 0 1",
+            "PREPARE",
+            "a.txt|3",
+            "b.txt|4",
+            "PREPARE",
+            "0",
+            "DEALLOCATE"
+        ],
+        "{out}"
+    );
+    for (statements, code) in [
+        (
+            &["PREPARE q AS SELECT 1", "PREPARE q AS SELECT 2"][..],
+            "42P05",
+        ),
+        (&["EXECUTE nothing"][..], "26000"),
+        (
+            &["PREPARE q AS SELECT 1", "DEALLOCATE q", "EXECUTE q"][..],
+            "26000",
+        ),
+    ] {
+        let mut args = vec!["-v", "VERBOSITY=verbose"];
+        for s in statements {
+            args.extend(["-c", s]);
+        }
+        let (ok, _, err) = server.psql(&args);
+        assert!(!ok && err.contains(code), "{statements:?}: {err}");
+    }
+}
