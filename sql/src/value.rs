@@ -95,6 +95,29 @@ impl SqlType {
         }
     }
 
+    /// PostgreSQL's OID of the type (`pg_type.oid`).
+    pub fn oid(self) -> u32 {
+        match self {
+            SqlType::Bool => 16,
+            SqlType::Int4 => 23,
+            SqlType::Int8 => 20,
+            SqlType::Float8 => 701,
+            SqlType::Text => 25,
+            SqlType::Json => 114,
+            SqlType::Timestamptz => 1184,
+            SqlType::Int2Vector => 22,
+            SqlType::OidVector => 30,
+            SqlType::Array(e) => match e {
+                Element::Bool => 1000,
+                Element::Int4 => 1007,
+                Element::Int8 => 1016,
+                Element::Float8 => 1022,
+                Element::Text => 1009,
+                Element::Timestamptz => 1185,
+            },
+        }
+    }
+
     pub fn is_vector(self) -> bool {
         matches!(self, SqlType::Int2Vector | SqlType::OidVector)
     }

@@ -309,3 +309,36 @@ where
         )
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogs_and_the_wire_give_each_type_one_oid() {
+        let mut types = vec![
+            SqlType::Bool,
+            SqlType::Int4,
+            SqlType::Int8,
+            SqlType::Float8,
+            SqlType::Text,
+            SqlType::Json,
+            SqlType::Timestamptz,
+            SqlType::Int2Vector,
+            SqlType::OidVector,
+        ];
+        for e in [
+            Element::Bool,
+            Element::Int4,
+            Element::Int8,
+            Element::Float8,
+            Element::Text,
+            Element::Timestamptz,
+        ] {
+            types.push(SqlType::Array(e));
+        }
+        for t in types {
+            assert_eq!(pg_type(t).oid(), t.oid(), "{t:?}");
+        }
+    }
+}

@@ -277,6 +277,14 @@ fn cell(field: &Field, oid: i32, sig: &Signature, namespace: i32) -> Result<Scal
         "prolang" => Some(ScalarValue::Int32(Some(12))),
         "prokind" => Some(text("f")),
         "proretset" => Some(ScalarValue::Boolean(Some(sig.returns_set))),
+        "pronargs" => Some(ScalarValue::Int16(Some(sig.argument_types.len() as i16))),
+        "proargtypes" => Some(text(
+            &sig.argument_types
+                .iter()
+                .map(|t| t.oid().to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
         "provolatile" => Some(text("v")),
         // `-`: no planner support function.
         "prosupport" => Some(text("-")),

@@ -69,6 +69,7 @@ impl AdminFn {
                 .map(|(n, t)| format!("{n} {}", t.name()))
                 .collect::<Vec<_>>()
                 .join(", "),
+            argument_types: self.params().iter().map(|(_, t)| *t).collect(),
             result: self.returns().name().to_string(),
             returns_set: false,
         }

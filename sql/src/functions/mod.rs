@@ -28,6 +28,8 @@ pub struct Signature {
     pub name: &'static str,
     /// As `pg_get_function_arguments` renders them.
     pub arguments: String,
+    /// The arguments' types, in order (`pg_proc.proargtypes`).
+    pub argument_types: Vec<SqlType>,
     /// As `pg_get_function_result` renders it.
     pub result: String,
     /// Whether the function is used in FROM (returns rows).

@@ -186,6 +186,7 @@ impl TableFn {
         Signature {
             name: self.name(),
             arguments,
+            argument_types: self.params().iter().map(|(_, t, _)| *t).collect(),
             result: format!("TABLE({columns})"),
             returns_set: true,
         }

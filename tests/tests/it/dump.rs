@@ -135,6 +135,8 @@ fn a_schema_only_dump_prints_the_tables_and_their_keys() {
         "    user_metadata json,",
         "    ADD CONSTRAINT objects_pkey PRIMARY KEY (bucket, key);",
         "    ADD CONSTRAINT objects_bucket_fkey FOREIGN KEY (bucket) REFERENCES buckets(name);",
+        // Functions are named by their argument types (pg_proc.proargtypes).
+        "-- Name: cluster_add_learner(bigint, text, text); Type: FUNCTION;",
     ] {
         assert!(script.contains(line), "{line}: {script}");
     }
