@@ -12,7 +12,6 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
-use datafusion::logical_expr::utils::merge_schema;
 use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, LogicalPlan};
 use datafusion::optimizer::AnalyzerRule;
 
@@ -35,15 +34,40 @@ impl AnalyzerRule for UntypedArrays {
 
     fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
         plan.transform_up_with_subqueries(|plan| {
-            let schema = merge_schema(&plan.inputs());
-            plan.map_expressions(|e| e.transform_up(|e| typed(e, &schema)))
+            // The inputs' schema, merged only for a string beside a
+            // comparison (most plans have none).
+            let inputs: Vec<Arc<DFSchema>> =
+                plan.inputs().iter().map(|p| p.schema().clone()).collect();
+            let mut schema = Lazy {
+                inputs,
+                merged: None,
+            };
+            plan.map_expressions(|e| e.transform_up(|e| typed(e, &mut schema)))
         })
         .map(|t| t.data)
     }
 }
 
+/// A plan node's input schema, merged when first asked for.
+struct Lazy {
+    inputs: Vec<Arc<DFSchema>>,
+    merged: Option<DFSchema>,
+}
+
+impl Lazy {
+    fn get(&mut self) -> &DFSchema {
+        self.merged.get_or_insert_with(|| {
+            let mut merged = DFSchema::empty();
+            for input in &self.inputs {
+                merged.merge(input);
+            }
+            merged
+        })
+    }
+}
+
 /// `e` with a string compared to an array made that array's type.
-fn typed(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+fn typed(e: Expr, schema: &mut Lazy) -> Result<Transformed<Expr>> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
         return Ok(Transformed::no(e));
     };
@@ -78,11 +102,12 @@ fn typed(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
 
 /// `side` as a list literal of `other`'s type, if `side` is a string
 /// literal and `other` is an array; whether it changed.
-fn as_array(side: Expr, other: &Expr, schema: &DFSchema) -> Result<(Expr, bool)> {
+fn as_array(side: Expr, other: &Expr, schema: &mut Lazy) -> Result<(Expr, bool)> {
     let Expr::Literal(ScalarValue::Utf8(Some(text)), _) = &side else {
         return Ok((side, false));
     };
-    let Ok(list @ (DataType::List(_) | DataType::LargeList(_))) = other.get_type(schema) else {
+    let Ok(list @ (DataType::List(_) | DataType::LargeList(_))) = other.get_type(schema.get())
+    else {
         return Ok((side, false));
     };
     let SqlType::Array(element) = sql_type(&list) else {
