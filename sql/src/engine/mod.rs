@@ -125,6 +125,17 @@ impl Engine {
                 Err(e) => Err(e),
             })
             .collect::<SqlResult<Vec<_>>>()?;
+        // PostgreSQL prepares queries and writes, not statements about
+        // prepared statements (PREPARE of an EXECUTE would run itself).
+        if matches!(
+            statement,
+            Statement::Prepare { .. } | Statement::Execute { .. } | Statement::Deallocate { .. }
+        ) {
+            return Err(SqlError::syntax(format!(
+                "cannot prepare {}",
+                statement.to_string().split(' ').next().unwrap_or_default()
+            )));
+        }
         let inner = Box::pin(self.prepare(statement, None, &given)).await?;
         Ok(Prepared {
             route: Route::Define {

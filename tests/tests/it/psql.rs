@@ -223,6 +223,7 @@ fn prepare_and_execute_in_sql() {
             "42P05",
         ),
         (&["EXECUTE nothing"][..], "26000"),
+        (&["PREPARE q AS EXECUTE q"][..], "42601"),
         (
             &["PREPARE q AS SELECT 1", "DEALLOCATE q", "EXECUTE q"][..],
             "26000",
