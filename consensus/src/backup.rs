@@ -455,7 +455,7 @@ mod tests {
         );
         let outcome = node.propose(put_bucket("after")).await.unwrap();
         assert!(
-            matches!(outcome, bucketdb_storage::ApplyOutcome::Applied { revision } if revision > taken.index),
+            matches!(outcome, bucketdb_storage::ApplyOutcome::Applied { index } if index > taken.index),
             "{outcome:?}"
         );
         node.shutdown().await;

@@ -11,13 +11,13 @@ use crate::keys::{self, DecodedKey};
 use crate::row::StoredRow;
 use crate::rules;
 use crate::store::{Store, CF_SM_DATA, CF_SM_META};
-use crate::versioning::Versioning;
+use crate::versioning::{self, Versioning};
 
 /// The result of applying one batch; identical on every replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ApplyOutcome {
-    /// Written, with this revision (the entry's log index).
-    Applied { revision: u64 },
+    /// Written, by the entry at this log index.
+    Applied { index: u64 },
     /// Nothing was written.
     Rejected(Rejection),
 }
@@ -48,7 +48,7 @@ impl<'b> Overlay<'b> {
     fn new(ops: &'b [KvOp]) -> Overlay<'b> {
         let writes = ops
             .iter()
-            .map(|op| (op.key(), matches!(op, KvOp::Put { .. })))
+            .map(|op| (op.key(), op.columns().is_some()))
             .collect();
         Overlay { writes }
     }
@@ -93,21 +93,22 @@ impl<'b> Overlay<'b> {
 }
 
 impl Store {
-    /// Applies `batch` as log entry `revision`, together with the
+    /// Applies `batch` as log entry `index`, together with the
     /// state-machine metadata `meta`, in one RocksDB write batch. When a
     /// precondition or an S3 rule fails only `meta` is written.
     pub fn apply_batch(
         &self,
         batch: &KvBatch,
-        revision: u64,
+        index: u64,
         meta: &[(&str, Vec<u8>)],
     ) -> Result<ApplyOutcome, StorageError> {
         let outcome = match self.check(batch)? {
             Some(rejection) => ApplyOutcome::Rejected(rejection),
-            None => ApplyOutcome::Applied { revision },
+            None => ApplyOutcome::Applied { index },
         };
         let mut wb = WriteBatch::default();
         if matches!(outcome, ApplyOutcome::Applied { .. }) {
+            let revision = self.revision_into_batch(&mut wb, batch, index)?;
             let writes = self.resolve_writes(&batch.ops, revision, batch.timestamp)?;
             self.stats_into_batch(&mut wb, &writes, revision)?;
             let data = self.cf(CF_SM_DATA);
@@ -121,6 +122,35 @@ impl Store {
         self.put_meta_into_batch(&mut wb, meta);
         self.write(wb)?;
         Ok(outcome)
+    }
+
+    /// The revision of the entry at `index`: the index plus the revision
+    /// base, which a batch restoring versions raises (in `wb`) until the
+    /// revision is past every sequence it restores. Revisions only grow:
+    /// the base never falls, and indexes grow.
+    fn revision_into_batch(
+        &self,
+        wb: &mut WriteBatch,
+        batch: &KvBatch,
+        index: u64,
+    ) -> Result<u64, StorageError> {
+        let key = keys::revision_base();
+        let mut base = match self.row(&key)?.and_then(|r| r.columns.first().cloned()) {
+            Some(crate::Datum::Int(b)) => u64::try_from(b).unwrap_or(0),
+            _ => 0,
+        };
+        let restored = batch.ops.iter().filter_map(versioning::restored_seq).max();
+        if let Some(seq) = restored {
+            if index + base <= seq {
+                base = seq + 1 - index;
+                let row = StoredRow {
+                    revision: index + base,
+                    columns: vec![crate::Datum::Int(base as i64)],
+                };
+                wb.put_cf(self.cf(CF_SM_DATA), key, row.encode());
+            }
+        }
+        Ok(index + base)
     }
 
     /// Gives a restored state a new cluster id, at `revision`. Only a restore
@@ -312,6 +342,35 @@ impl Store {
             (KvOp::Delete { .. }, DecodedKey::Cluster { .. }) => {
                 return invalid("the cluster id cannot be removed".into())
             }
+            (KvOp::Restore { seq, .. }, DecodedKey::Object { bucket, key: k }) => {
+                if let Err(msg) = rules::check_object_key(k) {
+                    return invalid(msg);
+                }
+                if seq.is_some_and(|s| s >= versioning::MAX_SEQ) {
+                    return invalid("version sequence out of range".into());
+                }
+                Some((
+                    keys::bucket(bucket),
+                    format!("bucket \"{}\" does not exist", text(bucket)),
+                ))
+            }
+            (
+                KvOp::Restore { seq, .. },
+                DecodedKey::Version {
+                    bucket, seq: at, ..
+                },
+            ) => {
+                if *seq != Some(*at) || *at >= versioning::MAX_SEQ {
+                    return invalid("version sequence out of range or not its key's".into());
+                }
+                Some((
+                    keys::bucket(bucket),
+                    format!("bucket \"{}\" does not exist", text(bucket)),
+                ))
+            }
+            (KvOp::Restore { .. }, _) => {
+                return invalid("only object versions are restored as they were".into())
+            }
             (KvOp::Delete { .. }, _) => None,
         };
         if let Some((parent_key, missing)) = parent {
@@ -408,8 +467,8 @@ mod tests {
             ops: vec![put(keys::bucket("bkt")), put(keys::object("bkt", "k"))],
             ..Default::default()
         };
-        assert_eq!(apply(&s, both, 2), ApplyOutcome::Applied { revision: 2 });
-        assert_eq!(apply(&s, lone, 3), ApplyOutcome::Applied { revision: 3 });
+        assert_eq!(apply(&s, both, 2), ApplyOutcome::Applied { index: 2 });
+        assert_eq!(apply(&s, lone, 3), ApplyOutcome::Applied { index: 3 });
     }
 
     #[test]
@@ -477,10 +536,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        assert_eq!(
-            apply(&s, drop_all, 3),
-            ApplyOutcome::Applied { revision: 3 }
-        );
+        assert_eq!(apply(&s, drop_all, 3), ApplyOutcome::Applied { index: 3 });
     }
 
     #[test]
@@ -527,7 +583,7 @@ mod tests {
             ops: vec![put(keys::bucket("aaa"))],
             timestamp: 0,
         };
-        assert_eq!(apply(&s, fresh, 8), ApplyOutcome::Applied { revision: 8 });
+        assert_eq!(apply(&s, fresh, 8), ApplyOutcome::Applied { index: 8 });
     }
 
     #[test]
@@ -561,7 +617,7 @@ mod tests {
         );
         assert_eq!(
             apply(&s, read_as_of(1, 1), 3),
-            ApplyOutcome::Applied { revision: 3 }
+            ApplyOutcome::Applied { index: 3 }
         );
         // A phantom: a new row in the range.
         apply(
@@ -593,7 +649,7 @@ mod tests {
         );
         assert_eq!(
             apply(&s, read_as_of(1, 4), 8),
-            ApplyOutcome::Applied { revision: 8 }
+            ApplyOutcome::Applied { index: 8 }
         );
     }
 
@@ -617,9 +673,9 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert_eq!(apply(&s, id("a"), 1), ApplyOutcome::Applied { revision: 1 });
+        assert_eq!(apply(&s, id("a"), 1), ApplyOutcome::Applied { index: 1 });
         // The same id again is harmless; another is refused, as is removal.
-        assert_eq!(apply(&s, id("a"), 2), ApplyOutcome::Applied { revision: 2 });
+        assert_eq!(apply(&s, id("a"), 2), ApplyOutcome::Applied { index: 2 });
         assert_eq!(violation(apply(&s, id("b"), 3)), Violation::InvalidValue);
         let gone = KvBatch {
             ops: vec![KvOp::Delete {

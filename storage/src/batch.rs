@@ -75,12 +75,34 @@ pub enum KvOp {
     Put { key: Vec<u8>, columns: Vec<Datum> },
     /// Removes the row at the key, if any.
     Delete { key: Vec<u8> },
+    /// Stores an object version as it was where it was dumped (a restore
+    /// through `COPY`): an `objects` row, the current version, or a stored
+    /// version. Versioning does not act on it: the version keeps its id,
+    /// and `seq`, the sequence its id was made from, orders it among its
+    /// object's versions. For an `objects` row `seq` is the row's revision
+    /// (`None`: this entry's, for a `null` version, whose id carries none);
+    /// a stored version's key holds its sequence, and `seq` must repeat it.
+    /// Applying the op moves the revisions of later entries past `seq`, so
+    /// that versions made after the restore are newer.
+    Restore {
+        key: Vec<u8>,
+        columns: Vec<Datum>,
+        seq: Option<u64>,
+    },
 }
 
 impl KvOp {
     pub fn key(&self) -> &[u8] {
         match self {
-            KvOp::Put { key, .. } | KvOp::Delete { key } => key,
+            KvOp::Put { key, .. } | KvOp::Delete { key } | KvOp::Restore { key, .. } => key,
+        }
+    }
+
+    /// The row the op stores (`None`: it removes one).
+    pub fn columns(&self) -> Option<&[Datum]> {
+        match self {
+            KvOp::Put { columns, .. } | KvOp::Restore { columns, .. } => Some(columns),
+            KvOp::Delete { .. } => None,
         }
     }
 }

@@ -40,6 +40,16 @@ pub fn cluster_id() -> Vec<u8> {
     k
 }
 
+/// Key of the revision base, `[Int(base)]`: what the state machine adds
+/// to a log index to make an entry's revision. It is 0 until a restore
+/// brings versions made by another cluster (see
+/// [`crate::batch::KvOp::Restore`]), whose log positions are past this one's.
+pub fn revision_base() -> Vec<u8> {
+    let mut k = vec![TAG_CLUSTER];
+    k.extend_from_slice(b"revision_base");
+    k
+}
+
 /// Key of a `buckets` row. Names are `&str` from SQL and bytes from a
 /// decoded key; every key builder takes both.
 pub fn bucket(name: impl AsRef<[u8]>) -> Vec<u8> {

@@ -99,10 +99,7 @@ pub fn write_bytes(key: &[u8], columns: Option<&[Datum]>) -> usize {
 
 /// Bytes an operation adds to a batch.
 pub fn op_bytes(op: &KvOp) -> usize {
-    match op {
-        KvOp::Put { key, columns } => write_bytes(key, Some(columns)),
-        KvOp::Delete { key } => write_bytes(key, None),
-    }
+    write_bytes(op.key(), op.columns())
 }
 
 /// The largest row any configuration may allow: its encoding must fit a
@@ -171,8 +168,8 @@ impl Limits {
     pub fn check(&self, batch: &KvBatch) -> Result<(), LimitExceeded> {
         let mut total = 0;
         for op in &batch.ops {
-            if let KvOp::Put { key, columns } = op {
-                self.check_row(key, columns)?;
+            if let Some(columns) = op.columns() {
+                self.check_row(op.key(), columns)?;
             }
             total += op_bytes(op);
         }

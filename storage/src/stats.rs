@@ -138,7 +138,7 @@ mod tests {
         };
         assert_eq!(
             s.apply_batch(&b, rev, &[]).unwrap(),
-            ApplyOutcome::Applied { revision: rev }
+            ApplyOutcome::Applied { index: rev }
         );
     }
 

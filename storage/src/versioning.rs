@@ -77,6 +77,18 @@ pub fn seq_of_version_id(id: &str) -> Option<u64> {
     Some(u64::MAX - inverted)
 }
 
+/// Sequences a restore may bring are below this, so that revisions, which
+/// move past them, never wrap (a log reaches nowhere near it).
+pub const MAX_SEQ: u64 = 1 << 62;
+
+/// The sequence a [`KvOp::Restore`] brings, if it names one.
+pub fn restored_seq(op: &KvOp) -> Option<u64> {
+    match op {
+        KvOp::Restore { seq, .. } => *seq,
+        _ => None,
+    }
+}
+
 /// Whether a stored version is a delete marker.
 pub fn is_delete_marker(columns: &[Datum]) -> bool {
     columns.get(OBJECT_COLUMNS) == Some(&Datum::Bool(true))
@@ -266,18 +278,55 @@ impl Resolver<'_> {
                 self.drop_null_version(bucket, key)?;
             }
         }
-        match op {
-            KvOp::Put { key: k, columns } => {
-                let mut columns = columns.clone();
+        match op.columns() {
+            Some(columns) => {
+                let mut columns = columns.to_vec();
                 columns.resize(OBJECT_COLUMNS, Datum::Null);
                 columns[OBJECT_VERSION_ID_COLUMN] = Datum::Text(id);
-                self.put(k.clone(), columns, self.revision);
+                self.put(op.key().to_vec(), columns, self.revision);
             }
-            KvOp::Delete { key: k } => {
-                self.delete(k.clone());
+            None => {
+                self.delete(op.key().to_vec());
                 if versioning != Versioning::Disabled {
                     self.put_marker(bucket, key, id);
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// A version restored as it was dumped ([`KvOp::Restore`]).
+    fn restore(
+        &mut self,
+        at: &[u8],
+        columns: &[Datum],
+        seq: Option<u64>,
+    ) -> Result<(), StorageError> {
+        let mut columns = columns.to_vec();
+        match keys::decode(at) {
+            Some(DecodedKey::Object { .. }) => {
+                columns.resize(OBJECT_COLUMNS, Datum::Null);
+                self.put(at.to_vec(), columns, seq.unwrap_or(self.revision));
+            }
+            Some(DecodedKey::Version { bucket, key, seq }) => {
+                columns.resize(OBJECT_COLUMNS + 1, Datum::Null);
+                self.put(at.to_vec(), columns, self.revision);
+                // A current `null` version restored before its older
+                // versions got the revision of its own entry, which may be
+                // below theirs: it must stay the newest.
+                let object_key = keys::object(bucket, &key);
+                if let Some(current) = self.get(&object_key)? {
+                    if current.revision <= seq
+                        && version_id_of(&current.columns) == Some(NULL_VERSION)
+                    {
+                        self.put(object_key, current.columns, self.revision);
+                    }
+                }
+            }
+            _ => {
+                return Err(StorageError::Corrupt(
+                    "restore of a row that is no version".into(),
+                ))
             }
         }
         Ok(())
@@ -319,6 +368,10 @@ impl Store {
             versioning: HashMap::new(),
         };
         for (ordinal, op) in ops.iter().enumerate() {
+            if let KvOp::Restore { key, columns, seq } = op {
+                r.restore(key, columns, *seq)?;
+                continue;
+            }
             match keys::decode(op.key()) {
                 Some(DecodedKey::Object { bucket, key }) => {
                     r.object_op(op, ordinal, bucket, key)?
@@ -331,9 +384,9 @@ impl Store {
                         // Its versioning may change with this op.
                         r.versioning.remove(name);
                     }
-                    match op {
-                        KvOp::Put { key, columns } => r.put(key.clone(), columns.clone(), revision),
-                        KvOp::Delete { key } => r.delete(key.clone()),
+                    match op.columns() {
+                        Some(columns) => r.put(op.key().to_vec(), columns.to_vec(), revision),
+                        None => r.delete(op.key().to_vec()),
                     }
                 }
             }
@@ -517,5 +570,91 @@ mod tests {
         );
         apply(&s, vec![delete(keys::object("bkt", "k"))], 3);
         assert!(versions(&s, "k").is_empty());
+    }
+
+    /// A version restored from another cluster, as COPY plans it.
+    fn restored(key: &str, id: &str, size: i64, seq: u64, current: bool) -> KvOp {
+        let KvOp::Put { mut columns, .. } = object(key, size) else {
+            unreachable!()
+        };
+        columns[OBJECT_VERSION_ID_COLUMN] = Datum::Text(id.into());
+        if current {
+            let seq = seq_of_version_id(id);
+            return KvOp::Restore {
+                key: keys::object("bkt", key),
+                columns,
+                seq,
+            };
+        }
+        columns.push(Datum::Bool(false));
+        KvOp::Restore {
+            key: keys::version(b"bkt", key.as_bytes(), seq),
+            columns,
+            seq: Some(seq),
+        }
+    }
+
+    #[test]
+    fn restored_versions_keep_their_ids_and_later_ones_are_newer() {
+        let (_d, s) = open();
+        apply(&s, vec![bucket("enabled")], 1);
+        // Made at log index 900 and 500 of another cluster's log.
+        let (v900, v500) = (version_id(900, 0), version_id(500, 3));
+        let current = restored("k", &v900, 2, 900, true);
+        apply(&s, vec![current, restored("k", &v500, 1, 500, false)], 2);
+        let row = s
+            .read_view()
+            .get(&keys::object("bkt", "k"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.revision, 900,
+            "a restored current version keeps its sequence"
+        );
+        // The next write of this log (index 3, revision 902: entry 2 had
+        // revision 901) is newer than both.
+        apply(&s, vec![object("k", 3)], 3);
+        let v_new = version_id(902, 0);
+        assert_eq!(
+            versions(&s, "k"),
+            vec![
+                (v_new.clone(), Datum::Int(3), false),
+                (v900.clone(), Datum::Int(2), false),
+                (v500, Datum::Int(1), false),
+            ]
+        );
+        // Removing the new version makes the restored one current again.
+        apply(&s, vec![delete(keys::version(b"bkt", b"k", 902))], 4);
+        assert_eq!(versions(&s, "k")[0], (v900, Datum::Int(2), false));
+        // A sequence a log could never reach is refused.
+        let far = restored("j", &version_id(MAX_SEQ, 0), 1, MAX_SEQ, false);
+        assert!(matches!(apply(&s, vec![far], 5), ApplyOutcome::Rejected(_)));
+    }
+
+    #[test]
+    fn a_current_null_version_restored_first_stays_the_newest() {
+        let (_d, s) = open();
+        apply(&s, vec![bucket("suspended")], 1);
+        // `objects` came first: its null version got this log's revision.
+        apply(&s, vec![restored("k", NULL_VERSION, 2, 0, true)], 2);
+        // Then its older versions, made far later in the other log.
+        let v700 = version_id(700, 0);
+        apply(&s, vec![restored("k", &v700, 1, 700, false)], 3);
+        let row = s
+            .read_view()
+            .get(&keys::object("bkt", "k"))
+            .unwrap()
+            .unwrap();
+        assert!(row.revision > 700, "{}", row.revision);
+        // An overwrite in the suspended bucket replaces the null version
+        // and keeps the older one.
+        apply(&s, vec![object("k", 5)], 4);
+        assert_eq!(
+            versions(&s, "k"),
+            vec![
+                (NULL_VERSION.into(), Datum::Int(5), false),
+                (v700, Datum::Int(1), false),
+            ]
+        );
     }
 }

@@ -122,7 +122,7 @@ impl Table {
     pub fn check_writable(&self, statement: &str) -> SqlResult<()> {
         if self.id == TableId::Versions {
             return Err(SqlError::wrong_object_type(format!(
-                "cannot {statement} {}: write objects instead (only DELETE removes a version)",
+                "cannot {statement} {}: write objects instead (DELETE removes a version; COPY restores dumped ones)",
                 self.name
             )));
         }

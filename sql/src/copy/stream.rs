@@ -6,6 +6,7 @@
 use super::{
     parse_record, take_records, CopyFormat, CopyInPlan, Field, Scan, BATCH_BYTES, BATCH_ROWS,
 };
+use crate::catalog::TableId;
 use crate::error::{SqlError, SqlResult};
 
 /// The longest record accepted; an unterminated one beyond it fails COPY.
@@ -128,7 +129,40 @@ impl CopyIn {
             self.pending_bytes -= size;
             batch.extend(self.pending.pop_front());
         }
+        self.keep_object_whole(&mut batch);
         batch
+    }
+
+    /// A restore of `object_versions` orders a `null` version by its
+    /// neighbours, so a batch ends between objects, not amid one, unless
+    /// the object's versions alone fill it.
+    fn keep_object_whole(&mut self, batch: &mut Vec<(u64, Vec<Field>)>) {
+        if self.plan.table != TableId::Versions {
+            return;
+        }
+        let at = |c: usize| self.plan.columns.iter().position(|&i| i == c);
+        let (Some(b), Some(k)) = (at(0), at(1)) else {
+            return;
+        };
+        let object = |r: &(u64, Vec<Field>)| (r.1[b].clone(), r.1[k].clone());
+        let (Some(next), Some(last)) = (self.pending.front(), batch.last()) else {
+            return;
+        };
+        let split = object(next);
+        if object(last) != split {
+            return;
+        }
+        let whole = batch
+            .iter()
+            .rev()
+            .take_while(|r| object(r) == split)
+            .count();
+        if whole < batch.len() {
+            for r in batch.drain(batch.len() - whole..).rev() {
+                self.pending_bytes += record_bytes(&r.1);
+                self.pending.push_front(r);
+            }
+        }
     }
 
     /// A batch of `n` rows was written.

@@ -79,6 +79,9 @@ impl Engine {
         interrupt: &Interrupt,
     ) -> SqlResult<()> {
         let records = copy.take_batch();
+        // Records, not ops: a restore writes nothing for a version that
+        // is there already.
+        let n = records.len() as u64;
         let table = self.catalog.get(copy.plan().table);
         self.write_barrier(session).await?;
         let env = EvalEnv::at_now(&[], session.settings(), interrupt);
@@ -91,10 +94,13 @@ impl Engine {
             ..batch
         };
         interrupt.check()?;
-        let n = batch.ops.len() as u64;
+        if batch.is_empty() {
+            copy.written(n);
+            return Ok(());
+        }
         match self.node.propose(batch).await? {
-            ApplyOutcome::Applied { revision } => {
-                session.settings_mut().observe(revision);
+            ApplyOutcome::Applied { index } => {
+                session.settings_mut().observe(index);
                 copy.written(n);
                 Ok(())
             }

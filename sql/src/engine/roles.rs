@@ -96,8 +96,8 @@ impl Engine {
             }
             interrupt.check()?;
             match self.node.propose(batch).await? {
-                ApplyOutcome::Applied { revision } => {
-                    session.settings_mut().observe(revision);
+                ApplyOutcome::Applied { index } => {
+                    session.settings_mut().observe(index);
                     return Ok(Output::Command(statement.tag().into()));
                 }
                 ApplyOutcome::Rejected(r) => match r.violation {

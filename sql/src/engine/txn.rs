@@ -114,8 +114,8 @@ impl Engine {
         batch.timestamp = now_micros();
         interrupt.check()?;
         match self.node.propose(batch).await? {
-            ApplyOutcome::Applied { revision } => {
-                session.settings_mut().observe(revision);
+            ApplyOutcome::Applied { index } => {
+                session.settings_mut().observe(index);
                 Ok(end("COMMIT"))
             }
             ApplyOutcome::Rejected(r) => {

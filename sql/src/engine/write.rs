@@ -79,7 +79,7 @@ impl Engine {
                 // Last chance to stop: once proposed, the write completes.
                 interrupt.check()?;
                 match self.node.propose(batch).await? {
-                    ApplyOutcome::Applied { revision } => session.settings_mut().observe(revision),
+                    ApplyOutcome::Applied { index } => session.settings_mut().observe(index),
                     ApplyOutcome::Rejected(r) if r.violation == Violation::Conflict => continue,
                     ApplyOutcome::Rejected(r) => {
                         return Err(rejection_error(self.catalog.get(built.table), &r))

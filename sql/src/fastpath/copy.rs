@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use bucketdb_storage::{KvBatch, Violation};
 
 use super::insert::{new_row, put_new};
+use super::restore;
 use crate::catalog::{duplicate_key, Catalog};
 use crate::copy::{at_line, CopyInPlan, Field};
 use crate::error::SqlResult;
@@ -23,20 +24,14 @@ pub fn build_copy_batch(
     view: &dyn RowSource,
     env: &EvalEnv,
 ) -> SqlResult<(KvBatch, HashMap<Vec<u8>, u64>)> {
+    if restore::restores(plan) {
+        return restore::build_restore_batch(catalog, plan, records, view, env);
+    }
     let table = catalog.get(plan.table);
     let mut batch = KvBatch::default();
     let mut lines: HashMap<Vec<u8>, u64> = HashMap::new();
     for (line, fields) in records {
-        let field = |i: usize| {
-            Ok(plan
-                .columns
-                .iter()
-                .position(|c| *c == i)
-                .map(|f| match &fields[f] {
-                    Some(s) => Value::Text(s.clone()),
-                    None => Value::Null,
-                }))
-        };
+        let field = |i: usize| Ok(copy_field(plan, &fields, i));
         let row = new_row(table, field, env).map_err(|e| at_line(line, e))?;
         let key = table.row_key(&row).map_err(|e| at_line(line, e))?;
         if lines.contains_key(&key) || view.get(&key)?.is_some() {
@@ -46,6 +41,18 @@ pub fn build_copy_batch(
         lines.insert(key, line);
     }
     Ok((batch, lines))
+}
+
+/// The value a record gives table column `i` (`None`: the COPY does not
+/// name the column).
+pub(super) fn copy_field(plan: &CopyInPlan, fields: &[Field], i: usize) -> Option<Value> {
+    plan.columns
+        .iter()
+        .position(|c| *c == i)
+        .map(|f| match &fields[f] {
+            Some(s) => Value::Text(s.clone()),
+            None => Value::Null,
+        })
 }
 
 #[cfg(test)]

@@ -20,6 +20,19 @@ use crate::value::Value;
 /// table's rules. INSERT and COPY make their rows here.
 pub(super) fn new_row(
     table: &Table,
+    value: impl FnMut(usize) -> SqlResult<Option<Value>>,
+    env: &EvalEnv,
+) -> SqlResult<Vec<Value>> {
+    let row = filled_row(table, value, env)?;
+    table.check_assigned(&row)?;
+    Ok(row)
+}
+
+/// A row with the values given, the defaults of the columns not given,
+/// checked against the column rules; the columns the database assigns
+/// may be set (a restore sets them).
+pub(super) fn filled_row(
+    table: &Table,
     mut value: impl FnMut(usize) -> SqlResult<Option<Value>>,
     env: &EvalEnv,
 ) -> SqlResult<Vec<Value>> {
@@ -32,7 +45,6 @@ pub(super) fn new_row(
         row.push(v.coerce(col.ty)?);
     }
     table.check_row(&row)?;
-    table.check_assigned(&row)?;
     Ok(row)
 }
 

@@ -13,6 +13,7 @@
 mod copy;
 mod delete;
 mod insert;
+mod restore;
 mod select;
 mod stream;
 mod table_fn;

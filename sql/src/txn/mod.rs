@@ -216,11 +216,14 @@ impl Txn {
     ) -> Result<(), LimitExceeded> {
         self.reads.merge(reads);
         for op in batch.ops {
-            if let KvOp::Put { key, columns } = &op {
-                limits.check_row(key, columns)?;
+            if let Some(columns) = op.columns() {
+                limits.check_row(op.key(), columns)?;
             }
             let (key, row) = match op {
-                KvOp::Put { key, columns } => (key, Some(columns)),
+                // A restore is a COPY's, which a transaction refuses.
+                KvOp::Put { key, columns } | KvOp::Restore { key, columns, .. } => {
+                    (key, Some(columns))
+                }
                 KvOp::Delete { key } => (key, None),
             };
             let added = write_bytes(&key, row.as_deref());
