@@ -87,7 +87,7 @@ impl Engine {
         let env = EvalEnv::at_now(&[], session.settings(), interrupt);
         let (batch, lines) = cpu_bound(|| {
             let view = self.node.store().read_view();
-            fastpath::build_copy_batch(&self.catalog, copy.plan(), records, &view, &env)
+            fastpath::build_copy_batch(&self.catalog, copy.plan(), &records, &view, &env)
         })?;
         let batch = KvBatch {
             timestamp: env.now,

@@ -20,7 +20,7 @@ use crate::value::Value;
 pub fn build_copy_batch(
     catalog: &Catalog,
     plan: &CopyInPlan,
-    records: Vec<(u64, Vec<Field>)>,
+    records: &[(u64, Vec<Field>)],
     view: &dyn RowSource,
     env: &EvalEnv,
 ) -> SqlResult<(KvBatch, HashMap<Vec<u8>, u64>)> {
@@ -30,8 +30,8 @@ pub fn build_copy_batch(
     let table = catalog.get(plan.table);
     let mut batch = KvBatch::default();
     let mut lines: HashMap<Vec<u8>, u64> = HashMap::new();
-    for (line, fields) in records {
-        let field = |i: usize| Ok(copy_field(plan, &fields, i));
+    for &(line, ref fields) in records {
+        let field = |i: usize| Ok(copy_field(plan, fields, i));
         let row = new_row(table, field, env).map_err(|e| at_line(line, e))?;
         let key = table.row_key(&row).map_err(|e| at_line(line, e))?;
         if lines.contains_key(&key) || view.get(&key)?.is_some() {
@@ -86,7 +86,7 @@ mod tests {
             build_copy_batch(
                 &catalog,
                 &plan,
-                vec![record(1, "a", "3"), record(2, "c", "4")],
+                &[record(1, "a", "3"), record(2, "c", "4")],
                 &state(&[]),
                 env,
             )
@@ -114,8 +114,8 @@ mod tests {
     fn a_bad_record_names_its_line() {
         let catalog = Catalog::new();
         let plan = copy_plan(&catalog);
-        let fail = |records, existing: &[(&str, i64, u64)]| {
-            with_env(|env| build_copy_batch(&catalog, &plan, records, &state(existing), env))
+        let fail = |records: Vec<(u64, Vec<Field>)>, existing: &[(&str, i64, u64)]| {
+            with_env(|env| build_copy_batch(&catalog, &plan, &records, &state(existing), env))
                 .unwrap_err()
         };
         let e = fail(vec![record(1, "a", "1"), record(2, "a", "2")], &[]);

@@ -44,7 +44,7 @@ pub(super) fn restores(plan: &CopyInPlan) -> bool {
 pub(super) fn build_restore_batch(
     catalog: &Catalog,
     plan: &CopyInPlan,
-    records: Vec<(u64, Vec<Field>)>,
+    records: &[(u64, Vec<Field>)],
     view: &dyn RowSource,
     env: &EvalEnv,
 ) -> SqlResult<(KvBatch, HashMap<Vec<u8>, u64>)> {
@@ -56,8 +56,8 @@ pub(super) fn build_restore_batch(
     };
     let table = catalog.get(plan.table);
     let mut rows = Vec::with_capacity(records.len());
-    for (line, fields) in records {
-        let row = filled_row(table, |i| Ok(copy_field(plan, &fields, i)), env)
+    for &(line, ref fields) in records {
+        let row = filled_row(table, |i| Ok(copy_field(plan, fields, i)), env)
             .map_err(|e| at_line(line, e))?;
         rows.push((line, row));
     }
@@ -400,7 +400,7 @@ mod tests {
         ) else {
             panic!("not a COPY")
         };
-        with_env(|env| build_restore_batch(&catalog, &plan, records, there, env)).map(|(b, _)| b)
+        with_env(|env| build_restore_batch(&catalog, &plan, &records, there, env)).map(|(b, _)| b)
     }
 
     /// Where each op of a batch writes: the objects row (its sequence, or
