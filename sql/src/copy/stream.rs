@@ -286,6 +286,29 @@ mod tests {
     }
 
     #[test]
+    fn a_restore_of_versions_ends_its_batches_between_objects() {
+        let mut c = CopyIn::new(
+            CopyInPlan {
+                table: TableId::Versions,
+                columns: vec![0, 1, 2],
+                options: plan(CopyFormat::Csv),
+            },
+            64 << 20,
+        );
+        let rows =
+            |key: &str, n: usize| -> String { (0..n).map(|i| format!("b,{key},v{i}\n")).collect() };
+        c.feed(format!("{}{}{}", rows("a", 998), rows("b", 7), rows("c", 1200)).as_bytes());
+        c.end_of_data();
+        let sizes: Vec<usize> = std::iter::from_fn(|| {
+            let b = c.take_batch();
+            (!b.is_empty()).then_some(b.len())
+        })
+        .collect();
+        // "b" waits for the next batch; "c" alone fills one and is split.
+        assert_eq!(sizes, [998, 7, 1000, 200]);
+    }
+
+    #[test]
     fn a_bad_record_fails_the_copy_with_its_line() {
         let mut c = copy(false);
         c.feed(b"a,x\nonly-one\nb,y\n");
