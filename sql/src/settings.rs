@@ -274,6 +274,23 @@ impl Settings {
         })
     }
 
+    /// The schemas `search_path` names that exist, in its order, as
+    /// `current_schemas(false)` lists them: `"$user"` names none (there
+    /// are no per-role schemas), nor do unknown names.
+    pub fn search_path_schemas(&self) -> Vec<&'static str> {
+        let path = self.settings.get("search_path").map_or("", String::as_str);
+        path.split(',')
+            .filter_map(|part| {
+                let part = part.trim();
+                let name = match part.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+                    Some(quoted) => quoted.to_string(),
+                    None => part.to_ascii_lowercase(),
+                };
+                SCHEMAS.iter().copied().find(|s| *s == name)
+            })
+            .collect()
+    }
+
     /// What `RESET name` returns `name` to, if it is a known setting.
     pub fn reset_value(&self, name: &str) -> Option<&str> {
         self.session_defaults
@@ -292,6 +309,9 @@ impl Settings {
         self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
+
+/// The schemas a search path may name.
+const SCHEMAS: &[&str] = &["public", "pg_catalog", "information_schema"];
 
 /// `value` if it is one of `allowed` (any case), in lowercase.
 fn one_of(name: &str, value: &str, allowed: &[&str]) -> SqlResult<String> {

@@ -79,13 +79,15 @@ impl Constraint<'_> {
             .join(", ")
     }
 
-    /// The constraint as `pg_get_constraintdef` prints it.
-    pub fn definition(&self) -> String {
+    /// The constraint as `pg_get_constraintdef` prints it; `qualified`
+    /// names the referenced table with its schema.
+    pub fn definition(&self, qualified: bool) -> String {
         let columns = Self::names(self.table, self.columns);
+        let schema = if qualified { "public." } else { "" };
         match self.references {
             None => format!("PRIMARY KEY ({columns})"),
             Some((parent, parent_columns)) => format!(
-                "FOREIGN KEY ({columns}) REFERENCES {}({})",
+                "FOREIGN KEY ({columns}) REFERENCES {schema}{}({})",
                 parent.name,
                 Self::names(parent, parent_columns)
             ),
@@ -118,7 +120,7 @@ mod tests {
         let all = c.constraints();
         let find = |name: &str| all.iter().find(|k| k.name == name).unwrap();
         assert_eq!(
-            find("objects_pkey").definition(),
+            find("objects_pkey").definition(false),
             "PRIMARY KEY (bucket, key)"
         );
         assert_eq!(
@@ -126,12 +128,12 @@ mod tests {
             "CREATE UNIQUE INDEX objects_pkey ON public.objects USING btree (bucket, key)"
         );
         assert_eq!(
-            find("objects_bucket_fkey").definition(),
+            find("objects_bucket_fkey").definition(false),
             "FOREIGN KEY (bucket) REFERENCES buckets(name)"
         );
         assert_eq!(
-            find("multipart_parts_bucket_upload_id_fkey").definition(),
-            "FOREIGN KEY (bucket, upload_id) REFERENCES multipart_uploads(bucket, upload_id)"
+            find("multipart_parts_bucket_upload_id_fkey").definition(true),
+            "FOREIGN KEY (bucket, upload_id) REFERENCES public.multipart_uploads(bucket, upload_id)"
         );
         assert_eq!(
             all.iter()

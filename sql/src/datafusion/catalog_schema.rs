@@ -27,7 +27,7 @@ use super::pg_type::TypeTable;
 use super::privileges::ScopedFunctions;
 use super::roles::{RoleTable, RoleTableKind};
 use super::settings_table::{self, SettingsTable};
-use super::{empty_catalogs, pg_database};
+use super::{empty_catalogs, pg_database, pg_description};
 use super::{regproc, regtype};
 use crate::catalog::Catalog;
 
@@ -95,6 +95,16 @@ impl SchemaProvider for CatalogSchema {
         let table = self.inner.table(name).await?;
         if name.eq_ignore_ascii_case(pg_database::NAME) {
             return Ok(table.map(pg_database::wrap));
+        }
+        if name.eq_ignore_ascii_case(pg_description::NAME) {
+            if let (Some(table), Some(namespaces)) =
+                (table, self.inner.table("pg_namespace").await?)
+            {
+                return Ok(Some(pg_description::wrap(table, namespaces)));
+            }
+            return Err(DataFusionError::Internal(
+                "pg_description needs pg_namespace".into(),
+            ));
         }
         Ok(table)
     }

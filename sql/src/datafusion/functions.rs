@@ -118,7 +118,9 @@ pub fn register(ctx: &SessionContext) {
         // Privileges are bucketdb's own (GRANT on its tables), not
         // PostgreSQL's ACLs: no default ACL to compare with (pg_dump asks).
         constant("acldefault", &[2], no_text()),
-        // Nothing carries a COMMENT, and no function has an SQL body.
+        // bucketdb's objects carry no COMMENT (`pg_description` keeps the
+        // library's comments on PostgreSQL's own objects, and public's, for
+        // pg_dump), and no function has an SQL body.
         constant("obj_description", &[1, 2], no_text()),
         constant("col_description", &[2], no_text()),
         constant("shobj_description", &[2], no_text()),

@@ -29,6 +29,7 @@ mod memory;
 mod name_subscripts;
 mod no_column_privileges;
 mod pg_database;
+mod pg_description;
 mod pg_keys;
 mod pg_proc;
 mod pg_type;

@@ -29,6 +29,8 @@ use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::TableType;
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
@@ -42,6 +44,7 @@ use crate::value::SqlType;
 
 use super::convert::tagged;
 use super::information_schema::default_expression;
+use super::provider::planning;
 use super::roles::role_oid;
 
 /// bucketdb's own catalog objects' OIDs start here: far above the
@@ -706,16 +709,20 @@ enum Printed {
     Expression,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Definition {
     printed: Printed,
     signature: Signature,
     catalog: Arc<Catalog>,
+    /// Whether a referenced table is named with its schema, as PostgreSQL
+    /// does when the search path does not find it (pg_dump empties the
+    /// path). Set when a query binds the function (see `simplify`).
+    qualify: Option<bool>,
 }
 
 impl PartialEq for Definition {
     fn eq(&self, other: &Self) -> bool {
-        self.printed == other.printed
+        self.printed == other.printed && self.qualify == other.qualify
     }
 }
 
@@ -724,6 +731,7 @@ impl Eq for Definition {}
 impl std::hash::Hash for Definition {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.printed.hash(state);
+        self.qualify.hash(state);
     }
 }
 
@@ -742,6 +750,23 @@ impl ScalarUDFImpl for Definition {
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
         Ok(DataType::Utf8)
+    }
+
+    /// Binds a constraint's definition to the query's search path.
+    fn simplify(&self, args: Vec<Expr>, _: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        match (self.printed, self.qualify, planning()) {
+            (Printed::Constraint, None, Some(scope)) => {
+                let bound = Definition {
+                    qualify: Some(!scope.settings.search_path_schemas().contains(&"public")),
+                    ..self.clone()
+                };
+                let udf = Arc::new(ScalarUDF::new_from_impl(bound));
+                Ok(ExprSimplifyResult::Simplified(Expr::ScalarFunction(
+                    ScalarFunction::new_udf(udf, args),
+                )))
+            }
+            _ => Ok(ExprSimplifyResult::Original(args)),
+        }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -773,7 +798,7 @@ impl ScalarUDFImpl for Definition {
                     Printed::Constraint => constraints
                         .iter()
                         .find(|k| i64::from(constraint_oid(k)) == oid)
-                        .map(Constraint::definition),
+                        .map(|k| k.definition(self.qualify.unwrap_or(false))),
                     _ => {
                         let key = constraints.iter().find(|k| {
                             k.kind == ConstraintKind::PrimaryKey
@@ -818,6 +843,7 @@ pub fn register(ctx: &SessionContext, catalog: &Arc<Catalog>) {
             printed,
             signature: any(arities),
             catalog: catalog.clone(),
+            qualify: None,
         }));
     }
 }

@@ -1,6 +1,7 @@
 //! Catalog functions whose answer depends on who asks: `session_user` /
 //! `current_user`, `has_table_privilege`, `pg_get_userbyid`,
-//! `current_setting`, and the `relacl` column `\dp` reads from `pg_class`.
+//! `current_setting`, `current_schema(s)`, and the `relacl` column `\dp`
+//! reads from `pg_class`.
 //!
 //! DataFusion's session is shared by every query (see [`super::DataFusion`]),
 //! so these are planned as placeholders. When a query's physical plan is
@@ -51,6 +52,38 @@ enum Question {
     /// A setting's value (`current_setting(name [, missing_ok])`), as
     /// `SHOW` gives it.
     Setting,
+    /// `current_schemas(include_implicit)`: the search path's schemas.
+    Schemas,
+    /// `current_schema()`: the first of them (NULL: none).
+    Schema,
+}
+
+/// `current_schemas(include_implicit)` per row: the schemas of the
+/// search path that exist, `pg_catalog` first when implicit ones count
+/// and the path does not name it (PostgreSQL searches it first then).
+fn schemas(settings: &Settings, args: &[ColumnarValue], rows: usize) -> Result<ColumnarValue> {
+    let implicit = args
+        .first()
+        .ok_or_else(|| DataFusionError::Plan("current_schemas needs an argument".into()))?
+        .to_array(rows)?;
+    let implicit = cast(&implicit, &DataType::Boolean)?;
+    let listed = settings.search_path_schemas();
+    let mut b = ListBuilder::new(StringBuilder::new())
+        .with_field(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    for with_implicit in implicit.as_boolean() {
+        let Some(with_implicit) = with_implicit else {
+            b.append(false);
+            continue;
+        };
+        if with_implicit && !listed.contains(&"pg_catalog") {
+            b.values().append_value("pg_catalog");
+        }
+        for schema in &listed {
+            b.values().append_value(schema);
+        }
+        b.append(true);
+    }
+    Ok(ColumnarValue::Array(Arc::new(b.finish())))
 }
 
 /// `current_setting(name [, missing_ok])` per row: an unknown name is
@@ -133,9 +166,11 @@ impl ScalarUDFImpl for Scoped {
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
         Ok(match self.question {
-            Question::SessionUser | Question::UserById | Question::Setting => DataType::Utf8,
+            Question::SessionUser | Question::UserById | Question::Setting | Question::Schema => {
+                DataType::Utf8
+            }
             Question::TablePrivilege => DataType::Boolean,
-            Question::TableAcl => acl_type(),
+            Question::TableAcl | Question::Schemas => acl_type(),
         })
     }
 
@@ -166,9 +201,19 @@ impl ScalarUDFImpl for Scoped {
         if self.question == Question::SessionUser {
             return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(user.into()))));
         }
+        if self.question == Question::Schema {
+            let first = scope
+                .settings
+                .search_path_schemas()
+                .first()
+                .map(|s| s.to_string());
+            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(first)));
+        }
         let rows = args.number_rows;
-        if self.question == Question::Setting {
-            return setting(&scope.settings, &args.args, rows);
+        match self.question {
+            Question::Setting => return setting(&scope.settings, &args.args, rows),
+            Question::Schemas => return schemas(&scope.settings, &args.args, rows),
+            _ => {}
         }
         let roles = scope.roles().map_err(external)?;
         let texts = args
@@ -180,7 +225,9 @@ impl ScalarUDFImpl for Scoped {
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
         let out: ArrayRef = match self.question {
-            Question::SessionUser | Question::Setting => unreachable!("answered above"),
+            Question::SessionUser | Question::Setting | Question::Schemas | Question::Schema => {
+                unreachable!("answered above")
+            }
             Question::TablePrivilege => {
                 let (who, table, privs) = match texts.as_slice() {
                     [t, p] => (None, t, p),
@@ -238,6 +285,7 @@ impl ScalarUDFImpl for Scoped {
     }
 }
 
+/// A text array (`aclitem[]` and `name[]` are sent as text arrays).
 fn acl_type() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)))
 }
@@ -415,6 +463,16 @@ impl ScopedFunctions {
                     ],
                     Volatility::Stable,
                 ),
+            ),
+            (
+                "current_schema",
+                Question::Schema,
+                Signature::nullary(Volatility::Stable),
+            ),
+            (
+                "current_schemas",
+                Question::Schemas,
+                Signature::exact(vec![DataType::Boolean], Volatility::Stable),
             ),
             (
                 "pg_get_userbyid",

@@ -21,7 +21,11 @@ pub(super) fn call(f: Func, args: Vec<Value>, env: &EvalEnv) -> SqlResult<Value>
             .unwrap_or(Value::Null),
         Func::Version => Value::Text(version_string()),
         Func::CurrentDatabase => Value::Text(env.settings.database().to_string()),
-        Func::CurrentSchema => Value::Text("public".into()),
+        Func::CurrentSchema => env
+            .settings
+            .search_path_schemas()
+            .first()
+            .map_or(Value::Null, |s| Value::Text(s.to_string())),
         Func::CurrentUser => Value::Text(env.settings.user().to_string()),
         Func::CurrentSetting => match args.into_iter().next() {
             Some(Value::Text(name)) => Value::Text(env.settings.show(&name)?),

@@ -196,10 +196,15 @@ fn a_schema_only_dump_prints_the_tables_and_their_keys() {
         "    region text DEFAULT 'default'::text NOT NULL,",
         "    user_metadata json,",
         "    ADD CONSTRAINT objects_pkey PRIMARY KEY (bucket, key);",
-        "    ADD CONSTRAINT objects_bucket_fkey FOREIGN KEY (bucket) REFERENCES buckets(name);",
+        // pg_dump empties the search path, so the referenced table is
+        // named with its schema (as pg_dump's own preamble is written).
+        "    ADD CONSTRAINT objects_bucket_fkey FOREIGN KEY (bucket) REFERENCES public.buckets(name);",
+        "SELECT pg_catalog.set_config('search_path', '', false);",
         // Functions are named by their argument types (pg_proc.proargtypes).
         "-- Name: cluster_add_learner(bigint, text, text); Type: FUNCTION;",
     ] {
         assert!(script.contains(line), "{line}: {script}");
     }
+    // `public` has PostgreSQL's standard comment, so none is written.
+    assert!(!script.contains("COMMENT ON SCHEMA"), "{script}");
 }
