@@ -40,3 +40,23 @@ pub enum ConsensusError {
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
 }
+
+impl ConsensusError {
+    /// The same error for another waiter of a shared request (see
+    /// `read_batch`): what a caller may retry stays retryable; errors
+    /// holding sources keep their text.
+    pub(crate) fn shared(&self) -> ConsensusError {
+        use ConsensusError::*;
+        match self {
+            NotLeader { leader } => NotLeader { leader: *leader },
+            Unavailable(m) => Unavailable(m.clone()),
+            Ambiguous(m) => Ambiguous(m.clone()),
+            Refused(m) => Refused(m.clone()),
+            Fatal(m) => Fatal(m.clone()),
+            TooLarge(l) => TooLarge(l.clone()),
+            DiskFull(m) => DiskFull(m.clone()),
+            Failed(m) => Failed(m.clone()),
+            Backup(_) | Storage(_) | Io(_) => Fatal(self.to_string()),
+        }
+    }
+}

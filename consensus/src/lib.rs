@@ -17,6 +17,7 @@ mod identity;
 mod log_store;
 mod network;
 mod node;
+mod read_batch;
 mod routing;
 mod state_machine;
 mod transport;

@@ -22,6 +22,7 @@ use crate::guard::{admit, is_disk_full, watch_core, Failure};
 use crate::identity::{ClusterId, Identity};
 use crate::log_store::LogStore;
 use crate::network::Network;
+use crate::read_batch::ReadIndexBatch;
 use crate::routing::Route;
 use crate::state_machine::StateMachine;
 use crate::transport::{Caller, Faults, NodeTls, Peers, Refusals, Request, Response};
@@ -116,6 +117,10 @@ pub struct RaftNode {
     pub(crate) failure: Failure,
     /// The digests this replica took at check entries.
     pub(crate) digests: Digests,
+    /// Read-index requests to the leader, shared by the reads waiting at
+    /// once: confirmed by a quorum round, and by the lease.
+    quorum_reads: Arc<ReadIndexBatch>,
+    lease_reads: Arc<ReadIndexBatch>,
 }
 
 impl RaftNode {
@@ -185,6 +190,8 @@ impl RaftNode {
             refusals: Arc::default(),
             failure: Failure::default(),
             digests,
+            quorum_reads: Arc::default(),
+            lease_reads: Arc::default(),
         };
         watch_core(node.raft.clone(), node.failure.clone());
         tokio::spawn(crate::transport::server::serve(
@@ -521,7 +528,8 @@ impl RaftNode {
     }
 
     /// ReadIndex: waits until this node has applied everything committed
-    /// before now, as confirmed by the leader.
+    /// before now, as confirmed by the leader. A follower's reads share
+    /// their requests to the leader (see `read_batch`).
     async fn linearize(&self, confirm: Confirm) -> Result<(), ConsensusError> {
         let timeout = self.config.timeout;
         self.on_leader(timeout, |node, route, remaining| {
@@ -529,18 +537,29 @@ impl RaftNode {
                 match route {
                     Route::Here => node.read_index_here(confirm).await.map(|_| ()),
                     Route::Leader(id, info) => {
-                        let index = match node
-                            .forward(id, &info, Request::ReadIndex(confirm), remaining)
-                            .await
-                        {
-                            Ok(Response::ReadIndex(i)) => i,
-                            Ok(_) => return Err(unexpected_reply("a read index request")),
-                            // Asking again is harmless.
-                            Err(ConsensusError::Ambiguous(m)) => {
-                                return Err(ConsensusError::Unavailable(m))
+                        let asker = node.clone();
+                        let ask = move || {
+                            let (node, info) = (asker.clone(), info.clone());
+                            async move {
+                                match node
+                                    .forward(id, &info, Request::ReadIndex(confirm), remaining)
+                                    .await
+                                {
+                                    Ok(Response::ReadIndex(i)) => Ok(i),
+                                    Ok(_) => Err(unexpected_reply("a read index request")),
+                                    // Asking again is harmless.
+                                    Err(ConsensusError::Ambiguous(m)) => {
+                                        Err(ConsensusError::Unavailable(m))
+                                    }
+                                    Err(e) => Err(e),
+                                }
                             }
-                            Err(e) => return Err(e),
                         };
+                        let batch = match confirm {
+                            Confirm::Quorum => &node.quorum_reads,
+                            Confirm::Lease => &node.lease_reads,
+                        };
+                        let index = batch.read_index(ask).await?;
                         node.wait_applied(index, remaining).await
                     }
                 }
