@@ -6,7 +6,9 @@
 # backup's time, bytes and the server's extra RSS while it ran; the tps
 # clients saw before and during it (pgbench's per-second progress); the
 # restore's time and peak RSS; and the restored node's start time and row
-# count. BENCH_KEEP=1 keeps the scratch directory.
+# count; then a data-only pg_dump of the restored node and its pg_restore
+# into a fresh node, timed, with the dump's bytes. BENCH_KEEP=1 keeps the scratch
+# directory.
 set -euo pipefail
 cd "$(dirname "$0")"
 BIN=${BUCKETDB_BIN:?set BUCKETDB_BIN to the bucketdb binary}
@@ -75,3 +77,16 @@ echo "restore: $(since "$t") s, peak RSS $(($(cat "$work/restore.kb") / 1024)) M
 t=$(now)
 start_bucketdb restored
 echo "restored node ready in $(since "$t") s; objects: $(psql "$started_port" -c "SELECT count(*) FROM objects WHERE bucket = 'bench'")"
+
+# The same state through SQL: a data-only pg_dump (custom format) of the
+# restored node, and pg_restore into a fresh node.
+restored=$started_port
+t=$(now)
+"$PGBIN/pg_dump" --data-only --format=custom -h 127.0.0.1 -p "$restored" -U postgres \
+  -f "$work/dump.custom" bucketdb
+echo "pg_dump --data-only --format=custom: $(since "$t") s, $(du -b "$work/dump.custom" | cut -f1) bytes"
+start_bucketdb fresh
+t=$(now)
+"$PGBIN/pg_restore" --data-only --exit-on-error -h 127.0.0.1 -p "$started_port" -U postgres \
+  -d bucketdb "$work/dump.custom"
+echo "pg_restore into a fresh node: $(since "$t") s; objects: $(psql "$started_port" -c "SELECT count(*) FROM objects WHERE bucket = 'bench'")"

@@ -238,9 +238,12 @@ impl Txn {
     }
 
     /// Whether what the transaction holds would fit one proposal.
+    /// The range reads count only once the transaction writes: COMMIT
+    /// proposes them as its preconditions then, and not at all for a
+    /// transaction that only read (pg_dump reads every table in one).
     fn check(&self, limits: &Limits) -> Result<(), LimitExceeded> {
         limits.check_write(self.write_bytes)?;
-        if self.reads.range_count() > limits.max_read_ranges {
+        if !self.writes.is_empty() && self.reads.range_count() > limits.max_read_ranges {
             return Err(LimitExceeded::ReadRanges {
                 ranges: self.reads.range_count(),
                 max: limits.max_read_ranges,
@@ -456,6 +459,38 @@ mod tests {
         assert!(matches!(
             txn.finish_statement(ReadSet::default(), wide, &limits),
             Err(LimitExceeded::Value { max: 100, .. })
+        ));
+    }
+
+    #[test]
+    fn range_reads_are_limited_only_once_the_transaction_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let limits = Limits {
+            max_read_ranges: 2,
+            ..Limits::default()
+        };
+        let mut txn = Txn::new(s.owned_view());
+        // Five ranges apart, read by a transaction that writes nothing
+        // (pg_dump's): nothing to propose, so nothing to limit.
+        for i in 0..5 {
+            let view = txn.view();
+            let (start, end) = (
+                keys::bucket(format!("k{i}")),
+                keys::bucket(format!("k{i}z")),
+            );
+            view.scan(&start, Some(end), &mut |_, _| Ok(ControlFlow::Continue(())))
+                .unwrap();
+            txn.finish_statement(view.into_reads(), KvBatch::default(), &limits)
+                .unwrap();
+        }
+        let write = KvBatch {
+            ops: vec![put(keys::bucket("new"))],
+            ..KvBatch::default()
+        };
+        assert!(matches!(
+            txn.finish_statement(ReadSet::default(), write, &limits),
+            Err(LimitExceeded::ReadRanges { ranges: 5, max: 2 })
         ));
     }
 
