@@ -43,7 +43,6 @@ mod regtype;
 mod roles;
 mod scalar_in_from;
 mod scalar_subquery;
-mod set_function_columns;
 mod settings_table;
 mod sql_ast;
 mod subscripts;
@@ -300,9 +299,6 @@ impl DataFusion {
                 && !self.state.table_functions().contains_key(name)
         };
         scalar_in_from::rewrite(&mut stmt, &is_scalar);
-        if lower.contains("generate_series") || lower.contains("unnest") {
-            set_function_columns::rewrite(&mut stmt);
-        }
         // Named as PostgreSQL names them before the rewrites below, which
         // change how a column is computed, not what it is.
         let names = postgres_names(&stmt);
