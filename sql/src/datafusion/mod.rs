@@ -15,6 +15,7 @@ mod array_subquery;
 mod cast_params;
 mod catalog_schema;
 mod char_type;
+mod checked_arithmetic;
 mod compat;
 mod convert;
 mod declared_arrays;
@@ -212,6 +213,10 @@ impl DataFusion {
             analyzer
                 .rules
                 .insert(0, untyped_arrays::UntypedArrays::rule());
+            // After type coercion, which gives both operands one type.
+            analyzer
+                .rules
+                .push(checked_arithmetic::CheckedArithmetic::rule());
         }
         let state = builder.build();
         Ok(DataFusion {
