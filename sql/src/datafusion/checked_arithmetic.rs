@@ -1,5 +1,5 @@
-//! Integer `+`, `-` and `*` that raise 22003 on overflow, as PostgreSQL's
-//! do. DataFusion's physical planner builds these operators wrapping
+//! Integer `+`, `-`, `*` and negation that raise 22003 on overflow, as
+//! PostgreSQL's do. DataFusion's physical planner builds these wrapping
 //! (`size * 9223372036854775807` answered `-10`, a wrong answer with no
 //! error) and offers no setting to change it, so an analyzer rule, after
 //! type coercion has made both operands one integer type, replaces each
@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{DFSchema, DataFusionError, Result};
+use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
@@ -34,6 +34,7 @@ pub struct CheckedArithmetic {
     add: Arc<ScalarUDF>,
     sub: Arc<ScalarUDF>,
     mul: Arc<ScalarUDF>,
+    neg: Arc<ScalarUDF>,
 }
 
 impl CheckedArithmetic {
@@ -43,6 +44,7 @@ impl CheckedArithmetic {
             add: udf(Operator::Plus),
             sub: udf(Operator::Minus),
             mul: udf(Operator::Multiply),
+            neg: Arc::new(ScalarUDF::new_from_impl(Checked::negation())),
         })
     }
 
@@ -55,8 +57,17 @@ impl CheckedArithmetic {
         }
     }
 
-    /// `e` made checked when it is integer `+`, `-` or `*`.
+    /// `e` made checked when it is integer `+`, `-`, `*` or negation.
     fn checked(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        if let Expr::Negative(inner) = &e {
+            if !inner.get_type(schema).is_ok_and(|t| t.is_integer()) {
+                return Ok(Transformed::no(e));
+            }
+            let args = vec![inner.as_ref().clone()];
+            return Ok(Transformed::yes(Expr::ScalarFunction(
+                ScalarFunction::new_udf(self.neg.clone(), args),
+            )));
+        }
         let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &e else {
             return Ok(Transformed::no(e));
         };
@@ -95,10 +106,12 @@ impl AnalyzerRule for CheckedArithmetic {
     }
 }
 
-/// One checked operator on two values of one integer type.
+/// One checked operator on two values of one integer type, or negation
+/// (`Minus` with one operand) of one.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Checked {
     op: Operator,
+    unary: bool,
     name: String,
     signature: Signature,
 }
@@ -108,7 +121,42 @@ impl Checked {
         Checked {
             name: format!("bucketdb_checked_{}", op_word(op)),
             op,
+            unary: false,
             signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+
+    fn negation() -> Self {
+        Checked {
+            name: "bucketdb_checked_neg".into(),
+            op: Operator::Minus,
+            unary: true,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    fn negate(v: &ColumnarValue) -> Result<ColumnarValue> {
+        match v {
+            ColumnarValue::Array(a) => Ok(ColumnarValue::Array(numeric::neg(a.as_ref())?)),
+            ColumnarValue::Scalar(s) => {
+                let a = numeric::neg(s.to_array()?.as_ref())?;
+                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                    a.as_ref(),
+                    0,
+                )?))
+            }
+        }
+    }
+
+    fn run(&self, args: &[ColumnarValue]) -> Result<ColumnarValue> {
+        match (self.unary, args) {
+            (true, [v]) => Self::negate(v),
+            (false, [l, r]) => self.kernel(l, r),
+            _ => Err(DataFusionError::Internal(format!(
+                "{} given {} operands",
+                self.name,
+                args.len()
+            ))),
         }
     }
 
@@ -153,6 +201,7 @@ impl ScalarUDFImpl for Checked {
     /// (the projection over an aggregate) finds it after the rewrite.
     fn schema_name(&self, args: &[Expr]) -> Result<String> {
         match args {
+            [v] if self.unary => Ok(format!("(- {})", v.schema_name())),
             [l, r] => Ok(format!(
                 "{} {} {}",
                 l.schema_name(),
@@ -167,13 +216,7 @@ impl ScalarUDFImpl for Checked {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [l, r] = args.args.as_slice() else {
-            return Err(DataFusionError::Internal(format!(
-                "{} takes two operands",
-                self.name
-            )));
-        };
-        self.kernel(l, r).map_err(|e| match e.find_root() {
+        self.run(&args.args).map_err(|e| match e.find_root() {
             DataFusionError::ArrowError(a, _)
                 if matches!(**a, ArrowError::ArithmeticOverflow(_)) =>
             {
@@ -197,13 +240,15 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Array, Int64Array};
     use datafusion::arrow::datatypes::Field;
-    use datafusion::common::ScalarValue;
 
     fn call(op: Operator, l: ColumnarValue, r: ColumnarValue) -> Result<ColumnarValue> {
-        let udf = Checked::new(op);
+        invoke(Checked::new(op), vec![l, r])
+    }
+
+    fn invoke(udf: Checked, args: Vec<ColumnarValue>) -> Result<ColumnarValue> {
         let field = Arc::new(Field::new("x", DataType::Int64, true));
         udf.invoke_with_args(ScalarFunctionArgs {
-            args: vec![l, r],
+            args,
             arg_fields: vec![field.clone(), field.clone()],
             number_rows: 2,
             return_field: field,
@@ -240,11 +285,22 @@ mod tests {
             (Operator::Plus, i64::MAX, 1),
             (Operator::Minus, i64::MIN, 1),
         ] {
-            let e = call(op, column(&[1, l]), scalar(r)).unwrap_err();
-            let sql = super::super::errors::to_sql_error(e);
-            assert_eq!(sql.state, crate::error::SqlState::NumericValueOutOfRange);
-            assert_eq!(sql.message, "bigint out of range");
+            assert_out_of_range(call(op, column(&[1, l]), scalar(r)));
         }
+        assert_out_of_range(invoke(Checked::negation(), vec![column(&[1, i64::MIN])]));
+        assert_out_of_range(invoke(Checked::negation(), vec![scalar(i64::MIN)]));
+        let ColumnarValue::Scalar(s) = invoke(Checked::negation(), vec![scalar(-5)]).unwrap()
+        else {
+            panic!("a scalar in, a scalar out");
+        };
+        assert_eq!(s, ScalarValue::Int64(Some(5)));
+    }
+
+    fn assert_out_of_range(r: Result<ColumnarValue>) {
+        let e = r.expect_err("overflow is an error");
+        let sql = super::super::errors::to_sql_error(e);
+        assert_eq!(sql.state, crate::error::SqlState::NumericValueOutOfRange);
+        assert_eq!(sql.message, "bigint out of range");
     }
 
     #[test]
@@ -258,6 +314,12 @@ mod tests {
         assert_eq!(
             udf.schema_name(&args).unwrap(),
             op.schema_name().to_string()
+        );
+        let neg = Checked::negation();
+        let minus = -datafusion::prelude::col("size");
+        assert_eq!(
+            neg.schema_name(&args[..1]).unwrap(),
+            minus.schema_name().to_string()
         );
     }
 }

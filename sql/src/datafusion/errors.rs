@@ -45,6 +45,10 @@ pub fn to_sql_error(e: DataFusionError) -> SqlError {
                 SqlError::invalid_text_representation(message)
             }
             ArrowError::ArithmeticOverflow(_) => SqlError::numeric_value_out_of_range(message),
+            // `abs` of the least bigint reports its overflow so.
+            ArrowError::ComputeError(_) if lower.contains("overflow") => {
+                SqlError::numeric_value_out_of_range(message)
+            }
             _ => SqlError::internal(message),
         },
         DataFusionError::ResourcesExhausted(_) => SqlError::new(SqlState::OutOfMemory, message),
@@ -151,6 +155,12 @@ mod tests {
             (
                 arrow(ArrowError::ComputeError("x".into())),
                 SqlState::InternalError,
+            ),
+            (
+                arrow(ArrowError::ComputeError(
+                    "Int64Array overflow on abs(-9223372036854775808)".into(),
+                )),
+                SqlState::NumericValueOutOfRange,
             ),
             (
                 DataFusionError::ResourcesExhausted("memory".into()),
