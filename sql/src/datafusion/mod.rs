@@ -16,6 +16,7 @@ mod cast_params;
 mod catalog_schema;
 mod char_type;
 mod checked_arithmetic;
+mod checked_sum;
 mod compat;
 mod convert;
 mod declared_arrays;
@@ -217,6 +218,7 @@ impl DataFusion {
             analyzer
                 .rules
                 .push(checked_arithmetic::CheckedArithmetic::rule());
+            analyzer.rules.push(checked_sum::CheckedSum::rule());
         }
         let state = builder.build();
         Ok(DataFusion {
