@@ -51,6 +51,7 @@ mod subscripts;
 mod tableoid;
 mod text_arrays;
 mod type_of;
+mod unique_names;
 mod untyped_arrays;
 
 use std::sync::Arc;
@@ -246,6 +247,14 @@ impl DataFusion {
         )))
     }
 
+    async fn plan(&self, stmt: Statement) -> datafusion::common::Result<LogicalPlan> {
+        self.state
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                stmt,
+            )))
+            .await
+    }
+
     /// Plans a read. Client queries pg_catalog compatibility needs (psql's
     /// `\d` family among them) are rewritten first; some are recognised by
     /// their tokens, so the client's own text (`source`) is used if known.
@@ -308,7 +317,7 @@ impl DataFusion {
         scalar_in_from::rewrite(&mut stmt, &is_scalar);
         // Named as PostgreSQL names them before the rewrites below, which
         // change how a column is computed, not what it is.
-        let names = postgres_names(&stmt);
+        let mut names = postgres_names(&stmt);
         if lower.contains("name[") {
             name_subscripts::rewrite(&mut stmt);
         }
@@ -324,13 +333,14 @@ impl DataFusion {
         scalar_subquery::rewrite(&mut stmt, &is_aggregate);
         let explain = matches!(stmt, Statement::Explain { verbose: false, .. });
         let cast = cast_params::cast_types(&stmt);
-        let plan = self
-            .state
-            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
-                stmt,
-            )))
-            .await
-            .map_err(to_sql_error)?;
+        let plan = match self.plan(stmt.clone()).await {
+            Err(e) if unique_names::refused(&e) => {
+                unique_names::rewrite(&mut stmt, &mut names);
+                self.plan(stmt).await
+            }
+            planned => planned,
+        }
+        .map_err(to_sql_error)?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

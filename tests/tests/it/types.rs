@@ -1,7 +1,7 @@
 //! What a statement tells a driver about types: JSON columns are `json`
 //! in RowDescription and ParameterDescription, on both planners; a cast
 //! parameter is described as the cast's type; a statement returning no
-//! rows describes no columns.
+//! rows describes no columns; a select list may repeat a name.
 
 use bucketdb_tests::{sqlstate, Server};
 use serde_json::json;
@@ -304,4 +304,42 @@ async fn arrays_are_typed_both_ways() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn a_select_list_may_repeat_a_column_or_an_expression() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.batch_execute(
+        "INSERT INTO buckets (name) VALUES ('twice'); \
+         INSERT INTO objects (bucket, key, size) VALUES ('twice', 'k', 7)",
+    )
+    .await
+    .unwrap();
+    // DataFusion (a join) refused a projection repeating a name.
+    let rows = c
+        .query(
+            "SELECT o.size, o.size, o.size + 1, o.size + 1, o.key AS k, 1, 1 \
+             FROM objects o JOIN buckets b ON b.name = o.bucket ORDER BY o.size",
+            &[],
+        )
+        .await
+        .unwrap();
+    let names: Vec<&str> = rows[0].columns().iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        ["size", "size", "?column?", "?column?", "k", "?column?", "?column?"]
+    );
+    assert_eq!(rows[0].get::<_, i64>(1), 7);
+    assert_eq!(rows[0].get::<_, i64>(3), 8);
+    let row = c
+        .query_one(
+            "SELECT b.name, b.name FROM buckets b UNION ALL SELECT o.key, o.key FROM objects o \
+             JOIN buckets b ON b.name = o.bucket ORDER BY 1 LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.columns()[1].name(), "name");
+    assert_eq!(row.get::<_, String>(1), "k");
 }
