@@ -42,6 +42,8 @@ pub enum SqlState {
     InvalidSqlStatementName,
     // Class 3B: savepoint exception.
     InvalidSavepointSpecification,
+    // Class 3F: invalid schema name.
+    InvalidSchemaName,
     // Class 28: invalid authorization specification.
     InvalidAuthorizationSpecification,
     InvalidPassword,
@@ -88,7 +90,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 56] = [
+    pub const ALL: [SqlState; 57] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -113,6 +115,7 @@ impl SqlState {
         SqlState::NoActiveSqlTransaction,
         SqlState::InvalidSqlStatementName,
         SqlState::InvalidSavepointSpecification,
+        SqlState::InvalidSchemaName,
         SqlState::InvalidAuthorizationSpecification,
         SqlState::InvalidPassword,
         SqlState::DependentObjectsStillExist,
@@ -178,6 +181,7 @@ impl SqlState {
             NoActiveSqlTransaction => "25P01",
             InvalidSqlStatementName => "26000",
             InvalidSavepointSpecification => "3B001",
+            InvalidSchemaName => "3F000",
             SerializationFailure => "40001",
             StatementCompletionUnknown => "40003",
             SyntaxError => "42601",

@@ -11,7 +11,7 @@ mod names;
 mod operators;
 mod scope;
 
-pub use names::{column_name, ident, object_name, sql_type as declared_type, table_name};
+pub use names::{column_name, ident, object_name, sql_type as declared_type, table_name, typname};
 pub use scope::Scope;
 
 use crate::error::{SqlError, SqlResult};

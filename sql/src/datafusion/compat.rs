@@ -1,5 +1,5 @@
 //! PostgreSQL forms rewritten for DataFusion: datafusion-pg-catalog's
-//! rewrite rules, but two, and its substitutions of known client queries.
+//! rewrite rules, but three, and its substitutions of known client queries.
 //!
 //! `FixArrayLiteral` is left out: it split `'{a,"b,c",NULL}'::int[]` at
 //! every comma and made each piece a number, so a NULL element or a
@@ -14,6 +14,10 @@
 //! such subqueries are planned for what they are (see
 //! [`super::scalar_subquery`]).
 //!
+//! `RewriteRegCastToSubquery` is left out: it answered NULL for a name
+//! that names nothing and missed `'pg_class'::regclass` and
+//! `'integer'::regtype`; [`super::reg_lookup`] resolves such casts.
+//!
 //! The library's substitutions (psql's `\d` queries for row policies,
 //! extended statistics and publications, which bucketdb has none of) are
 //! kept: a statement the library changed beyond what its rules do is taken
@@ -24,8 +28,8 @@ use std::sync::Arc;
 use datafusion_pg_catalog::sql::rules::{
     AliasDuplicatedProjectionRewrite, CurrentUserVariableToSessionUserFunctionCall,
     FixVersionColumnName, PrependUnqualifiedPgTableName, ResolveUnqualifiedIdentifier,
-    RewriteArrayAnyAllOperation, RewritePgCatalogOperator, RewriteRegCastToSubquery,
-    SqlStatementRewriteRule, StripCallableQualifier, StripCollate,
+    RewriteArrayAnyAllOperation, RewritePgCatalogOperator, SqlStatementRewriteRule,
+    StripCallableQualifier, StripCollate,
 };
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use sqlparser::ast::Statement;
@@ -38,8 +42,8 @@ pub struct Compat {
 
 impl Compat {
     pub fn new() -> Compat {
-        // The library's order, without RemoveSubqueryFromProjection and
-        // FixArrayLiteral.
+        // The library's order, without RemoveSubqueryFromProjection,
+        // FixArrayLiteral and RewriteRegCastToSubquery.
         let rules: Vec<Arc<dyn SqlStatementRewriteRule>> = vec![
             Arc::new(AliasDuplicatedProjectionRewrite),
             Arc::new(ResolveUnqualifiedIdentifier),
@@ -49,7 +53,6 @@ impl Compat {
             Arc::new(CurrentUserVariableToSessionUserFunctionCall),
             Arc::new(StripCollate),
             Arc::new(RewritePgCatalogOperator),
-            Arc::new(RewriteRegCastToSubquery::new()),
             Arc::new(FixVersionColumnName),
         ];
         Compat {

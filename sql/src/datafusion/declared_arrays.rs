@@ -10,9 +10,9 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{self, CastKind, Expr, Statement, VisitMut, VisitorMut};
+use sqlparser::ast::{self, Expr, Statement, VisitMut, VisitorMut};
 
-use super::sql_ast::{data_type, named};
+use super::sql_ast::{self, data_type, named};
 use crate::value::{Element, SqlType};
 
 /// Whether there may be anything to rewrite: a declared array, or an
@@ -78,13 +78,7 @@ impl DeclaredArrays<'_> {
 }
 
 fn cast(e: Expr, ty: SqlType) -> Expr {
-    Expr::Cast {
-        kind: CastKind::Cast,
-        expr: Box::new(e),
-        data_type: data_type(ty),
-        array: false,
-        format: None,
-    }
+    sql_ast::cast(e, data_type(ty))
 }
 
 #[cfg(test)]

@@ -246,15 +246,9 @@ fn named(f: &TableFactor, table: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let mut stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite(&mut stmt, &|n| n == "count");
-        stmt.to_string()
+        super::super::sql_ast::rewritten(sql, |s| rewrite(s, &|n| n == "count"))
     }
 
     #[test]

@@ -38,7 +38,8 @@ mod pg_type;
 mod privileges;
 mod provider;
 mod pushdown;
-mod regclass_names;
+mod reg_lookup;
+mod reg_names;
 mod regexp_split;
 mod regproc;
 mod regtype;
@@ -209,6 +210,7 @@ impl DataFusion {
         expand_array::register(&ctx);
         text_arrays::register(&ctx);
         regexp_split::register(&ctx);
+        reg_lookup::register(&ctx);
         let mut builder = SessionStateBuilder::new_from_existing(ctx.state());
         if let Some(analyzer) = builder.analyzer() {
             // Before type coercion, which refuses a string beside a list.
@@ -324,8 +326,9 @@ impl DataFusion {
         if lower.contains("regexp_split_to_table") {
             regexp_split::rewrite(&mut stmt);
         }
-        if lower.contains("regclass") {
-            regclass_names::rewrite(&mut stmt);
+        if reg_lookup::mentioned(&lower) {
+            reg_names::rewrite(&mut stmt);
+            reg_lookup::rewrite(&mut stmt)?;
         }
         if regproc::mentioned(&lower) {
             regproc::rewrite(&mut stmt);
@@ -533,17 +536,7 @@ fn postgres_names(stmt: &Statement) -> Option<Vec<Option<String>>> {
 fn expr_name(e: &AstExpr) -> Option<String> {
     match e {
         AstExpr::Identifier(_) | AstExpr::CompoundIdentifier(_) => None,
-        AstExpr::Function(f) => f.name.0.last().map(|p| p.to_string().to_lowercase()),
-        // A cast column keeps the column's name (`conrelid::regclass` is
-        // `conrelid`).
-        AstExpr::Cast { expr, .. } => match &**expr {
-            AstExpr::Identifier(i) => Some(i.value.clone()),
-            AstExpr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
-            other => expr_name(other),
-        },
-        AstExpr::Nested(expr) => expr_name(expr),
-        AstExpr::Case { .. } => Some("case".into()),
-        _ => Some("?column?".into()),
+        other => Some(crate::bind::column_name(other)),
     }
 }
 

@@ -14,23 +14,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables;
 
-/// SQL's names of types whose `typname` differs.
-const SPELLINGS: &[(&str, &str)] = &[
-    ("integer", "int4"),
-    ("int", "int4"),
-    ("smallint", "int2"),
-    ("bigint", "int8"),
-    ("boolean", "bool"),
-    ("real", "float4"),
-    ("double precision", "float8"),
-    ("character varying", "varchar"),
-    ("character", "bpchar"),
-    ("decimal", "numeric"),
-    ("timestamp with time zone", "timestamptz"),
-    ("timestamp without time zone", "timestamp"),
-    ("time with time zone", "timetz"),
-    ("time without time zone", "time"),
-];
+use crate::bind::typname;
 
 /// Type names to OIDs, and element OIDs to their array types' OIDs.
 struct Types {
@@ -67,11 +51,7 @@ impl Types {
         if let Some(element) = name.strip_suffix("[]") {
             return self.array_of.get(&self.oid(element)?).copied();
         }
-        let name = SPELLINGS
-            .iter()
-            .find(|(sql, _)| *sql == name)
-            .map_or(name, |(_, typname)| typname);
-        self.by_name.get(name).copied()
+        self.by_name.get(&typname(name)).copied()
     }
 }
 
@@ -106,6 +86,7 @@ mod tests {
         assert_eq!(types.oid("integer"), Some(23));
         assert_eq!(types.oid("pg_catalog.json"), Some(114));
         assert_eq!(types.oid("text[]"), Some(1009));
+        assert_eq!(types.oid("character varying(10)"), Some(1043));
         assert_eq!(types.oid("hstore"), None);
     }
 }

@@ -302,15 +302,9 @@ pub fn register(ctx: &SessionContext) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> String {
-        let mut stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite(&mut stmt, &|n| n == "count" || n == "max");
-        stmt.to_string()
+        super::super::sql_ast::rewritten(sql, |s| rewrite(s, &|n| n == "count" || n == "max"))
     }
 
     #[test]

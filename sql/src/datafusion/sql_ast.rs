@@ -35,6 +35,42 @@ pub fn call(name: &str, args: Vec<Expr>) -> Expr {
     function(name, args, vec![])
 }
 
+/// `CAST(e AS ty)`.
+pub fn cast(e: Expr, ty: DataType) -> Expr {
+    Expr::Cast {
+        kind: sqlparser::ast::CastKind::Cast,
+        expr: Box::new(e),
+        data_type: ty,
+        array: false,
+        format: None,
+    }
+}
+
+/// `sql` parsed as one expression, for rewrites that build theirs as text.
+pub fn parsed_expr(sql: &str) -> Option<Expr> {
+    sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .ok()?
+        .parse_expr()
+        .ok()
+}
+
+/// `sql`'s one statement, for the rewrites' tests.
+#[cfg(test)]
+pub fn statement(sql: &str) -> sqlparser::ast::Statement {
+    sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql)
+        .unwrap()
+        .remove(0)
+}
+
+/// `sql` as `rewrite` leaves it, printed, for the rewrites' tests.
+#[cfg(test)]
+pub fn rewritten(sql: &str, rewrite: impl FnOnce(&mut sqlparser::ast::Statement)) -> String {
+    let mut stmt = statement(sql);
+    rewrite(&mut stmt);
+    stmt.to_string()
+}
+
 pub fn null() -> Expr {
     Expr::Value(sqlparser::ast::Value::Null.into())
 }
