@@ -4,26 +4,31 @@
 //! (PostgreSQL's `sum(bigint)` is `numeric` and does not overflow at all;
 //! bucketdb answers `bigint` on both paths, so an error is the honest
 //! answer past its range.) An analyzer rule swaps the function of each
-//! non-DISTINCT `sum` over a bigint in an aggregation for this one, which
-//! is also named `sum`, so the column's name and every plan that refers
-//! to it stay as they were. Window sums and DISTINCT sums keep
-//! DataFusion's.
+//! `sum` over a bigint, in an aggregation (DISTINCT too) or a window, for
+//! this one, which is also named `sum`, so the column's name and every
+//! plan that refers to it stay as they were. Totals are kept in 128 bits
+//! and checked when read, so only a total past bigint fails, not a step
+//! on the way (a sliding window frame adds the rows entering it before it
+//! takes away those leaving).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::expr::AggregateFunction;
-use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Expr, ExprSchemable, LogicalPlan, Signature,
-    Volatility,
+    Volatility, WindowFunctionDefinition,
 };
 use datafusion::optimizer::AnalyzerRule;
 
+use super::analyzer_pass::rewrite_exprs;
 use crate::error::SqlError;
 
 /// The analyzer rule; it runs after type coercion.
@@ -41,26 +46,38 @@ impl CheckedSum {
         })
     }
 
+    /// Whether `func` over `args` is DataFusion's `sum` of a bigint.
+    fn wraps(&self, func: &AggregateUDF, args: &[Expr], schema: &DFSchema) -> bool {
+        func.name() == "sum"
+            && args.len() == 1
+            && args[0].get_type(schema).is_ok_and(|t| t == DataType::Int64)
+    }
+
     /// `e` with the checked `sum` when it is DataFusion's over a bigint.
     fn checked(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-        let Expr::AggregateFunction(AggregateFunction { func, params }) = &e else {
-            return Ok(Transformed::no(e));
-        };
-        if func.name() != "sum" || params.distinct || params.args.len() != 1 {
-            return Ok(Transformed::no(e));
-        }
-        if !params.args[0]
-            .get_type(schema)
-            .is_ok_and(|t| t == DataType::Int64)
-        {
-            return Ok(Transformed::no(e));
-        }
-        Ok(Transformed::yes(Expr::AggregateFunction(
-            AggregateFunction {
-                func: self.sum.clone(),
-                params: params.clone(),
+        match &e {
+            Expr::AggregateFunction(AggregateFunction { func, params })
+                if self.wraps(func, &params.args, schema) =>
+            {
+                Ok(Transformed::yes(Expr::AggregateFunction(
+                    AggregateFunction {
+                        func: self.sum.clone(),
+                        params: params.clone(),
+                    },
+                )))
+            }
+            Expr::WindowFunction(w) => match &w.fun {
+                WindowFunctionDefinition::AggregateUDF(func)
+                    if self.wraps(func, &w.params.args, schema) =>
+                {
+                    let mut w = w.as_ref().clone();
+                    w.fun = WindowFunctionDefinition::AggregateUDF(self.sum.clone());
+                    Ok(Transformed::yes(Expr::WindowFunction(Box::new(w))))
+                }
+                _ => Ok(Transformed::no(e)),
             },
-        )))
+            _ => Ok(Transformed::no(e)),
+        }
     }
 }
 
@@ -70,17 +87,7 @@ impl AnalyzerRule for CheckedSum {
     }
 
     fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| {
-            let LogicalPlan::Aggregate(_) = &plan else {
-                return Ok(Transformed::no(plan));
-            };
-            let mut schema = DFSchema::empty();
-            for input in plan.inputs() {
-                schema.merge(input.schema());
-            }
-            plan.map_expressions(|e| e.transform_up(|e| self.checked(e, &schema)))
-        })
-        .map(|t| t.data)
+        rewrite_exprs(plan, |e, schema| self.checked(e, schema))
     }
 }
 
@@ -102,35 +109,56 @@ impl AggregateUDFImpl for Sum {
         Ok(DataType::Int64)
     }
 
-    fn accumulator(&self, _: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(Total::default()))
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(match args.is_distinct {
+            true => Box::new(Distinct::default()),
+            false => Box::new(Total::default()),
+        })
+    }
+
+    /// A DISTINCT sum's partial state is the set of values seen.
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let (name, ty) = match args.is_distinct {
+            true => (
+                "distinct",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Int64, true))),
+            ),
+            false => ("value", DataType::Int64),
+        };
+        Ok(vec![Arc::new(Field::new(
+            format_state_name(args.name, name),
+            ty,
+            true,
+        ))])
     }
 }
 
-/// The running total; `None` until a non-NULL value arrives, so the sum
-/// of no values (or only NULLs) is NULL.
+fn out_of_range() -> DataFusionError {
+    DataFusionError::External(Box::new(SqlError::numeric_value_out_of_range(
+        "bigint out of range",
+    )))
+}
+
+fn bigints(values: &ArrayRef) -> Result<&datafusion::arrow::array::Int64Array> {
+    values.as_primitive_opt::<Int64Type>().ok_or_else(|| {
+        DataFusionError::Internal(format!("sum of {} as bigint", values.data_type()))
+    })
+}
+
+/// The running total and how many values make it, so the sum of no
+/// values (or only NULLs, or a window frame they have all left) is NULL.
 #[derive(Debug, Default)]
 struct Total {
-    sum: Option<i64>,
+    sum: i128,
+    count: u64,
 }
 
 impl Total {
     fn add(&mut self, values: &ArrayRef) -> Result<()> {
-        let values = values.as_primitive_opt::<Int64Type>().ok_or_else(|| {
-            DataFusionError::Internal(format!("sum of {} as bigint", values.data_type()))
-        })?;
-        if values.null_count() == values.len() {
-            return Ok(());
+        for v in bigints(values)?.iter().flatten() {
+            self.sum += i128::from(v);
+            self.count += 1;
         }
-        let mut sum = self.sum.unwrap_or(0);
-        for v in values.iter().flatten() {
-            sum = sum.checked_add(v).ok_or_else(|| {
-                DataFusionError::External(Box::new(SqlError::numeric_value_out_of_range(
-                    "bigint out of range",
-                )))
-            })?;
-        }
-        self.sum = Some(sum);
         Ok(())
     }
 }
@@ -144,16 +172,87 @@ impl Accumulator for Total {
         states.iter().try_for_each(|v| self.add(v))
     }
 
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        for values in values {
+            for v in bigints(values)?.iter().flatten() {
+                self.sum -= i128::from(v);
+                self.count = self.count.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         Ok(vec![self.evaluate()?])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Int64(self.sum))
+        match self.count {
+            0 => Ok(ScalarValue::Int64(None)),
+            _ => Ok(ScalarValue::Int64(Some(
+                i64::try_from(self.sum).map_err(|_| out_of_range())?,
+            ))),
+        }
     }
 
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
+    }
+}
+
+/// The distinct values seen; summed when the group is done.
+#[derive(Debug, Default)]
+struct Distinct {
+    seen: HashSet<i64>,
+}
+
+impl Accumulator for Distinct {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        for values in values {
+            self.seen.extend(bigints(values)?.iter().flatten());
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for state in states {
+            let lists = state.as_list_opt::<i32>().ok_or_else(|| {
+                DataFusionError::Internal(format!("sum state {}", state.data_type()))
+            })?;
+            for list in lists.iter().flatten() {
+                self.seen.extend(bigints(&list)?.iter().flatten());
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let values: Vec<ScalarValue> = self
+            .seen
+            .iter()
+            .map(|v| ScalarValue::Int64(Some(*v)))
+            .collect();
+        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(
+            &values,
+            &DataType::Int64,
+        ))])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let mut total = Total::default();
+        for v in &self.seen {
+            total.sum += i128::from(*v);
+            total.count += 1;
+        }
+        total.evaluate()
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.seen.capacity() * std::mem::size_of::<i64>()
     }
 }
 
@@ -181,14 +280,46 @@ mod tests {
     fn a_total_past_bigint_is_22003() {
         let mut t = Total::default();
         let near = 9_223_372_036_854_775_800;
-        let e = t
-            .update_batch(&[array(vec![Some(near), Some(near)])])
-            .unwrap_err();
+        t.update_batch(&[array(vec![Some(near), Some(near)])])
+            .unwrap();
+        let e = t.evaluate().unwrap_err();
         let sql = super::super::errors::to_sql_error(e);
         assert_eq!(sql.state, crate::error::SqlState::NumericValueOutOfRange);
         // Partial totals that each fit overflow when merged, too.
         let mut t = Total::default();
         t.update_batch(&[array(vec![Some(near)])]).unwrap();
-        assert!(t.merge_batch(&[array(vec![Some(near)])]).is_err());
+        t.merge_batch(&[array(vec![Some(near)])]).unwrap();
+        assert!(t.evaluate().is_err());
+        // A step past the range that the total comes back from is no error.
+        t.update_batch(&[array(vec![Some(-near)])]).unwrap();
+        assert_eq!(t.evaluate().unwrap(), ScalarValue::Int64(Some(near)));
+        let mut d = Distinct::default();
+        d.update_batch(&[array(vec![Some(near), Some(near), Some(near)])])
+            .unwrap();
+        assert_eq!(d.evaluate().unwrap(), ScalarValue::Int64(Some(near)));
+        d.update_batch(&[array(vec![Some(1), Some(near - 1)])])
+            .unwrap();
+        assert!(d.evaluate().is_err());
+    }
+
+    #[test]
+    fn a_window_frame_takes_away_the_rows_leaving_it() {
+        let mut t = Total::default();
+        t.update_batch(&[array(vec![Some(5), Some(7)])]).unwrap();
+        t.retract_batch(&[array(vec![Some(5)])]).unwrap();
+        assert_eq!(t.evaluate().unwrap(), ScalarValue::Int64(Some(7)));
+        t.retract_batch(&[array(vec![Some(7), None])]).unwrap();
+        assert_eq!(t.evaluate().unwrap(), ScalarValue::Int64(None));
+    }
+
+    #[test]
+    fn a_distinct_state_merges_as_sets() {
+        let mut a = Distinct::default();
+        a.update_batch(&[array(vec![Some(2), Some(3)])]).unwrap();
+        let state = a.state().unwrap().remove(0).to_array().unwrap();
+        let mut b = Distinct::default();
+        b.update_batch(&[array(vec![Some(3)])]).unwrap();
+        b.merge_batch(&[state]).unwrap();
+        assert_eq!(b.evaluate().unwrap(), ScalarValue::Int64(Some(5)));
     }
 }

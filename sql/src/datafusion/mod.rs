@@ -10,6 +10,7 @@
 //! `crate::plan` are siblings: neither imports the other, and the engine
 //! chooses between them.
 
+mod analyzer_pass;
 mod array_literals;
 mod array_subquery;
 mod cast_params;
@@ -25,6 +26,7 @@ mod errors;
 mod expand_array;
 mod functions;
 mod information_schema;
+mod int4_literals;
 mod json_build;
 mod known_empty;
 mod memory;
@@ -51,6 +53,7 @@ mod sql_ast;
 mod subscripts;
 mod tableoid;
 mod text_arrays;
+mod timestamp_text;
 mod type_of;
 mod unique_names;
 mod untyped_arrays;
@@ -222,6 +225,7 @@ impl DataFusion {
                 .rules
                 .push(checked_arithmetic::CheckedArithmetic::rule());
             analyzer.rules.push(checked_sum::CheckedSum::rule());
+            analyzer.rules.push(timestamp_text::TimestampText::rule());
         }
         let state = builder.build();
         Ok(DataFusion {
@@ -320,6 +324,7 @@ impl DataFusion {
         // Named as PostgreSQL names them before the rewrites below, which
         // change how a column is computed, not what it is.
         let mut names = postgres_names(&stmt);
+        int4_literals::rewrite(&mut stmt);
         if lower.contains("name[") {
             name_subscripts::rewrite(&mut stmt);
         }

@@ -1,0 +1,181 @@
+//! A timestamp cast to text reads as PostgreSQL prints it
+//! (`2026-12-04 06:26:50.05427+00`). DataFusion's cast printed RFC 3339
+//! with nanoseconds (`2026-12-04T06:26:50.016573779Z`), so `now()::text`
+//! and `created_at::text` differed between the two planners and from
+//! PostgreSQL. An analyzer rule, after type coercion, replaces each such
+//! cast with a call that prints microseconds as the fast planner does
+//! ([`crate::value::format_timestamp`]); a timestamp without time zone
+//! prints without the offset.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, DataFusionError, Result};
+use datafusion::logical_expr::expr::{Cast, ScalarFunction};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+use super::analyzer_pass::rewrite_exprs;
+use crate::value::format_timestamp;
+
+/// The analyzer rule; it must run after DataFusion's type coercion.
+#[derive(Debug)]
+pub struct TimestampText {
+    udf: Arc<ScalarUDF>,
+}
+
+impl TimestampText {
+    pub fn rule() -> Arc<dyn AnalyzerRule + Send + Sync> {
+        Arc::new(TimestampText {
+            udf: Arc::new(ScalarUDF::new_from_impl(Printed {
+                signature: Signature::any(1, Volatility::Immutable),
+            })),
+        })
+    }
+
+    fn printed(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        let Expr::Cast(Cast { expr, field }) = &e else {
+            return Ok(Transformed::no(e));
+        };
+        let data_type = field.data_type();
+        if !matches!(
+            data_type,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) || !matches!(expr.get_type(schema), Ok(DataType::Timestamp(_, _)))
+        {
+            return Ok(Transformed::no(e));
+        }
+        let call = Expr::ScalarFunction(ScalarFunction::new_udf(
+            self.udf.clone(),
+            vec![expr.as_ref().clone()],
+        ));
+        Ok(Transformed::yes(match data_type {
+            DataType::Utf8 => call,
+            other => Expr::Cast(Cast::new(Box::new(call), other.clone())),
+        }))
+    }
+}
+
+impl AnalyzerRule for TimestampText {
+    fn name(&self) -> &str {
+        "bucketdb_timestamp_text"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
+        rewrite_exprs(plan, |e, schema| self.printed(e, schema))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Printed {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Printed {
+    fn name(&self) -> &str {
+        "bucketdb_timestamp_text"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    /// A cast's column name is its operand's, so this call's is too.
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        match args {
+            [v] => Ok(v.schema_name().to_string()),
+            _ => Err(DataFusionError::Internal(
+                "bucketdb_timestamp_text takes one operand".into(),
+            )),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [values] = arrays.as_slice() else {
+            return Err(DataFusionError::Internal(
+                "bucketdb_timestamp_text takes one operand".into(),
+            ));
+        };
+        let zoned = matches!(values.data_type(), DataType::Timestamp(_, Some(_)));
+        let micros = cast(values, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+        let micros = micros.as_primitive::<TimestampMicrosecondType>();
+        let text: StringArray = (0..micros.len())
+            .map(|i| {
+                (!micros.is_null(i)).then(|| {
+                    let s = format_timestamp(micros.value(i));
+                    match zoned {
+                        true => s,
+                        false => s.trim_end_matches("+00").to_string(),
+                    }
+                })
+            })
+            .collect();
+        let text: Arc<dyn Array> = Arc::new(text);
+        Ok(match scalar {
+            true => {
+                ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&text, 0)?)
+            }
+            false => ColumnarValue::Array(text),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::TimestampNanosecondArray;
+    use datafusion::arrow::datatypes::Field;
+
+    fn printed(values: TimestampNanosecondArray) -> Vec<Option<String>> {
+        let field = Arc::new(Field::new("t", values.data_type().clone(), true));
+        let out = Printed {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+        .invoke_with_args(ScalarFunctionArgs {
+            args: vec![ColumnarValue::Array(Arc::new(values))],
+            arg_fields: vec![field],
+            number_rows: 2,
+            return_field: Arc::new(Field::new("t", DataType::Utf8, true)),
+            config_options: Arc::new(ConfigOptions::default()),
+        })
+        .unwrap();
+        let ColumnarValue::Array(a) = out else {
+            panic!("an array in, an array out");
+        };
+        a.as_string::<i32>()
+            .iter()
+            .map(|s| s.map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn timestamps_print_as_postgresql_prints_them() {
+        let at = 1_764_830_810_016_573_779i64;
+        let zoned = TimestampNanosecondArray::from(vec![Some(at), None]).with_timezone("+00:00");
+        assert_eq!(
+            printed(zoned),
+            vec![Some("2025-12-04 06:46:50.016573+00".to_string()), None]
+        );
+        let plain = TimestampNanosecondArray::from(vec![Some(at), None]);
+        assert_eq!(
+            printed(plain),
+            vec![Some("2025-12-04 06:46:50.016573".to_string()), None]
+        );
+    }
+}
