@@ -29,6 +29,7 @@ mod information_schema;
 mod int4_literals;
 mod json_build;
 mod known_empty;
+mod limit_params;
 mod memory;
 mod name_subscripts;
 mod no_column_privileges;
@@ -37,6 +38,7 @@ mod pg_description;
 mod pg_keys;
 mod pg_proc;
 mod pg_type;
+mod plan_reuse;
 mod privileges;
 mod provider;
 mod pushdown;
@@ -101,6 +103,8 @@ pub struct DataFusionPlan {
     /// An EXPLAIN (not VERBOSE): shown as PostgreSQL shows one, a single
     /// `QUERY PLAN` column of the plan's lines (see [`query_plan`]).
     explain: bool,
+    /// `plan` is already optimized: see [`plan_reuse`].
+    optimized: bool,
 }
 
 impl DataFusionPlan {
@@ -348,6 +352,7 @@ impl DataFusion {
             }
             planned => planned,
         }
+        .and_then(limit_params::type_counts)
         .map_err(to_sql_error)?;
         SQLOptions::new()
             .with_allow_ddl(false)
@@ -406,11 +411,16 @@ impl DataFusion {
                 })
                 .collect()
         };
+        let (plan, optimized) = match plan_reuse::optimized_once(&self.state, &plan, &params) {
+            Some(optimized) => (optimized, true),
+            None => (plan, false),
+        };
         Ok(DataFusionPrepared {
             plan: DataFusionPlan {
                 plan,
                 params,
                 explain,
+                optimized,
             },
             param_types,
             columns,
@@ -439,9 +449,21 @@ impl DataFusion {
                 .map_err(to_sql_error)?;
         }
         let interrupt = scope.interrupt.clone();
-        let physical = provider::planning_for(scope, self.state.create_physical_plan(&plan))
-            .await
-            .map_err(to_sql_error)?;
+        let physical = match a.optimized {
+            true => {
+                let planner = self.state.query_planner();
+                provider::planning_for(scope, planner.create_physical_plan(&plan, &self.state))
+                    .await
+            }
+            false => {
+                // Optimizing folds now() into the statement's timestamp,
+                // read here as bucketdb's own planner reads it.
+                let mut state = self.state.clone();
+                state.mark_start_execution();
+                provider::planning_for(scope, state.create_physical_plan(&plan)).await
+            }
+        }
+        .map_err(to_sql_error)?;
         let mut stream = execute_stream(physical, self.query_task()?).map_err(to_sql_error)?;
         let (tx, rx) = tokio::sync::mpsc::channel(CHUNKS_AHEAD);
         tokio::spawn(async move {

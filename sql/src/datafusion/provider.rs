@@ -27,7 +27,7 @@ use datafusion::physical_plan::{
 use tokio::sync::oneshot;
 
 use super::convert::{rows_to_batch, table_schema};
-use super::pushdown::translate;
+use super::pushdown::{bound_later, translate, translates_when_constant};
 use crate::auth::Roles;
 use crate::catalog::{Catalog, TableId};
 use crate::error::{SqlError, SqlResult};
@@ -229,6 +229,7 @@ impl TableProvider for KvTable {
             .iter()
             .map(|f| match translate(table, f) {
                 Some(_) => TableProviderFilterPushDown::Exact,
+                None if bound_later(table, f) => TableProviderFilterPushDown::Inexact,
                 None => TableProviderFilterPushDown::Unsupported,
             })
             .collect())
@@ -245,12 +246,14 @@ impl TableProvider for KvTable {
             return internal_err!("a bucketdb table was scanned outside a query");
         };
         let table = self.catalog.get(self.id);
+        // A filter declared inexact whose bound parameters left no
+        // constant is DataFusion's to apply; any other must translate.
         let filter = filters
             .iter()
-            .map(|f| {
-                translate(table, f).ok_or_else(|| {
-                    DataFusionError::Internal(format!("filter {f} was not pushed down"))
-                })
+            .filter_map(|f| match translate(table, f) {
+                Some(e) => Some(Ok(e)),
+                None if translates_when_constant(table, f) => None,
+                None => Some(internal_err!("filter {f} was not pushed down")),
             })
             .reduce(|a, b| Ok(Expr::And(Box::new(a?), Box::new(b?))))
             .transpose()?;

@@ -2,11 +2,19 @@
 //! expressions. A translated filter is declared `Exact`: the scan derives
 //! its access path from it (bucket/key equality, IN lists, LIKE prefixes,
 //! ranges) and applies all of it to every row, so DataFusion drops its own
-//! Filter and may push LIMIT into the scan as well. Anything else
-//! (functions, casts, arithmetic) stays with DataFusion.
+//! Filter and may push LIMIT into the scan as well. A constant operand
+//! (`'obj-' || '5'`) is folded first. A filter that translates only once
+//! its parameters are bound ([`bound_later`]) is declared `Inexact`:
+//! DataFusion keeps its Filter, and the scan uses it for its access path
+//! when the bound values let it. Anything else (functions of columns,
+//! casts of columns, arithmetic on columns) stays with DataFusion.
 
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::logical_expr::expr::InList;
-use datafusion::logical_expr::{BinaryExpr, Expr as DfExpr, Like, Operator};
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::logical_expr::{BinaryExpr, Expr as DfExpr, ExprSchemable, Like, Operator};
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 
 use super::convert::literal_value;
 use crate::catalog::Table;
@@ -50,7 +58,7 @@ pub fn translate(table: &Table, filter: &DfExpr) -> Option<Expr> {
             expr: Box::new(column(table, expr)?),
             list: list
                 .iter()
-                .map(|e| literal(e).filter(|v| !v.is_null()).map(Expr::Const))
+                .map(|e| constant(e).filter(|v| !v.is_null()).map(Expr::Const))
                 .collect::<Option<Vec<_>>>()?,
             negated: *negated,
         }),
@@ -93,25 +101,90 @@ fn literal(e: &DfExpr) -> Option<Value> {
     }
 }
 
+/// A literal, or an expression of literals DataFusion folds into one (a
+/// bound parameter inside `'obj-' || $1`). Only immutable functions fold;
+/// one that fails to evaluate is left to fail where DataFusion runs it.
+fn constant(e: &DfExpr) -> Option<Value> {
+    if let DfExpr::Literal(..) = e {
+        return literal(e);
+    }
+    if e.any_column_refs() || has_placeholder(e) {
+        return None;
+    }
+    let folded = ExprSimplifier::new(SimplifyContext::default())
+        .simplify(e.clone())
+        .ok()?;
+    literal(&folded)
+}
+
 fn text_literal(e: &DfExpr) -> Option<Expr> {
-    match literal(e)? {
+    match constant(e)? {
         v @ Value::Text(_) => Some(Expr::Const(v)),
         _ => None,
     }
 }
 
-/// A comparison operand: a column, or a literal of a type bucketdb
+/// A comparison operand: a column, or a constant of a type bucketdb
 /// compares the way DataFusion does.
 fn operand(table: &Table, e: &DfExpr) -> Option<Expr> {
-    column(table, e).or_else(|| literal(e).map(Expr::Const))
+    column(table, e).or_else(|| constant(e).map(Expr::Const))
+}
+
+fn has_placeholder(e: &DfExpr) -> bool {
+    let mut found = false;
+    let _ = e.apply(|e| {
+        found = matches!(e, DfExpr::Placeholder(_));
+        Ok(match found {
+            true => TreeNodeRecursion::Stop,
+            false => TreeNodeRecursion::Continue,
+        })
+    });
+    found
+}
+
+/// Whether `filter` has parameters and translates once they are bound: a
+/// plan optimized before its parameters are known (see `plan_reuse`)
+/// keeps the key access of `key = 'obj-' || $1`.
+pub fn bound_later(table: &Table, filter: &DfExpr) -> bool {
+    has_placeholder(filter) && translates_when_constant(table, filter)
+}
+
+/// Whether `filter` translates with each of its constant expressions a
+/// literal: decided on a stand-in value of each one's type (`''`, `0`).
+/// At the scan, a filter that does not translate but passes this was
+/// declared inexact: a bound value that did not fold is DataFusion's.
+pub fn translates_when_constant(table: &Table, filter: &DfExpr) -> bool {
+    let empty = DFSchema::empty();
+    let stand_in = filter.clone().transform_down(|e| {
+        if matches!(e, DfExpr::Literal(..)) || e.any_column_refs() {
+            return Ok(Transformed::no(e));
+        }
+        let value = ScalarValue::new_default(&e.get_type(&empty)?)?;
+        Ok(Transformed::new(
+            DfExpr::Literal(value, None),
+            true,
+            TreeNodeRecursion::Jump,
+        ))
+    });
+    stand_in.is_ok_and(|t| translate(table, &t.data).is_some())
 }
 
 #[cfg(test)]
 mod tests {
-    use datafusion::logical_expr::{col, lit};
+    use datafusion::arrow::datatypes::{DataType, Field};
+    use datafusion::logical_expr::{binary_expr, col, lit};
 
     use super::*;
+    use datafusion::logical_expr::expr::Placeholder;
+
     use crate::catalog::{Catalog, TableId};
+
+    fn placeholder(id: &str, ty: DataType) -> DfExpr {
+        DfExpr::Placeholder(Placeholder::new_with_field(
+            id.into(),
+            Some(std::sync::Arc::new(Field::new("", ty, true))),
+        ))
+    }
 
     #[test]
     fn constant_conditions_translate() {
@@ -139,6 +212,43 @@ mod tests {
         assert!(access.bounds.like.is_some());
         let f = col("key").in_list(vec![lit("a"), lit("b")], false);
         assert!(translate(objects, &f).is_some());
+    }
+
+    #[test]
+    fn constant_operands_are_folded() {
+        let catalog = Catalog::new();
+        let objects = catalog.get(TableId::Objects);
+        let concat = |r: DfExpr| binary_expr(lit("obj-"), Operator::StringConcat, r);
+        let e = translate(objects, &col("key").eq(concat(lit("5")))).expect("folds");
+        let Expr::Cmp(CmpOp::Eq, _, right) = e else {
+            panic!("not a comparison: {e:?}");
+        };
+        assert_eq!(*right, Expr::Const(Value::Text("obj-5".into())));
+        // Evaluated where DataFusion runs it, so that it fails there.
+        let failing = binary_expr(lit(1), Operator::Divide, lit(0));
+        assert!(translate(objects, &col("size").eq(failing)).is_none());
+    }
+
+    #[test]
+    fn a_filter_with_parameters_translates_once_they_are_bound() {
+        let catalog = Catalog::new();
+        let objects = catalog.get(TableId::Objects);
+        let param = |ty: DataType| placeholder("$1", ty);
+        let key = col("key").eq(binary_expr(
+            lit("obj-"),
+            Operator::StringConcat,
+            param(DataType::Utf8),
+        ));
+        assert!(translate(objects, &key).is_none());
+        assert!(bound_later(objects, &key));
+        let prefix = col("key").like(param(DataType::Utf8));
+        assert!(bound_later(objects, &prefix));
+        let listed = col("key").in_list(vec![param(DataType::Utf8)], false);
+        assert!(bound_later(objects, &listed));
+        // A function of a column stays with DataFusion, bound or not.
+        let f = datafusion::functions::expr_fn::lower(col("key")).eq(param(DataType::Utf8));
+        assert!(!bound_later(objects, &f));
+        assert!(!bound_later(objects, &col("key").eq(lit("a"))));
     }
 
     #[test]

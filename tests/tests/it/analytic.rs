@@ -330,3 +330,84 @@ async fn reads_in_a_transaction_see_its_writes_and_are_checked_at_commit() {
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 0, "the failed COMMIT wrote nothing");
 }
+
+/// A prepared read keeps its optimized plan across executions: each one
+/// binds its own values, sees the data as it is then, and calls what is
+/// not immutable (`now()`) anew.
+#[tokio::test]
+async fn a_prepared_read_answers_each_execution_for_its_own_values() {
+    let server = Server::start();
+    let c = server.connect().await;
+    load(&c).await;
+    let point = c
+        .prepare(
+            "SELECT o.key, o.size, b.owner FROM objects o JOIN buckets b ON b.name = o.bucket \
+             WHERE o.bucket = $1 AND o.key = 'k' || $2",
+        )
+        .await
+        .unwrap();
+    for (bucket, n, want) in [
+        ("photos", "01", Some((10i64, "alice"))),
+        ("logs", "03", Some((30, "bob"))),
+        ("logs", "01", None),
+        ("photos", "29", Some((290, "alice"))),
+    ] {
+        let rows = c.query(&point, &[&bucket, &n]).await.unwrap();
+        let got = rows
+            .first()
+            .map(|r| (r.get::<_, i64>(1), r.get::<_, String>(2)));
+        assert_eq!(rows.len(), usize::from(want.is_some()), "{bucket} k{n}");
+        assert_eq!(got, want.map(|(s, o)| (s, o.to_string())), "{bucket} k{n}");
+    }
+    // The plan reads the data of each execution, not of its preparation.
+    c.execute(
+        "UPDATE objects SET size = 7 WHERE bucket = 'photos' AND key = 'k01'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let row = c.query_one(&point, &[&"photos", &"01"]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(1), 7);
+
+    let listed = c
+        .prepare(
+            "SELECT s.key FROM (SELECT o.key FROM objects o JOIN buckets b ON b.name = o.bucket \
+             WHERE o.bucket = 'logs' AND o.key IN ($1, $2)) s ORDER BY s.key LIMIT $3",
+        )
+        .await
+        .unwrap();
+    let keys = |rows: Vec<tokio_postgres::Row>| texts(&rows, 0);
+    let rows = c.query(&listed, &[&"k03", &"k06", &2i64]).await.unwrap();
+    assert_eq!(keys(rows), vec!["k03", "k06"]);
+    let rows = c.query(&listed, &[&"k09", &"k06", &1i64]).await.unwrap();
+    assert_eq!(keys(rows), vec!["k06"]);
+    let none: Option<&str> = None;
+    let rows = c.query(&listed, &[&none, &"k27", &5i64]).await.unwrap();
+    assert_eq!(keys(rows), vec!["k27"]);
+
+    let prefix = c
+        .prepare(
+            "SELECT count(*) FROM objects o JOIN buckets b ON b.name = o.bucket \
+             WHERE o.key LIKE $1 AND o.size >= $2",
+        )
+        .await
+        .unwrap();
+    let count = |rows: Vec<tokio_postgres::Row>| rows[0].get::<_, i64>(0);
+    assert_eq!(count(c.query(&prefix, &[&"k1%", &0i64]).await.unwrap()), 10);
+    assert_eq!(
+        count(c.query(&prefix, &[&"k2%", &250i64]).await.unwrap()),
+        5
+    );
+
+    let clock = c
+        .prepare(
+            "SELECT now()::text, b.name FROM buckets b JOIN objects o ON o.bucket = b.name \
+             WHERE o.key = $1",
+        )
+        .await
+        .unwrap();
+    let first: String = c.query_one(&clock, &[&"k00"]).await.unwrap().get(0);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let second: String = c.query_one(&clock, &[&"k00"]).await.unwrap().get(0);
+    assert_ne!(first, second, "now() was frozen into the prepared plan");
+}
