@@ -50,6 +50,7 @@ mod regtype;
 mod roles;
 mod scalar_in_from;
 mod scalar_subquery;
+mod set_returning;
 mod settings_table;
 mod sql_ast;
 mod subscripts;
@@ -329,6 +330,9 @@ impl DataFusion {
         // change how a column is computed, not what it is.
         let mut names = postgres_names(&stmt);
         int4_literals::rewrite(&mut stmt);
+        if set_returning::mentioned(&lower) {
+            set_returning::rewrite(&mut stmt);
+        }
         if lower.contains("name[") {
             name_subscripts::rewrite(&mut stmt);
         }

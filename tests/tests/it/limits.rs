@@ -335,7 +335,7 @@ async fn a_query_over_its_memory_gets_53200_and_the_node_goes_on() {
     let c = s.connect().await;
     let e = c
         .query(
-            "SELECT value FROM generate_series(1, 3000000) ORDER BY value DESC LIMIT 100000000",
+            "SELECT g FROM generate_series(1, 3000000) g ORDER BY g DESC LIMIT 100000000",
             &[],
         )
         .await
@@ -350,7 +350,7 @@ async fn a_query_over_its_memory_gets_53200_and_the_node_goes_on() {
     for _ in 0..3 {
         let n: i64 = c
             .query_one(
-                "SELECT count(*) FROM (SELECT value FROM generate_series(1, 1000) ORDER BY value DESC) t",
+                "SELECT count(*) FROM (SELECT g FROM generate_series(1, 1000) g ORDER BY g DESC) t",
                 &[],
             )
             .await

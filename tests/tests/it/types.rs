@@ -343,3 +343,33 @@ async fn a_select_list_may_repeat_a_column_or_an_expression() {
     assert_eq!(row.columns()[1].name(), "name");
     assert_eq!(row.get::<_, String>(1), "k");
 }
+
+/// A set-returning function's column is named as PostgreSQL names it: for
+/// the table alias, for the function, or for what the query calls it.
+#[tokio::test]
+async fn set_returning_functions_name_their_columns() {
+    let server = Server::start();
+    let c = server.connect().await;
+    for (sql, name, ints) in [
+        ("SELECT * FROM generate_series(1, 2) g", "g", [1, 2]),
+        (
+            "SELECT * FROM generate_series(1, 2)",
+            "generate_series",
+            [1, 2],
+        ),
+        ("SELECT * FROM generate_series(1, 2) AS t (n)", "n", [1, 2]),
+        ("SELECT generate_series(3, 4)", "generate_series", [3, 4]),
+        ("SELECT * FROM unnest(ARRAY[5, 6]) u", "u", [5, 6]),
+    ] {
+        let rows = c.query(sql, &[]).await.unwrap();
+        assert_eq!(rows[0].columns()[0].name(), name, "{sql}");
+        let got: Vec<i64> = rows
+            .iter()
+            .map(|r| match r.try_get::<_, i32>(0) {
+                Ok(v) => i64::from(v),
+                Err(_) => r.get::<_, i64>(0),
+            })
+            .collect();
+        assert_eq!(got, ints, "{sql}");
+    }
+}

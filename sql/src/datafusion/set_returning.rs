@@ -1,0 +1,206 @@
+//! `generate_series` and `unnest` as PostgreSQL's set-returning functions.
+//!
+//! In FROM, a one-column function's column is named for the table alias
+//! (`SELECT g FROM generate_series(1, 3) g`), or for the function without
+//! one; DataFusion names it `value` (or for the whole UNNEST expression),
+//! so the alias is given its column. In a select list, `generate_series`
+//! returns a row per value in PostgreSQL; DataFusion's is a scalar that
+//! returns an array, which would answer `{1,2,3}` in one row, so each call
+//! there is unnested.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    visit_expressions_mut, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement,
+    TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+};
+
+const SERIES: &str = "generate_series";
+const UNNEST: &str = "unnest";
+
+/// Names the columns of one-column set-returning functions in FROM and
+/// unnests `generate_series` in select lists.
+pub fn rewrite(stmt: &mut Statement) {
+    let _ = stmt.visit(&mut SetReturning);
+}
+
+/// Whether a statement (lowercased) may have anything to rewrite.
+pub fn mentioned(lower: &str) -> bool {
+    lower.contains(SERIES) || lower.contains(UNNEST)
+}
+
+struct SetReturning;
+
+impl VisitorMut for SetReturning {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        match factor {
+            TableFactor::Table {
+                name,
+                alias,
+                args: Some(_),
+                with_ordinality: false,
+                ..
+            } if last_is(name, SERIES) => name_column(alias, SERIES),
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => name_column(alias, UNNEST),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        unnest_series(&mut query.body);
+        ControlFlow::Continue(())
+    }
+}
+
+/// Gives a one-column function's table its column: named for the alias,
+/// or for the function when there is no alias.
+fn name_column(alias: &mut Option<TableAlias>, function: &str) {
+    let alias = alias.get_or_insert_with(|| TableAlias {
+        explicit: true,
+        name: Ident::new(function),
+        columns: vec![],
+        at: None,
+    });
+    if alias.columns.is_empty() {
+        alias
+            .columns
+            .push(TableAliasColumnDef::from_name(alias.name.value.clone()));
+    }
+}
+
+fn unnest_series(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => {
+            for item in &mut select.projection {
+                let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item
+                else {
+                    continue;
+                };
+                let _ = visit_expressions_mut(e, |e| {
+                    unnest_call(e);
+                    ControlFlow::<()>::Continue(())
+                });
+            }
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            unnest_series(left);
+            unnest_series(right);
+        }
+        _ => {}
+    }
+}
+
+/// Visited children first: `generate_series(…)` becomes
+/// `unnest(generate_series(…))`, and an `unnest` the query wrote around
+/// it (or a second visit, from a subquery in a select list) is not
+/// doubled.
+fn unnest_call(e: &mut Expr) {
+    let Expr::Function(f) = e else {
+        return;
+    };
+    if last_is(&f.name, SERIES) {
+        *e = Expr::Function(call(UNNEST, e.clone()));
+    } else if last_is(&f.name, UNNEST) {
+        if let Some(inner @ Expr::Function(g)) = only_arg(f) {
+            if last_is(&g.name, UNNEST) && only_arg(g).is_some() {
+                *e = inner.clone();
+            }
+        }
+    }
+}
+
+fn only_arg(f: &Function) -> Option<&Expr> {
+    match &f.args {
+        FunctionArguments::List(list) => match list.args.as_slice() {
+            [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] => Some(e),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn call(name: &str, arg: Expr) -> Function {
+    Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    }
+}
+
+fn last_is(name: &ObjectName, function: &str) -> bool {
+    matches!(name.0.last(), Some(ObjectNamePart::Identifier(i)) if i.value.eq_ignore_ascii_case(function))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let mut stmt = sqlparser::parser::Parser::parse_sql(&dialect, sql)
+            .expect("parses")
+            .remove(0);
+        rewrite(&mut stmt);
+        stmt.to_string()
+    }
+
+    #[test]
+    fn one_column_functions_in_from_are_named_for_their_alias() {
+        assert_eq!(
+            rewritten("SELECT g FROM generate_series(1, 3) g"),
+            "SELECT g FROM generate_series(1, 3) g (g)"
+        );
+        assert_eq!(
+            rewritten("SELECT * FROM generate_series(1, 3)"),
+            "SELECT * FROM generate_series(1, 3) AS generate_series (generate_series)"
+        );
+        assert_eq!(
+            rewritten("SELECT * FROM unnest(ARRAY[1]) u"),
+            "SELECT * FROM UNNEST(ARRAY[1]) u (u)"
+        );
+        // Columns the query names stand.
+        assert_eq!(
+            rewritten("SELECT x FROM generate_series(1, 3) AS g (x)"),
+            "SELECT x FROM generate_series(1, 3) AS g (x)"
+        );
+    }
+
+    #[test]
+    fn generate_series_in_a_select_list_returns_rows() {
+        assert_eq!(
+            rewritten("SELECT generate_series(1, 2) + 1 AS n"),
+            "SELECT unnest(generate_series(1, 2)) + 1 AS n"
+        );
+        assert_eq!(
+            rewritten("SELECT unnest(generate_series(1, 2))"),
+            "SELECT unnest(generate_series(1, 2))"
+        );
+        assert_eq!(
+            rewritten("SELECT (SELECT max(x) FROM t WHERE y = 1), generate_series(1, 2) FROM u"),
+            "SELECT (SELECT max(x) FROM t WHERE y = 1), unnest(generate_series(1, 2)) FROM u"
+        );
+        assert_eq!(
+            rewritten("SELECT (SELECT generate_series(1, 2) LIMIT 1)"),
+            "SELECT (SELECT unnest(generate_series(1, 2)) LIMIT 1)"
+        );
+    }
+}
