@@ -11,10 +11,12 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_expressions_mut, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, ObjectNamePart, Query, SelectItem, SetExpr, Statement,
-    TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    visit_expressions_mut, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    Query, SelectItem, SetExpr, Statement, TableAlias, TableAliasColumnDef, TableFactor, VisitMut,
+    VisitorMut,
 };
+
+use super::sql_ast::{call, named};
 
 const SERIES: &str = "generate_series";
 const UNNEST: &str = "unnest";
@@ -43,7 +45,7 @@ impl VisitorMut for SetReturning {
                 args: Some(_),
                 with_ordinality: false,
                 ..
-            } if last_is(name, SERIES) => name_column(alias, SERIES),
+            } if named(name, SERIES) => name_column(alias, SERIES),
             TableFactor::UNNEST {
                 alias,
                 array_exprs,
@@ -108,11 +110,11 @@ fn unnest_call(e: &mut Expr) {
     let Expr::Function(f) = e else {
         return;
     };
-    if last_is(&f.name, SERIES) {
-        *e = Expr::Function(call(UNNEST, e.clone()));
-    } else if last_is(&f.name, UNNEST) {
+    if named(&f.name, SERIES) {
+        *e = call(UNNEST, vec![e.clone()]);
+    } else if named(&f.name, UNNEST) {
         if let Some(inner @ Expr::Function(g)) = only_arg(f) {
-            if last_is(&g.name, UNNEST) && only_arg(g).is_some() {
+            if named(&g.name, UNNEST) && only_arg(g).is_some() {
                 *e = inner.clone();
             }
         }
@@ -129,38 +131,12 @@ fn only_arg(f: &Function) -> Option<&Expr> {
     }
 }
 
-fn call(name: &str, arg: Expr) -> Function {
-    Function {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    }
-}
-
-fn last_is(name: &ObjectName, function: &str) -> bool {
-    matches!(name.0.last(), Some(ObjectNamePart::Identifier(i)) if i.value.eq_ignore_ascii_case(function))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
-        let mut stmt = sqlparser::parser::Parser::parse_sql(&dialect, sql)
-            .expect("parses")
-            .remove(0);
-        rewrite(&mut stmt);
-        stmt.to_string()
+        super::super::sql_ast::rewritten(sql, rewrite)
     }
 
     #[test]
