@@ -21,6 +21,11 @@ pub enum SqlType {
     /// normalising `jsonb`); a text value checked to parse as JSON.
     Json,
     Timestamptz,
+    /// PostgreSQL's `timestamp without time zone`: a wall-clock time.
+    /// bucketdb's session time zone is always UTC, so its values are the
+    /// same microseconds as a `timestamptz`'s; only its text form (no
+    /// `+00`) and its OID differ. No stored column has this type.
+    Timestamp,
     /// A one-dimensional array; only results have them (the catalogs'
     /// `conkey`, `array_agg`), never a stored column.
     Array(Element),
@@ -41,6 +46,7 @@ pub enum Element {
     Float8,
     Text,
     Timestamptz,
+    Timestamp,
 }
 
 impl Element {
@@ -52,6 +58,7 @@ impl Element {
             Element::Float8 => SqlType::Float8,
             Element::Text => SqlType::Text,
             Element::Timestamptz => SqlType::Timestamptz,
+            Element::Timestamp => SqlType::Timestamp,
         }
     }
 
@@ -65,6 +72,7 @@ impl Element {
             SqlType::Float8 => Element::Float8,
             SqlType::Text => Element::Text,
             SqlType::Timestamptz => Element::Timestamptz,
+            SqlType::Timestamp => Element::Timestamp,
             SqlType::Json | SqlType::Array(_) | SqlType::Int2Vector | SqlType::OidVector => {
                 return None
             }
@@ -82,6 +90,7 @@ impl SqlType {
             SqlType::Text => "text",
             SqlType::Json => "json",
             SqlType::Timestamptz => "timestamp with time zone",
+            SqlType::Timestamp => "timestamp without time zone",
             SqlType::Array(e) => match e {
                 Element::Bool => "boolean[]",
                 Element::Int4 => "integer[]",
@@ -89,6 +98,7 @@ impl SqlType {
                 Element::Float8 => "double precision[]",
                 Element::Text => "text[]",
                 Element::Timestamptz => "timestamp with time zone[]",
+                Element::Timestamp => "timestamp without time zone[]",
             },
             SqlType::Int2Vector => "int2vector",
             SqlType::OidVector => "oidvector",
@@ -105,6 +115,7 @@ impl SqlType {
             SqlType::Text => 25,
             SqlType::Json => 114,
             SqlType::Timestamptz => 1184,
+            SqlType::Timestamp => 1114,
             SqlType::Int2Vector => 22,
             SqlType::OidVector => 30,
             SqlType::Array(e) => match e {
@@ -114,6 +125,7 @@ impl SqlType {
                 Element::Float8 => 1022,
                 Element::Text => 1009,
                 Element::Timestamptz => 1185,
+                Element::Timestamp => 1115,
             },
         }
     }
@@ -202,7 +214,7 @@ impl Value {
                 }
                 Value::Int(f.round() as i64).coerce(ty)?
             }
-            (v @ Value::Timestamp(_), SqlType::Timestamptz) => v,
+            (v @ Value::Timestamp(_), SqlType::Timestamptz | SqlType::Timestamp) => v,
             (Value::Array(items), SqlType::Array(e)) => Value::Array(
                 items
                     .into_iter()
@@ -246,23 +258,23 @@ impl Value {
             Value::Float(f) => format_float(*f),
             Value::Text(s) => s.clone(),
             Value::Timestamp(t) => format_timestamp(*t),
-            Value::Array(items) => {
-                let elements: Vec<String> = items.iter().map(array_element).collect();
-                format!("{{{}}}", elements.join(","))
-            }
+            // Elements print as their own values do (a timestamp with `+00`).
+            Value::Array(items) => array_text(items, SqlType::Text),
         }
     }
 
     /// The text form of the value as a `ty`: as [`Value::to_text`], but a
     /// vector's elements are separated by spaces, without braces.
     pub fn to_text_as(&self, ty: SqlType) -> String {
-        match self {
-            Value::Array(items) if ty.is_vector() => items
+        match (self, ty) {
+            (Value::Array(items), ty) if ty.is_vector() => items
                 .iter()
                 .map(Value::to_text)
                 .collect::<Vec<_>>()
                 .join(" "),
-            v => v.to_text(),
+            (Value::Timestamp(t), SqlType::Timestamp) => format_wall_clock(*t),
+            (Value::Array(items), SqlType::Array(e)) => array_text(items, e.scalar()),
+            (v, _) => v.to_text(),
         }
     }
 
@@ -292,14 +304,20 @@ impl Value {
     }
 }
 
+/// An array's text form, `{a,"b c",NULL}`, its elements printed as `ty`.
+fn array_text(items: &[Value], ty: SqlType) -> String {
+    let elements: Vec<String> = items.iter().map(|v| array_element(v, ty)).collect();
+    format!("{{{}}}", elements.join(","))
+}
+
 /// One element of an array's text form (`{a,"b c",NULL}`, which `psql`
 /// and drivers parse): quoted where PostgreSQL quotes it (empty, `NULL`,
 /// or holding a delimiter, brace, quote, backslash or space).
-fn array_element(v: &Value) -> String {
+fn array_element(v: &Value, ty: SqlType) -> String {
     if v.is_null() {
         return "NULL".into();
     }
-    let text = v.to_text();
+    let text = v.to_text_as(ty);
     let plain = !text.is_empty()
         && !text.eq_ignore_ascii_case("null")
         && !text
@@ -325,13 +343,19 @@ fn format_float(f: f64) -> String {
 /// `2026-11-22 09:16:11.123456+00`, as PostgreSQL prints a timestamptz in UTC.
 pub fn format_timestamp(micros: i64) -> String {
     match Utc.timestamp_micros(micros).single() {
+        Some(_) => format!("{}+00", format_wall_clock(micros)),
+        None => micros.to_string(),
+    }
+}
+
+/// `2026-11-22 09:16:11.123456`, as PostgreSQL prints a timestamp without
+/// time zone: no offset, trailing zeros of the fraction left off.
+pub fn format_wall_clock(micros: i64) -> String {
+    match Utc.timestamp_micros(micros).single() {
+        Some(dt) if micros % 1_000_000 == 0 => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
         Some(dt) => {
-            if micros % 1_000_000 == 0 {
-                dt.format("%Y-%m-%d %H:%M:%S+00").to_string()
-            } else {
-                let s = dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
-                format!("{}+00", s.trim_end_matches('0'))
-            }
+            let s = dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+            s.trim_end_matches('0').to_string()
         }
         None => micros.to_string(),
     }
@@ -340,18 +364,42 @@ pub fn format_timestamp(micros: i64) -> String {
 /// Parses a timestamptz literal: RFC 3339, or PostgreSQL's
 /// `YYYY-MM-DD[ HH:MM:SS[.ffffff]][+TZ]` (no zone means UTC).
 pub fn parse_timestamp(s: &str) -> SqlResult<i64> {
+    parse_datetime(s, Zone::Applied)
+}
+
+/// Parses a `timestamp without time zone` literal: the forms of
+/// [`parse_timestamp`], but a zone written in it is ignored, as
+/// PostgreSQL ignores it (`'2024-01-01 10:00+05'::timestamp` is 10:00).
+pub fn parse_wall_clock(s: &str) -> SqlResult<i64> {
+    parse_datetime(s, Zone::Ignored)
+}
+
+/// What a zone written in a timestamp literal does.
+#[derive(Clone, Copy, PartialEq)]
+enum Zone {
+    Applied,
+    Ignored,
+}
+
+fn parse_datetime(s: &str, zone: Zone) -> SqlResult<i64> {
     let t = s.trim();
     let bad = || {
-        SqlError::invalid_datetime_format(format!(
-            "invalid input syntax for type timestamp with time zone: \"{s}\""
-        ))
+        let ty = match zone {
+            Zone::Applied => "timestamp with time zone",
+            Zone::Ignored => "timestamp",
+        };
+        SqlError::invalid_datetime_format(format!("invalid input syntax for type {ty}: \"{s}\""))
+    };
+    let zoned = |dt: DateTime<chrono::FixedOffset>| match zone {
+        Zone::Applied => dt.timestamp_micros(),
+        Zone::Ignored => dt.naive_local().and_utc().timestamp_micros(),
     };
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(dt.timestamp_micros());
+        return Ok(zoned(dt));
     }
     for fmt in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
         if let Ok(dt) = DateTime::parse_from_str(t, fmt) {
-            return Ok(dt.timestamp_micros());
+            return Ok(zoned(dt));
         }
     }
     for fmt in [
@@ -398,6 +446,7 @@ fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
             ))),
         },
         SqlType::Timestamptz => parse_timestamp(t).map(Value::Timestamp),
+        SqlType::Timestamp => parse_wall_clock(t).map(Value::Timestamp),
         SqlType::Text => Ok(Value::Text(s.to_string())),
         SqlType::Json => check_json(s).map(|()| Value::Text(s.to_string())),
         SqlType::Array(e) => parse_array(s, e),
@@ -535,6 +584,25 @@ mod tests {
         assert_eq!(parse_timestamp("2026-11-22 11:16:11.5+02").unwrap(), t);
         assert_eq!(parse_timestamp("2026-11-22 09:16:11.5").unwrap(), t);
         assert!(parse_timestamp("yesterday-ish").is_err());
+    }
+
+    #[test]
+    fn wall_clock_timestamps_ignore_a_written_zone_and_print_without_one() {
+        let t = parse_wall_clock("2026-11-22 09:16:11.5+05").unwrap();
+        assert_eq!(t, parse_timestamp("2026-11-22 09:16:11.5+00").unwrap());
+        assert_eq!(format_wall_clock(t), "2026-11-22 09:16:11.5");
+        assert_eq!(
+            Value::Timestamp(t).to_text_as(SqlType::Timestamp),
+            "2026-11-22 09:16:11.5"
+        );
+        assert_eq!(
+            Value::Array(vec![Value::Timestamp(t - 500_000), Value::Null])
+                .to_text_as(SqlType::Array(Element::Timestamp)),
+            "{\"2026-11-22 09:16:11\",NULL}"
+        );
+        let e = parse_wall_clock("tomorrow").unwrap_err();
+        assert_eq!(e.state, SqlState::InvalidDatetimeFormat);
+        assert!(e.message.contains("type timestamp:"), "{}", e.message);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::Text => Type::TEXT,
         SqlType::Json => Type::JSON,
         SqlType::Timestamptz => Type::TIMESTAMPTZ,
+        SqlType::Timestamp => Type::TIMESTAMP,
         SqlType::Array(e) => match e {
             Element::Bool => Type::BOOL_ARRAY,
             Element::Int4 => Type::INT4_ARRAY,
@@ -27,6 +28,7 @@ pub fn pg_type(t: SqlType) -> Type {
             Element::Float8 => Type::FLOAT8_ARRAY,
             Element::Text => Type::TEXT_ARRAY,
             Element::Timestamptz => Type::TIMESTAMPTZ_ARRAY,
+            Element::Timestamp => Type::TIMESTAMP_ARRAY,
         },
         SqlType::Int2Vector => Type::INT2_VECTOR,
         SqlType::OidVector => Type::OID_VECTOR,
@@ -43,7 +45,8 @@ pub fn sql_type(t: &Type) -> Option<SqlType> {
         Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => SqlType::Float8,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::Text,
         Type::JSON | Type::JSONB => SqlType::Json,
-        Type::TIMESTAMPTZ | Type::TIMESTAMP => SqlType::Timestamptz,
+        Type::TIMESTAMPTZ => SqlType::Timestamptz,
+        Type::TIMESTAMP => SqlType::Timestamp,
         Type::BOOL_ARRAY => SqlType::Array(Element::Bool),
         Type::INT2_ARRAY | Type::INT4_ARRAY | Type::OID_ARRAY => SqlType::Array(Element::Int4),
         Type::INT8_ARRAY => SqlType::Array(Element::Int8),
@@ -51,7 +54,8 @@ pub fn sql_type(t: &Type) -> Option<SqlType> {
         Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY | Type::NAME_ARRAY => {
             SqlType::Array(Element::Text)
         }
-        Type::TIMESTAMPTZ_ARRAY | Type::TIMESTAMP_ARRAY => SqlType::Array(Element::Timestamptz),
+        Type::TIMESTAMPTZ_ARRAY => SqlType::Array(Element::Timestamptz),
+        Type::TIMESTAMP_ARRAY => SqlType::Array(Element::Timestamp),
         _ => return None,
     })
 }
@@ -98,6 +102,13 @@ fn encode_value(
                 Value::Int(i) => enc.encode_field_with_type_and_format(&i, &t, format, &opts),
                 Value::Float(f) => enc.encode_field_with_type_and_format(&f, &t, format, &opts),
                 Value::Text(s) => enc.encode_field_with_type_and_format(&s, &t, format, &opts),
+                Value::Timestamp(micros) if ty == SqlType::Timestamp => enc
+                    .encode_field_with_type_and_format(
+                        &timestamp(micros).naive_utc(),
+                        &t,
+                        format,
+                        &opts,
+                    ),
                 Value::Timestamp(micros) => {
                     enc.encode_field_with_type_and_format(&timestamp(micros), &t, format, &opts)
                 }
@@ -156,6 +167,13 @@ fn encode_array(
         SqlType::Array(Element::Timestamptz) => {
             let v = each(items, |v| match v {
                 Value::Timestamp(m) => Some(timestamp(*m)),
+                _ => None,
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::Array(Element::Timestamp) => {
+            let v = each(items, |v| match v {
+                Value::Timestamp(m) => Some(timestamp(*m).naive_utc()),
                 _ => None,
             });
             enc.encode_field_with_type_and_format(&v, t, binary, opts)
@@ -270,6 +288,9 @@ pub fn params(portal: &Portal<Arc<Prepared>>, prepared: &Prepared) -> Result<Vec
                     Value::Timestamp(x.timestamp_micros())
                 })
             }
+            Type::TIMESTAMP_ARRAY => array_param::<NaiveDateTime>(portal, i, &ty, |x| {
+                Value::Timestamp(x.and_utc().timestamp_micros())
+            }),
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
                 Ok(Some(text_param(i, raw)?))
             }
@@ -324,6 +345,7 @@ mod tests {
             SqlType::Text,
             SqlType::Json,
             SqlType::Timestamptz,
+            SqlType::Timestamp,
             SqlType::Int2Vector,
             SqlType::OidVector,
         ];
@@ -334,6 +356,7 @@ mod tests {
             Element::Float8,
             Element::Text,
             Element::Timestamptz,
+            Element::Timestamp,
         ] {
             types.push(SqlType::Array(e));
         }

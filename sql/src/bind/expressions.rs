@@ -295,7 +295,7 @@ impl Binder {
                 expr, data_type, ..
             } => {
                 let ty = sql_type(data_type)?;
-                let (b, _) = self.bind(
+                let (b, from) = self.bind(
                     expr,
                     scope,
                     Ctx {
@@ -303,6 +303,10 @@ impl Binder {
                         ..ctx
                     },
                 )?;
+                let b = match from == SqlType::Timestamp && ty.is_textual() {
+                    true => Expr::Func(Func::WallClockText, vec![b]),
+                    false => b,
+                };
                 Ok((Expr::Cast(boxed(b), ty), ty))
             }
             E::TypedString(ts) => {

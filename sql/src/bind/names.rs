@@ -56,7 +56,10 @@ pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
         DataType::Float8 | DataType::Double(_) | DataType::DoublePrecision | DataType::Real => {
             SqlType::Float8
         }
-        DataType::Timestamp(_, _) => SqlType::Timestamptz,
+        DataType::Timestamp(_, ast::TimezoneInfo::Tz | ast::TimezoneInfo::WithTimeZone) => {
+            SqlType::Timestamptz
+        }
+        DataType::Timestamp(_, _) => SqlType::Timestamp,
         DataType::Array(
             ast::ArrayElemTypeDef::SquareBracket(inner, _)
             | ast::ArrayElemTypeDef::AngleBracket(inner),
@@ -70,6 +73,7 @@ pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
         },
         DataType::Custom(name, _) => match object_name(name)?.as_str() {
             "timestamptz" => SqlType::Timestamptz,
+            "timestamp" => SqlType::Timestamp,
             "text" | "varchar" | "name" => SqlType::Text,
             "json" | "jsonb" => SqlType::Json,
             "int8" => SqlType::Int8,

@@ -38,6 +38,11 @@ fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
 }
 
+/// A timestamp without time zone: Arrow's timestamp with no zone.
+fn wall_clock_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, None)
+}
+
 /// The Arrow type a column of `ty` is scanned as.
 pub fn arrow_type(ty: SqlType) -> DataType {
     match ty {
@@ -47,6 +52,7 @@ pub fn arrow_type(ty: SqlType) -> DataType {
         SqlType::Float8 => DataType::Float64,
         SqlType::Text | SqlType::Json => DataType::Utf8,
         SqlType::Timestamptz => timestamp_type(),
+        SqlType::Timestamp => wall_clock_type(),
         SqlType::Array(e) => DataType::List(Arc::new(Field::new_list_field(
             arrow_type(e.scalar()),
             true,
@@ -65,7 +71,8 @@ pub fn sql_type(dt: &DataType) -> SqlType {
         }
         DataType::Int64 | DataType::UInt32 | DataType::UInt64 => SqlType::Int8,
         DataType::Float16 | DataType::Float32 | DataType::Float64 => SqlType::Float8,
-        DataType::Timestamp(_, _) => SqlType::Timestamptz,
+        DataType::Timestamp(_, Some(_)) => SqlType::Timestamptz,
+        DataType::Timestamp(_, None) => SqlType::Timestamp,
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             Element::of(sql_type(f.data_type())).map_or(SqlType::Text, SqlType::Array)
         }
@@ -158,8 +165,10 @@ fn column<'a>(dt: &DataType, values: impl Iterator<Item = &'a Value>) -> Result<
         DataType::Int64 => build!(Int64Builder::new(), Value::Int(x) => *x),
         DataType::Float64 => build!(Float64Builder::new(), Value::Float(x) => *x),
         DataType::Utf8 => build!(StringBuilder::new(), Value::Text(x) => x),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => build!(
+        DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => build!(
             TimestampMicrosecondBuilder::new().with_timezone(UTC), Value::Timestamp(x) => *x),
+        DataType::Timestamp(TimeUnit::Microsecond, None) => build!(
+            TimestampMicrosecondBuilder::new(), Value::Timestamp(x) => *x),
         other => {
             return Err(DataFusionError::Internal(format!(
                 "no scan for column type {other}"
@@ -198,6 +207,7 @@ impl Reader {
                 SqlType::Int4 | SqlType::Int8 => Reader::Int(cast(array, &DataType::Int64)?),
                 SqlType::Float8 => Reader::Float(cast(array, &DataType::Float64)?),
                 SqlType::Timestamptz => Reader::Timestamp(cast(array, &timestamp_type())?),
+                SqlType::Timestamp => Reader::Timestamp(cast(array, &wall_clock_type())?),
                 SqlType::Text
                     if matches!(
                         dt,
@@ -275,6 +285,12 @@ fn union_json(array: &ArrayRef, fields: &UnionFields) -> Result<Vec<Option<Strin
         }));
     }
     Ok(shown)
+}
+
+/// One column's values, row by row.
+pub fn column_values(array: &ArrayRef) -> Result<Vec<Value>> {
+    let reader = Reader::new(array)?;
+    Ok((0..array.len()).map(|i| reader.value(i)).collect())
 }
 
 /// A result batch as rows of bucketdb values.

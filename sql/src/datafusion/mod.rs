@@ -56,7 +56,8 @@ mod sql_ast;
 mod subscripts;
 mod tableoid;
 mod text_arrays;
-mod timestamp_text;
+mod text_casts;
+mod timestamp_literals;
 mod type_of;
 mod unique_names;
 mod untyped_arrays;
@@ -230,7 +231,10 @@ impl DataFusion {
                 .rules
                 .push(checked_arithmetic::CheckedArithmetic::rule());
             analyzer.rules.push(checked_sum::CheckedSum::rule());
-            analyzer.rules.push(timestamp_text::TimestampText::rule());
+            analyzer
+                .rules
+                .push(timestamp_literals::TimestampLiterals::rule());
+            analyzer.rules.push(text_casts::TextCasts::rule());
         }
         let state = builder.build();
         Ok(DataFusion {

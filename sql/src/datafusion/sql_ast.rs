@@ -85,6 +85,7 @@ pub fn data_type(ty: SqlType) -> DataType {
         SqlType::Text => DataType::Text,
         SqlType::Json => DataType::JSON,
         SqlType::Timestamptz => DataType::Timestamp(None, TimezoneInfo::WithTimeZone),
+        SqlType::Timestamp => DataType::Timestamp(None, TimezoneInfo::WithoutTimeZone),
         SqlType::Array(e) => DataType::Array(ArrayElemTypeDef::SquareBracket(
             Box::new(data_type(e.scalar())),
             None,

@@ -3,7 +3,7 @@
 use super::{EvalEnv, Func};
 use crate::error::{SqlError, SqlResult};
 use crate::settings::version_string;
-use crate::value::Value;
+use crate::value::{format_wall_clock, Value};
 
 pub(super) fn call(f: Func, args: Vec<Value>, env: &EvalEnv) -> SqlResult<Value> {
     let text_fn = |args: Vec<Value>, op: fn(&str) -> Value| match args.into_iter().next() {
@@ -30,6 +30,11 @@ pub(super) fn call(f: Func, args: Vec<Value>, env: &EvalEnv) -> SqlResult<Value>
         Func::CurrentSetting => match args.into_iter().next() {
             Some(Value::Text(name)) => Value::Text(env.settings.show(&name)?),
             _ => Value::Null,
+        },
+        Func::WallClockText => match args.into_iter().next() {
+            Some(Value::Timestamp(t)) => Value::Text(format_wall_clock(t)),
+            Some(other) => other,
+            None => Value::Null,
         },
         Func::JsonGet | Func::JsonGetText => {
             let mut it = args.into_iter();

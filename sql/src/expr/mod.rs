@@ -55,6 +55,10 @@ pub enum Func {
     JsonGet,
     /// `json ->> key|index`: the element as text (a JSON string unquoted).
     JsonGetText,
+    /// A `timestamp without time zone` as text: without the `+00` a
+    /// value's own text form has (it cannot tell the two types apart). The
+    /// binder puts it under a cast of such a timestamp to text.
+    WallClockText,
 }
 
 /// An expression bound to a row layout and to parameter positions.

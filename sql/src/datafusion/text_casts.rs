@@ -1,17 +1,17 @@
-//! A timestamp cast to text reads as PostgreSQL prints it
-//! (`2026-12-04 06:26:50.05427+00`). DataFusion's cast printed RFC 3339
-//! with nanoseconds (`2026-12-04T06:26:50.016573779Z`), so `now()::text`
-//! and `created_at::text` differed between the two planners and from
-//! PostgreSQL. An analyzer rule, after type coercion, replaces each such
-//! cast with a call that prints microseconds as the fast planner does
-//! ([`crate::value::format_timestamp`]); a timestamp without time zone
-//! prints without the offset.
+//! A timestamp or an array cast to text reads as PostgreSQL prints it
+//! (`2026-12-04 06:26:50.05427+00`, `{1,2}`, `{"a b",c}`). DataFusion's
+//! cast printed RFC 3339 with nanoseconds
+//! (`2026-12-04T06:26:50.016573779Z`) and lists in Arrow's form
+//! (`[1, 2]`), so `now()::text` and `ARRAY[1, 2]::text` differed between
+//! the two planners and from PostgreSQL. An analyzer rule, after type
+//! coercion, replaces each such cast with a call that prints the value's
+//! text form as the wire sends it ([`crate::value::Value::to_text_as`]):
+//! microseconds, and a timestamp without time zone without the offset.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, DataFusionError, Result};
@@ -23,17 +23,17 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 
 use super::analyzer_pass::rewrite_exprs;
-use crate::value::format_timestamp;
+use super::convert::{column_values, sql_type};
 
 /// The analyzer rule; it must run after DataFusion's type coercion.
 #[derive(Debug)]
-pub struct TimestampText {
+pub struct TextCasts {
     udf: Arc<ScalarUDF>,
 }
 
-impl TimestampText {
+impl TextCasts {
     pub fn rule() -> Arc<dyn AnalyzerRule + Send + Sync> {
-        Arc::new(TimestampText {
+        Arc::new(TextCasts {
             udf: Arc::new(ScalarUDF::new_from_impl(Printed {
                 signature: Signature::any(1, Volatility::Immutable),
             })),
@@ -48,8 +48,13 @@ impl TimestampText {
         if !matches!(
             data_type,
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-        ) || !matches!(expr.get_type(schema), Ok(DataType::Timestamp(_, _)))
-        {
+        ) || !matches!(
+            expr.get_type(schema),
+            Ok(DataType::Timestamp(_, _)
+                | DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::FixedSizeList(_, _))
+        ) {
             return Ok(Transformed::no(e));
         }
         let call = Expr::ScalarFunction(ScalarFunction::new_udf(
@@ -63,9 +68,9 @@ impl TimestampText {
     }
 }
 
-impl AnalyzerRule for TimestampText {
+impl AnalyzerRule for TextCasts {
     fn name(&self) -> &str {
-        "bucketdb_timestamp_text"
+        "bucketdb_text_casts"
     }
 
     fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
@@ -80,7 +85,7 @@ struct Printed {
 
 impl ScalarUDFImpl for Printed {
     fn name(&self) -> &str {
-        "bucketdb_timestamp_text"
+        "bucketdb_text"
     }
 
     fn signature(&self) -> &Signature {
@@ -96,7 +101,7 @@ impl ScalarUDFImpl for Printed {
         match args {
             [v] => Ok(v.schema_name().to_string()),
             _ => Err(DataFusionError::Internal(
-                "bucketdb_timestamp_text takes one operand".into(),
+                "bucketdb_text takes one operand".into(),
             )),
         }
     }
@@ -109,22 +114,13 @@ impl ScalarUDFImpl for Printed {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let [values] = arrays.as_slice() else {
             return Err(DataFusionError::Internal(
-                "bucketdb_timestamp_text takes one operand".into(),
+                "bucketdb_text takes one operand".into(),
             ));
         };
-        let zoned = matches!(values.data_type(), DataType::Timestamp(_, Some(_)));
-        let micros = cast(values, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-        let micros = micros.as_primitive::<TimestampMicrosecondType>();
-        let text: StringArray = (0..micros.len())
-            .map(|i| {
-                (!micros.is_null(i)).then(|| {
-                    let s = format_timestamp(micros.value(i));
-                    match zoned {
-                        true => s,
-                        false => s.trim_end_matches("+00").to_string(),
-                    }
-                })
-            })
+        let ty = sql_type(values.data_type());
+        let text: StringArray = column_values(values)?
+            .iter()
+            .map(|v| (!v.is_null()).then(|| v.to_text_as(ty)))
             .collect();
         let text: Arc<dyn Array> = Arc::new(text);
         Ok(match scalar {
@@ -139,18 +135,19 @@ impl ScalarUDFImpl for Printed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::TimestampNanosecondArray;
-    use datafusion::arrow::datatypes::Field;
+    use datafusion::arrow::array::{AsArray, ListArray, TimestampNanosecondArray};
+    use datafusion::arrow::datatypes::{Field, Int32Type};
 
-    fn printed(values: TimestampNanosecondArray) -> Vec<Option<String>> {
+    fn printed(values: Arc<dyn Array>) -> Vec<Option<String>> {
+        let rows = values.len();
         let field = Arc::new(Field::new("t", values.data_type().clone(), true));
         let out = Printed {
             signature: Signature::any(1, Volatility::Immutable),
         }
         .invoke_with_args(ScalarFunctionArgs {
-            args: vec![ColumnarValue::Array(Arc::new(values))],
+            args: vec![ColumnarValue::Array(values)],
             arg_fields: vec![field],
-            number_rows: 2,
+            number_rows: rows,
             return_field: Arc::new(Field::new("t", DataType::Utf8, true)),
             config_options: Arc::new(ConfigOptions::default()),
         })
@@ -169,13 +166,26 @@ mod tests {
         let at = 1_764_830_810_016_573_779i64;
         let zoned = TimestampNanosecondArray::from(vec![Some(at), None]).with_timezone("+00:00");
         assert_eq!(
-            printed(zoned),
+            printed(Arc::new(zoned)),
             vec![Some("2025-12-04 06:46:50.016573+00".to_string()), None]
         );
         let plain = TimestampNanosecondArray::from(vec![Some(at), None]);
         assert_eq!(
-            printed(plain),
+            printed(Arc::new(plain)),
             vec![Some("2025-12-04 06:46:50.016573".to_string()), None]
+        );
+    }
+
+    #[test]
+    fn arrays_print_in_postgresql_array_form() {
+        let lists = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), None, Some(3)]),
+            None,
+            Some(vec![]),
+        ]);
+        assert_eq!(
+            printed(Arc::new(lists)),
+            vec![Some("{1,NULL,3}".to_string()), None, Some("{}".to_string())]
         );
     }
 }
