@@ -15,7 +15,7 @@
 //! | 3 | `functions`, `auth` | table functions (listing, versions, cluster state), admin functions, their catalog signatures · roles, privileges, what a statement needs, role statements, SCRAM; `auth` reads `functions` to know which calls are administration |
 //! | 2 | `scan` | row sources, access paths and walking them, the versions stream: how both planners find rows |
 //! | 1 | `expr`, `bind` | bound expressions, their evaluation, aggregates, defaults · binding parsed expressions to them |
-//! | 0 | `error`, `value`, `runtime`, `settings`, `catalog`, `parse` | SQLSTATE-typed errors, types and values, interrupt/clock/blocking/row streams, session settings, the built-in tables and their keys, parsing (with PostgreSQL's role forms rewritten) |
+//! | 0 | `error`, `value`, `interval`, `runtime`, `settings`, `catalog`, `parse` | SQLSTATE-typed errors, types and values (intervals on their own), interrupt/clock/blocking/row streams, session settings, the built-in tables and their keys, parsing (with PostgreSQL's role forms rewritten) |
 //!
 //! A write goes pgwire → `engine::dispatch` → `engine::write` (barrier,
 //! retry) → `fastpath::build_write` (KV batch with preconditions) →
@@ -31,6 +31,7 @@ mod error;
 mod expr;
 mod fastpath;
 mod functions;
+mod interval;
 mod parse;
 mod plan;
 mod runtime;
@@ -43,6 +44,7 @@ pub use auth::{scram, Role, BOOTSTRAP_SUPERUSER};
 pub use datafusion::QueryMemory;
 pub use engine::{Engine, Output, Prepared, Session};
 pub use error::{SqlError, SqlResult, SqlState};
+pub use interval::Interval;
 pub use runtime::Interrupt;
 pub use settings::{version_string, Settings, SERVER_VERSION};
 pub use value::{Element, OutColumn, SqlType, Value};
@@ -56,7 +58,9 @@ mod layers {
 
     /// Modules by layer, bottom first, as the table above lists them.
     const LAYERS: &[&[&str]] = &[
-        &["error", "value", "runtime", "settings", "catalog", "parse"],
+        &[
+            "error", "value", "interval", "runtime", "settings", "catalog", "parse",
+        ],
         &["expr", "bind"],
         &["scan"],
         &["functions", "auth"],
@@ -69,6 +73,7 @@ mod layers {
     /// Imports within a layer that the table allows (importer, imported).
     const SIDEWAYS: &[(&str, &str)] = &[
         ("value", "error"),
+        ("value", "interval"),
         ("runtime", "error"),
         ("runtime", "value"),
         ("settings", "error"),

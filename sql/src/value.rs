@@ -8,6 +8,7 @@ use bucketdb_storage::Datum;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use crate::error::{SqlError, SqlResult};
+use crate::interval::Interval;
 
 /// The types bucketdb's SQL surface uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,6 +27,9 @@ pub enum SqlType {
     /// same microseconds as a `timestamptz`'s; only its text form (no
     /// `+00`) and its OID differ. No stored column has this type.
     Timestamp,
+    /// PostgreSQL's `interval`; only results have it (DataFusion's
+    /// interval and duration values).
+    Interval,
     /// A one-dimensional array; only results have them (the catalogs'
     /// `conkey`, `array_agg`), never a stored column.
     Array(Element),
@@ -73,9 +77,11 @@ impl Element {
             SqlType::Text => Element::Text,
             SqlType::Timestamptz => Element::Timestamptz,
             SqlType::Timestamp => Element::Timestamp,
-            SqlType::Json | SqlType::Array(_) | SqlType::Int2Vector | SqlType::OidVector => {
-                return None
-            }
+            SqlType::Json
+            | SqlType::Interval
+            | SqlType::Array(_)
+            | SqlType::Int2Vector
+            | SqlType::OidVector => return None,
         })
     }
 }
@@ -91,6 +97,7 @@ impl SqlType {
             SqlType::Json => "json",
             SqlType::Timestamptz => "timestamp with time zone",
             SqlType::Timestamp => "timestamp without time zone",
+            SqlType::Interval => "interval",
             SqlType::Array(e) => match e {
                 Element::Bool => "boolean[]",
                 Element::Int4 => "integer[]",
@@ -116,6 +123,7 @@ impl SqlType {
             SqlType::Json => 114,
             SqlType::Timestamptz => 1184,
             SqlType::Timestamp => 1114,
+            SqlType::Interval => 1186,
             SqlType::Int2Vector => 22,
             SqlType::OidVector => 30,
             SqlType::Array(e) => match e {
@@ -160,6 +168,8 @@ pub enum Value {
     Float(f64),
     Text(String),
     Timestamp(i64),
+    /// An interval (results only).
+    Interval(Interval),
     /// A one-dimensional array of values of one type (results only).
     Array(Vec<Value>),
 }
@@ -188,6 +198,8 @@ impl Value {
             // Columns are never float; coercion refuses it before this.
             Value::Float(f) => Datum::Int(*f as i64),
             Value::Text(s) => Datum::Text(s.clone()),
+            // Columns are never intervals; coercion refuses it before this.
+            Value::Interval(i) => Datum::Text(i.to_text()),
             Value::Timestamp(t) => Datum::Timestamp(*t),
             // Columns are never arrays; coercion refuses it before this.
             Value::Array(_) => Datum::Text(self.to_text()),
@@ -215,6 +227,7 @@ impl Value {
                 Value::Int(f.round() as i64).coerce(ty)?
             }
             (v @ Value::Timestamp(_), SqlType::Timestamptz | SqlType::Timestamp) => v,
+            (v @ Value::Interval(_), SqlType::Interval) => v,
             (Value::Array(items), SqlType::Array(e)) => Value::Array(
                 items
                     .into_iter()
@@ -245,6 +258,7 @@ impl Value {
             Value::Float(_) => "double precision",
             Value::Text(_) => "text",
             Value::Timestamp(_) => "timestamp with time zone",
+            Value::Interval(_) => "interval",
             Value::Array(_) => "array",
         }
     }
@@ -258,6 +272,7 @@ impl Value {
             Value::Float(f) => format_float(*f),
             Value::Text(s) => s.clone(),
             Value::Timestamp(t) => format_timestamp(*t),
+            Value::Interval(i) => i.to_text(),
             // Elements print as their own values do (a timestamp with `+00`).
             Value::Array(items) => array_text(items, SqlType::Text),
         }
@@ -447,6 +462,11 @@ fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
         },
         SqlType::Timestamptz => parse_timestamp(t).map(Value::Timestamp),
         SqlType::Timestamp => parse_wall_clock(t).map(Value::Timestamp),
+        // Interval literals are read by DataFusion; bucketdb's own values
+        // of the type come from its results only.
+        SqlType::Interval => Err(SqlError::feature_not_supported(format!(
+            "cannot read \"{s}\" as an interval here"
+        ))),
         SqlType::Text => Ok(Value::Text(s.to_string())),
         SqlType::Json => check_json(s).map(|()| Value::Text(s.to_string())),
         SqlType::Array(e) => parse_array(s, e),

@@ -52,6 +52,30 @@ with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", a
             ("py",),
         )
         assert cur.fetchall() == [("b.txt", 1), ("a.txt", 2)]
+    # Date and time types come back as Python's: a timestamp without time
+    # zone naive, a timestamptz aware, an interval a timedelta, in text
+    # and in binary results (a timestamp was once described as timestamptz,
+    # an interval as text).
+    naive = datetime.datetime(2024, 1, 2, 3, 4, 5, 500000)
+    for binary in (False, True):
+        with conn.cursor(binary=binary) as cur:
+            cur.execute(
+                "SELECT %s::timestamp, last_modified::timestamp, last_modified, "
+                "last_modified - '2024-01-01'::timestamptz, interval '1 year 2 months 3 days 4.5 seconds', "
+                "now() - last_modified > interval '1 day' "
+                "FROM objects o JOIN buckets b ON b.name = o.bucket WHERE o.key = %s",
+                (naive, "a.txt"),
+            )
+            row = cur.fetchone()
+            want = (
+                naive,
+                ts.replace(tzinfo=None),
+                ts,
+                datetime.timedelta(days=1, hours=3, minutes=4, seconds=5),
+                datetime.timedelta(days=365 + 60 + 3, seconds=4.5),
+                True,
+            )
+            assert row == want, (binary, row)
     # Simple protocol, several statements.
     with conn.cursor() as cur:
         cur.execute("UPDATE objects SET size = size + 1 WHERE bucket = 'py-bucket'; SELECT 1")

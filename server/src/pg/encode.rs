@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
-use bucketdb_sql::{Element, OutColumn, Prepared, SqlError, SqlType, Value};
+use bucketdb_sql::{Element, Interval, OutColumn, Prepared, SqlError, SqlType, Value};
+use bytes::{BufMut, BytesMut};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
 use pgwire::api::Type;
 use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
+use pgwire::types::ToSqlText;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql};
 
 pub fn pg_type(t: SqlType) -> Type {
     match t {
@@ -21,6 +24,7 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::Json => Type::JSON,
         SqlType::Timestamptz => Type::TIMESTAMPTZ,
         SqlType::Timestamp => Type::TIMESTAMP,
+        SqlType::Interval => Type::INTERVAL,
         SqlType::Array(e) => match e {
             Element::Bool => Type::BOOL_ARRAY,
             Element::Int4 => Type::INT4_ARRAY,
@@ -112,10 +116,49 @@ fn encode_value(
                 Value::Timestamp(micros) => {
                     enc.encode_field_with_type_and_format(&timestamp(micros), &t, format, &opts)
                 }
+                Value::Interval(i) => {
+                    enc.encode_field_with_type_and_format(&WireInterval(i), &t, format, &opts)
+                }
                 Value::Array(items) => encode_array(enc, &items, ty, &t, &opts),
                 Value::Null => text(enc, None),
             }
         }
+    }
+}
+
+/// An interval as the wire carries it: in binary, microseconds, days and
+/// months (PostgreSQL's `interval_send`); in text, its output form.
+#[derive(Debug)]
+struct WireInterval(Interval);
+
+impl ToSql for WireInterval {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_i64(self.0.micros);
+        out.put_i32(self.0.days);
+        out.put_i32(self.0.months);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::INTERVAL
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for WireInterval {
+    fn to_sql_text(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+        _: &pgwire::types::format::FormatOptions,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_slice(self.0.to_text().as_bytes());
+        Ok(IsNull::No)
     }
 }
 
@@ -346,6 +389,7 @@ mod tests {
             SqlType::Json,
             SqlType::Timestamptz,
             SqlType::Timestamp,
+            SqlType::Interval,
             SqlType::Int2Vector,
             SqlType::OidVector,
         ];

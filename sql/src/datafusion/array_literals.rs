@@ -80,7 +80,7 @@ fn literal(v: &Value) -> Expr {
         Value::Null => return null(),
         Value::Bool(b) => ast::Value::Boolean(*b),
         Value::Int(_) | Value::Float(_) => ast::Value::Number(v.to_text(), false),
-        Value::Text(_) | Value::Timestamp(_) | Value::Array(_) => {
+        Value::Text(_) | Value::Timestamp(_) | Value::Interval(_) | Value::Array(_) => {
             ast::Value::SingleQuotedString(v.to_text())
         }
     };

@@ -15,7 +15,8 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
-    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+    DataType, DurationMicrosecondType, Field, Float64Type, Int64Type, IntervalMonthDayNano,
+    IntervalMonthDayNanoType, IntervalUnit, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
     UnionFields,
 };
 use datafusion::arrow::record_batch::RecordBatch;
@@ -23,6 +24,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 
 use crate::catalog::{Check, Table};
+use crate::interval::Interval;
 use crate::value::{Element, SqlType, Value};
 
 /// The zone bucketdb's timestamps are in; DataFusion's session uses it too.
@@ -53,6 +55,7 @@ pub fn arrow_type(ty: SqlType) -> DataType {
         SqlType::Text | SqlType::Json => DataType::Utf8,
         SqlType::Timestamptz => timestamp_type(),
         SqlType::Timestamp => wall_clock_type(),
+        SqlType::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
         SqlType::Array(e) => DataType::List(Arc::new(Field::new_list_field(
             arrow_type(e.scalar()),
             true,
@@ -73,6 +76,7 @@ pub fn sql_type(dt: &DataType) -> SqlType {
         DataType::Float16 | DataType::Float32 | DataType::Float64 => SqlType::Float8,
         DataType::Timestamp(_, Some(_)) => SqlType::Timestamptz,
         DataType::Timestamp(_, None) => SqlType::Timestamp,
+        DataType::Interval(_) | DataType::Duration(_) => SqlType::Interval,
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             Element::of(sql_type(f.data_type())).map_or(SqlType::Text, SqlType::Array)
         }
@@ -184,6 +188,10 @@ enum Reader {
     Float(ArrayRef),
     Text(ArrayRef),
     Timestamp(ArrayRef),
+    /// Months, days and nanoseconds.
+    Interval(ArrayRef),
+    /// Microseconds: a difference of timestamps.
+    Duration(ArrayRef),
     /// One array per row; its elements read by the inner reader.
     List(ArrayRef, Box<Reader>),
     /// Types bucketdb has no value for, as their display text.
@@ -194,6 +202,13 @@ impl Reader {
     fn new(array: &ArrayRef) -> Result<Reader> {
         Ok(match array.data_type() {
             DataType::Boolean => Reader::Bool(array.clone()),
+            DataType::Interval(_) => Reader::Interval(cast(
+                array,
+                &DataType::Interval(IntervalUnit::MonthDayNano),
+            )?),
+            DataType::Duration(_) => {
+                Reader::Duration(cast(array, &DataType::Duration(TimeUnit::Microsecond))?)
+            }
             DataType::Union(fields, _) => Reader::Shown(union_json(array, fields)?),
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
                 let lists = cast(
@@ -241,6 +256,17 @@ impl Reader {
             Reader::Timestamp(a) if valid(a) => {
                 Value::Timestamp(a.as_primitive::<TimestampMicrosecondType>().value(i))
             }
+            Reader::Interval(a) if valid(a) => {
+                let v = a.as_primitive::<IntervalMonthDayNanoType>().value(i);
+                Value::Interval(Interval {
+                    months: v.months,
+                    days: v.days,
+                    micros: v.nanoseconds / 1000,
+                })
+            }
+            Reader::Duration(a) if valid(a) => Value::Interval(Interval::from_micros(
+                a.as_primitive::<DurationMicrosecondType>().value(i),
+            )),
             Reader::List(a, items) if valid(a) => {
                 let offsets = a.as_list::<i32>().value_offsets();
                 let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
@@ -320,6 +346,11 @@ pub fn param_scalar(v: &Value, ty: Option<&DataType>) -> Result<ScalarValue> {
         Value::Float(f) => ScalarValue::Float64(Some(*f)),
         Value::Text(t) => ScalarValue::Utf8(Some(t.clone())),
         Value::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some(UTC.into())),
+        Value::Interval(i) => ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano {
+            months: i.months,
+            days: i.days,
+            nanoseconds: i.micros.saturating_mul(1000),
+        })),
         Value::Array(items) => {
             // Every element is made the element type first (a typed NULL,
             // or a cast that fails cleanly), so that building the list

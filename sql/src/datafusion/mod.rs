@@ -27,6 +27,7 @@ mod expand_array;
 mod functions;
 mod information_schema;
 mod int4_literals;
+mod interval_order;
 mod json_build;
 mod known_empty;
 mod limit_params;
@@ -231,6 +232,7 @@ impl DataFusion {
                 .rules
                 .push(checked_arithmetic::CheckedArithmetic::rule());
             analyzer.rules.push(checked_sum::CheckedSum::rule());
+            analyzer.rules.push(interval_order::IntervalOrder::rule());
             analyzer
                 .rules
                 .push(timestamp_literals::TimestampLiterals::rule());

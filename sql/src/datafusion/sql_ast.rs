@@ -86,6 +86,10 @@ pub fn data_type(ty: SqlType) -> DataType {
         SqlType::Json => DataType::JSON,
         SqlType::Timestamptz => DataType::Timestamp(None, TimezoneInfo::WithTimeZone),
         SqlType::Timestamp => DataType::Timestamp(None, TimezoneInfo::WithoutTimeZone),
+        SqlType::Interval => DataType::Interval {
+            fields: None,
+            precision: None,
+        },
         SqlType::Array(e) => DataType::Array(ArrayElemTypeDef::SquareBracket(
             Box::new(data_type(e.scalar())),
             None,
