@@ -28,7 +28,7 @@ pub use bucketdb_storage::{LimitExceeded, Limits};
 pub use check::CheckReport;
 pub use cluster::{Member, MembershipChange, CHANGE_TIMEOUT};
 pub use error::ConsensusError;
-pub use node::{Bootstrap, NodeConfig, NodeStatus, RaftNode, ReadConsistency};
+pub use node::{Bootstrap, Confirm, NodeConfig, NodeStatus, RaftNode, ReadConsistency};
 pub use transport::{Faults, NodeTls};
 pub use types::{Command, CommandResponse, NodeInfo, TypeConfig};
 

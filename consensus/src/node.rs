@@ -12,7 +12,9 @@ use std::time::Duration;
 use bucketdb_storage::{keys, ApplyOutcome, Datum, KvBatch, KvOp, Limits, Store};
 use openraft::async_runtime::WatchReceiver;
 use openraft::error::ClientWriteError;
-use openraft::{Config, LinearizerOption, Raft, ReadPolicy, ServerState, SnapshotPolicy};
+use openraft::{
+    Config, LinearizerOption, Raft, RaftLogReader, ReadPolicy, ServerState, SnapshotPolicy,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -62,6 +64,9 @@ pub struct NodeConfig {
     pub min_free_disk: u64,
     /// The largest snapshot this node accepts from a leader.
     pub max_snapshot_bytes: u64,
+    /// How the leader confirms it still leads before a linearizable read:
+    /// by its lease (no round of its own) or by a quorum round.
+    pub read_confirm: Confirm,
 }
 
 /// How the leader confirms it still leads before answering a read index.
@@ -69,9 +74,36 @@ pub struct NodeConfig {
 pub enum Confirm {
     /// A quorum round that starts after the request arrived (ReadIndex).
     Quorum,
-    /// A quorum acknowledgement within the leader lease.
+    /// A quorum acknowledgement younger than [`LEASE_AGE`] on the
+    /// leader's clock: the heartbeats it sends anyway, so no round of its
+    /// own while they are answered.
     Lease,
 }
+
+/// How long the leader trusts a quorum's acknowledgement (measured from
+/// when it sent what was acknowledged). A follower refuses to vote for
+/// another leader for `election_timeout_max` (600 ms) after it last heard
+/// from this one, on its own clock, and it heard later than the leader
+/// sent; so no other leader can have been elected while the leader's
+/// lease holds, as long as the two clocks' rates differ by less than the
+/// third of the lease left as margin (quartz clocks differ by millionths).
+/// Heartbeats go out every 100 ms, so the lease is normally renewed long
+/// before it runs out.
+const LEASE_AGE: Duration = Duration::from_millis(400);
+
+/// How long a follower refuses to vote for another leader after it last
+/// heard from the current one (openraft's lease is `election_timeout_max`).
+const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(600);
+
+/// How long a node that has voted before waits, when it starts, before it
+/// takes part in Raft. Its refusal to vote while it hears from a leader
+/// lives in memory: restarted at once, it could vote for (or become) a new
+/// leader while the old one still counts on an acknowledgement this node
+/// sent just before it stopped, and that leader's lease reads would be
+/// stale. Waiting out the lease from the start of the process is waiting
+/// at least that long after the last acknowledgement (openraft leaves this
+/// to its user; see `storage/helper.rs` there).
+const RESTART_QUIET: Duration = ELECTION_TIMEOUT_MAX;
 
 /// The read strength a session asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +168,7 @@ impl RaftNode {
             cluster_name: "bucketdb".into(),
             heartbeat_interval: 100,
             election_timeout_min: 300,
-            election_timeout_max: 600,
+            election_timeout_max: ELECTION_TIMEOUT_MAX.as_millis() as u64,
             // A node cut off and back does not force an election with its
             // inflated term.
             enable_pre_vote: Some(true),
@@ -167,13 +199,25 @@ impl RaftNode {
                 tls: config.tls.clone(),
             },
         );
+        let mut log_store = LogStore::new(store.clone());
+        let voted = log_store
+            .read_vote()
+            .await
+            .map_err(|e| ConsensusError::Fatal(e.to_string()))?
+            .is_some();
+        if voted {
+            tracing::info!(
+                "waiting {RESTART_QUIET:?} for any leader's lease to run out before joining Raft"
+            );
+            tokio::time::sleep(RESTART_QUIET).await;
+        }
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
             Network {
                 peers: peers.clone(),
             },
-            LogStore::new(store.clone()),
+            log_store,
             sm,
         )
         .await
@@ -494,7 +538,7 @@ impl RaftNode {
     ) -> Result<u64, ConsensusError> {
         self.failure.check()?;
         if consistency == ReadConsistency::Linearizable {
-            self.linearize(Confirm::Quorum).await?;
+            self.linearize(self.config.read_confirm).await?;
         }
         self.wait_seen(at_least).await
     }
@@ -576,7 +620,7 @@ impl RaftNode {
         let option = match how {
             Confirm::Quorum => LinearizerOption::from(ReadPolicy::ReadIndex),
             // A stale lease is renewed by a heartbeat round, not refused.
-            Confirm::Lease => LinearizerOption::new(None, true),
+            Confirm::Lease => LinearizerOption::new(Some(LEASE_AGE), true),
         };
         let confirm = self.raft.ensure_linearizable(option);
         match tokio::time::timeout(timeout, confirm).await {
@@ -700,6 +744,7 @@ pub(crate) mod tests {
             limits: Limits::default(),
             min_free_disk: 0,
             max_snapshot_bytes: u64::MAX,
+            read_confirm: Confirm::Lease,
         }
     }
 
@@ -781,5 +826,36 @@ pub(crate) mod tests {
         let status = node.status();
         assert_eq!(status.leader_id, Some(1));
         assert_eq!(status.voters, vec![1]);
+    }
+
+    /// A node that has voted waits out any leader's lease before it runs
+    /// Raft again (it could otherwise elect a new leader while the old one
+    /// still serves lease reads on its last acknowledgement); a new node
+    /// has acknowledged nothing and starts at once.
+    #[tokio::test]
+    async fn a_node_that_voted_waits_out_the_lease_when_it_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = std::time::Instant::now();
+        let node = RaftNode::start(config(dir.path()), listener().await)
+            .await
+            .unwrap();
+        assert!(started.elapsed() < RESTART_QUIET, "{:?}", started.elapsed());
+        node.wait_for_leader().await.unwrap();
+        node.shutdown().await;
+        drop(node);
+        let mut waited = None;
+        for _ in 0..100 {
+            let started = std::time::Instant::now();
+            match RaftNode::start(config(dir.path()), listener().await).await {
+                Ok(n) => {
+                    waited = Some(started.elapsed());
+                    n.shutdown().await;
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let waited = waited.expect("node reopens");
+        assert!(waited >= RESTART_QUIET, "{waited:?}");
     }
 }

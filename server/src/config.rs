@@ -23,6 +23,22 @@ pub enum AuthMode {
     Scram,
 }
 
+/// How a linearizable read's leader confirms it still leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadConfirm {
+    /// By its lease: a quorum answered its heartbeats within the last
+    /// 400 ms (followers refuse to elect another leader for 600 ms), so a
+    /// read costs no round of its own; assumes the nodes' clocks run at
+    /// rates that differ by less than a third.
+    #[default]
+    Lease,
+    /// By a quorum round that starts after the read arrived (ReadIndex):
+    /// no assumption about clocks, a round trip to a quorum per batch of
+    /// reads.
+    Quorum,
+}
+
 /// bucketdb: a replicated metadata database for object storage that speaks
 /// the PostgreSQL wire protocol.
 ///
@@ -59,6 +75,9 @@ pub struct Args {
     /// Seconds a write or a linearizable read may wait for a leader or quorum [default: 5]
     #[arg(long, env = "BUCKETDB_TIMEOUT_SECS")]
     pub timeout_secs: Option<u64>,
+    /// How the leader confirms it leads before a linearizable read [default: lease]
+    #[arg(long, env = "BUCKETDB_READ_CONFIRM", value_enum)]
+    pub read_confirm: Option<ReadConfirm>,
     /// Log filter, as RUST_LOG (e.g. info, bucketdb=debug) [default: info]
     #[arg(long, env = "BUCKETDB_LOG")]
     pub log: Option<String>,
@@ -133,6 +152,7 @@ struct FileConfig {
     http_addr: Option<SocketAddr>,
     snapshot_every: Option<u64>,
     timeout_secs: Option<u64>,
+    read_confirm: Option<ReadConfirm>,
     log: Option<String>,
     join: Option<String>,
     no_init: Option<bool>,
@@ -169,6 +189,7 @@ pub struct Config {
     pub http_addr: SocketAddr,
     pub snapshot_every: u64,
     pub timeout_secs: u64,
+    pub read_confirm: ReadConfirm,
     pub log: String,
     pub start: Start,
     pub auth: AuthMode,
@@ -233,6 +254,7 @@ impl Config {
                 .or(file.snapshot_every)
                 .unwrap_or(10_000),
             timeout_secs: args.timeout_secs.or(file.timeout_secs).unwrap_or(5),
+            read_confirm: args.read_confirm.or(file.read_confirm).unwrap_or_default(),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             start: match (
                 args.join.or(file.join),

@@ -14,13 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bucketdb_consensus::{Bootstrap, Faults, NodeConfig, NodeInfo, NodeTls, RaftNode};
+use bucketdb_consensus::{Bootstrap, Confirm, Faults, NodeConfig, NodeInfo, NodeTls, RaftNode};
 use bucketdb_sql::{Engine, QueryMemory};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::{Args, AuthMode, Command, Config, Start};
+use crate::config::{Args, AuthMode, Command, Config, ReadConfirm, Start};
 use crate::metrics::Metrics;
 
 /// Rust allocations (planning, rows, protocol buffers) go through mimalloc;
@@ -130,6 +130,10 @@ async fn run() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("limits: {e}"))?,
             min_free_disk: config.limits.min_free_disk_bytes,
             max_snapshot_bytes: config.limits.max_snapshot_bytes,
+            read_confirm: match config.read_confirm {
+                ReadConfirm::Lease => Confirm::Lease,
+                ReadConfirm::Quorum => Confirm::Quorum,
+            },
         },
         raft_listener,
     )

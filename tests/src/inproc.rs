@@ -9,7 +9,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bucketdb_consensus::{Bootstrap, Faults, MembershipChange, NodeConfig, NodeInfo, RaftNode};
+use bucketdb_consensus::{
+    Bootstrap, Confirm, Faults, MembershipChange, NodeConfig, NodeInfo, RaftNode,
+};
 use bucketdb_sql::{Engine, Interrupt, Output, Session, SqlError, Value};
 use tokio::net::TcpListener;
 
@@ -31,15 +33,25 @@ pub struct InProcCluster {
     /// through an engine a client holds).
     wipes: Vec<usize>,
     tmp: tempfile::TempDir,
+    /// How every node's linearizable reads confirm leadership.
+    read_confirm: Confirm,
 }
 
 impl InProcCluster {
     /// Node 1 initialises; the others are added and promoted through it.
+    /// Linearizable reads are confirmed by the leader's lease, as a node
+    /// started without flags confirms them.
     pub async fn start(n: usize) -> InProcCluster {
+        Self::start_with(n, Confirm::Lease).await
+    }
+
+    /// As [`InProcCluster::start`], with reads confirmed by `read_confirm`.
+    pub async fn start_with(n: usize, read_confirm: Confirm) -> InProcCluster {
         let mut c = InProcCluster {
             nodes: vec![],
             wipes: vec![],
             tmp: tempfile::tempdir().expect("temp dir"),
+            read_confirm,
         };
         c.nodes.push(None);
         c.launch(0, Bootstrap::Single, "127.0.0.1:0").await;
@@ -90,6 +102,7 @@ impl InProcCluster {
             limits: Default::default(),
             min_free_disk: 0,
             max_snapshot_bytes: u64::MAX,
+            read_confirm: self.read_confirm,
         };
         // A node killed in this process may hold its RocksDB lock for a
         // moment after shutdown.

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bucketdb_consensus::MembershipChange;
+use bucketdb_consensus::{Confirm, MembershipChange};
 use bucketdb_sql::{Engine, Output, Session, SqlState, Value};
 use bucketdb_tests::inproc::{sql, InProcCluster};
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester, SequentialSpec};
@@ -353,9 +353,22 @@ async fn inject(c: &mut InProcCluster, fault: Fault) -> Option<(usize, String)> 
     killed
 }
 
+/// Reads confirmed by the leader's lease, as nodes run by default: a
+/// partitioned leader must stop serving them before another is elected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linearizable_histories_under_twenty_fault_schedules() {
-    let mut c = InProcCluster::start(3).await;
+    check_schedules(Confirm::Lease, SCHEDULES).await;
+}
+
+/// Reads confirmed by a quorum round each (`--read-confirm quorum`), one
+/// schedule of each fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quorum_confirmed_reads_are_linearizable_under_each_fault() {
+    check_schedules(Confirm::Quorum, FAULTS.len()).await;
+}
+
+async fn check_schedules(read_confirm: Confirm, schedules: usize) {
+    let mut c = InProcCluster::start_with(3, read_confirm).await;
     {
         let leader = c.leader().await;
         let mut s = Session::new("postgres", "bucketdb");
@@ -371,7 +384,7 @@ async fn linearizable_histories_under_twenty_fault_schedules() {
     let next_value = Arc::new(AtomicI64::new(1));
     let mut total_ops = 0;
     let started = Instant::now();
-    for schedule in 0..SCHEDULES {
+    for schedule in 0..schedules {
         let fault = FAULTS[schedule % FAULTS.len()];
         setup_keys(&c, schedule).await;
         let history = Arc::new(History::default());
@@ -405,7 +418,7 @@ async fn linearizable_histories_under_twenty_fault_schedules() {
     // After every fault, the replicas hold the same state.
     c.assert_consistent().await;
     println!(
-        "{SCHEDULES} fault schedules, {total_ops} operations checked linearizable in {:?}",
+        "{schedules} fault schedules, reads confirmed by {read_confirm:?}, {total_ops} operations checked linearizable in {:?}",
         started.elapsed()
     );
     c.shutdown().await;

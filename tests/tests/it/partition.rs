@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use bucketdb_consensus::{ConsensusError, MembershipChange, RaftNode, ReadConsistency};
+use bucketdb_consensus::{Confirm, ConsensusError, MembershipChange, RaftNode, ReadConsistency};
 use bucketdb_storage::{keys, ApplyOutcome, Datum, KvBatch, KvOp};
 use bucketdb_tests::inproc::InProcCluster;
 
@@ -173,4 +173,40 @@ async fn a_follower_behind_many_large_entries_catches_up() {
     }
     c.assert_consistent().await;
     c.shutdown().await;
+}
+
+/// A leader confirms linearizable reads by its lease: cut off just after
+/// a write committed, it still answers them (no quorum round is needed
+/// while the acknowledgement is younger than the lease), and once the
+/// majority has elected another leader and committed past it, it answers
+/// none. Confirmed by a quorum round instead, the cut-off leader answers
+/// none at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_leader_serves_lease_reads_only_while_no_other_can_lead() {
+    for confirm in [Confirm::Lease, Confirm::Quorum] {
+        let mut c = InProcCluster::start_with(3, confirm).await;
+        let old = c.leader().await;
+        c.node(old).node.propose(put("before")).await.unwrap();
+        c.isolate(old);
+        let started = Instant::now();
+        let read = c.node(old).node.read_barrier(LINEARIZABLE, 0).await;
+        match confirm {
+            Confirm::Lease => {
+                assert!(read.is_ok(), "{read:?}");
+                assert!(started.elapsed() < Duration::from_millis(400));
+            }
+            Confirm::Quorum => assert!(read.is_err(), "{read:?}"),
+        }
+        let rest: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+        let new = c.leader_among(&rest).await;
+        c.node(new).node.propose(put("after")).await.unwrap();
+        let stale = c.node(old).node.read_barrier(LINEARIZABLE, 0).await;
+        assert!(
+            stale.is_err(),
+            "{confirm:?}: the old leader confirmed a read after another leader committed"
+        );
+        assert!(!has(&c.node(old).node, "after"));
+        c.heal();
+        c.shutdown().await;
+    }
 }
