@@ -97,4 +97,41 @@ with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", a
         pass
     total = conn.execute("SELECT sum(size) FROM objects WHERE bucket = %s", ("py-bucket",)).fetchone()[0]
     assert total == 14, total
+
+    # The status each ReadyForQuery reports, as PostgreSQL's: an error
+    # outside a transaction leaves the connection idle; one inside fails
+    # the transaction, whatever refused the statement (the engine or the
+    # protocol layer); a COMMIT that fails with 40001 ends the transaction,
+    # so the connection is idle again.
+    IDLE, INTRANS, INERROR = (psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.INTRANS,
+                              psycopg.pq.TransactionStatus.INERROR)
+    assert conn.info.transaction_status == IDLE
+    conn.execute("BEGIN")
+    assert conn.info.transaction_status == INTRANS
+    try:
+        conn.execute("SELECT key FROM objects WHERE size = %s", ("not a number",))
+        raise AssertionError("a text parameter for a bigint was accepted")
+    except psycopg.Error:
+        pass
+    assert conn.info.transaction_status == INERROR, conn.info.transaction_status
+    try:
+        conn.execute("SELECT 1")
+        raise AssertionError("a failed transaction ran a statement")
+    except errors.InFailedSqlTransaction:
+        pass
+    conn.execute("ROLLBACK")
+    assert conn.info.transaction_status == IDLE
+    with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", autocommit=True) as other:
+        conn.execute("BEGIN")
+        conn.execute("SELECT size FROM objects WHERE bucket = %s AND key = %s", ("py-bucket", "a.txt"))
+        other.execute("UPDATE objects SET size = 100 WHERE bucket = %s AND key = %s", ("py-bucket", "a.txt"))
+        conn.execute("UPDATE objects SET size = size + 10 WHERE bucket = %s AND key = %s", ("py-bucket", "a.txt"))
+        try:
+            conn.execute("COMMIT")
+            raise AssertionError("a commit over a changed read succeeded")
+        except errors.SerializationFailure:
+            pass
+        assert conn.info.transaction_status == IDLE, conn.info.transaction_status
+    size = conn.execute("SELECT size FROM objects WHERE bucket = %s AND key = %s", ("py-bucket", "a.txt")).fetchone()[0]
+    assert size == 100, size
 print("psycopg ok")

@@ -200,7 +200,8 @@ pub async fn serve(
                 ),
             );
             // As any failed statement, it fails an open transaction.
-            conn.session.lock().await.fail_transaction();
+            let status = conn.statement_failed().await;
+            socket.set_transaction_status(status);
             process_error(&mut socket, super::user_error(&e), extended_query).await?;
             continue;
         }
@@ -217,7 +218,11 @@ pub async fn serve(
         .await;
         match processed {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => process_error(&mut socket, e, extended_query).await?,
+            Ok(Err(e)) => {
+                let status = conn.statement_failed().await;
+                socket.set_transaction_status(status);
+                process_error(&mut socket, e, extended_query).await?
+            }
             // A bug: the connection ends, counted, and the node goes on.
             Err(_) => {
                 conn.metrics.panicked();

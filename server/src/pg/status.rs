@@ -41,6 +41,17 @@ impl Connection {
         }
     }
 
+    /// A statement failed where the engine did not see it fail (pgwire
+    /// refused its message, or the failure came after the engine's part,
+    /// as a COMMIT that failed with 40001): an open transaction fails, as
+    /// PostgreSQL's does, and the status is then the session's, so an
+    /// error outside a transaction (or the failed COMMIT that ended one)
+    /// leaves the connection idle.
+    pub(super) async fn statement_failed(&self) -> TransactionStatus {
+        self.session.lock().await.fail_transaction();
+        self.transaction_status().await
+    }
+
     /// Sends a simple query's responses, then ReadyForQuery with the
     /// session's status (unless a COPY FROM STDIN is now under way: its
     /// end sends that).
