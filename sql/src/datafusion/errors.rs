@@ -64,6 +64,10 @@ pub fn to_sql_error(e: DataFusionError) -> SqlError {
         DataFusionError::Plan(_) if lower.contains("no field named") => {
             SqlError::undefined_column(message)
         }
+        // `SELECT x.* FROM t`: PostgreSQL's "missing FROM-clause entry".
+        DataFusionError::Plan(_) if lower.contains("invalid qualifier") => {
+            SqlError::undefined_table(message)
+        }
         DataFusionError::Plan(_) if lower.contains("group by") => SqlError::grouping_error(message),
         DataFusionError::Plan(_) if lower.contains("coerc") || lower.contains("type") => {
             SqlError::datatype_mismatch(message)
@@ -187,6 +191,7 @@ mod tests {
                 SqlState::DatatypeMismatch,
             ),
             (plan("something else"), SqlState::SyntaxError),
+            (plan("Invalid qualifier x"), SqlState::UndefinedTable),
             (
                 DataFusionError::Execution("Divide by zero error".into()),
                 SqlState::DivisionByZero,

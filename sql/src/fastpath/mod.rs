@@ -13,6 +13,7 @@
 mod copy;
 mod delete;
 mod insert;
+mod join;
 mod restore;
 mod select;
 mod stream;

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
+use super::join::scan_joined;
 use crate::catalog::Catalog;
 use crate::error::{SqlError, SqlResult, SqlState};
 use crate::expr::{passes, truthy, AggState, EvalEnv, Expr};
@@ -151,8 +152,12 @@ pub(super) fn select_into(
     match (s.table, input) {
         (Some(id), Input::Table(view)) => {
             let table = catalog.get(id);
-            s.access
-                .scan(table, view, env, &mut |stored| visit(table.values(&stored)))?;
+            match &s.join {
+                None => s
+                    .access
+                    .scan(table, view, env, &mut |stored| visit(table.values(&stored)))?,
+                Some(join) => scan_joined(catalog, join, table, &s.access, view, env, &mut visit)?,
+            }
         }
         (_, Input::Rows(rows)) => {
             for row in rows {

@@ -39,7 +39,16 @@ pub(super) fn explain(plan: &Plan, catalog: &Catalog) -> Vec<String> {
                 ));
             }
             match (s.table, &s.function) {
-                (Some(id), _) => lines.extend(scan(id, &s.access, &s.filter)),
+                (Some(id), _) => {
+                    if let Some(j) = &s.join {
+                        lines.push(format!(
+                            "Lookup join: {} found by key for each row of {}",
+                            catalog.get(j.table).name,
+                            catalog.get(id).name
+                        ));
+                    }
+                    lines.extend(scan(id, &s.access, &s.filter))
+                }
                 (None, Some(f)) => {
                     lines.push(format!("Function scan of {}()", f.function.name()));
                     if s.filter.is_some() {

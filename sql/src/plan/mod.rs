@@ -8,10 +8,12 @@
 
 mod dml;
 mod explain;
+mod join;
 mod select;
 mod utility;
 
 pub use dml::{DeletePlan, InsertPlan, OnConflict, UpdatePlan};
+pub use join::LookupJoin;
 pub use select::{Projection, SelectPlan, SortSource};
 
 use sqlparser::ast::{self, Statement};

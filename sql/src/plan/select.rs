@@ -4,6 +4,7 @@
 
 use sqlparser::ast::{self, SelectItem, SetExpr, TableFactor};
 
+use super::join::{two_relations, LookupJoin, TwoTables};
 use super::table_scope;
 use crate::bind::{column_name, ident, table_name, Binder, Ctx, Scope};
 use crate::catalog::{Catalog, Table, TableId};
@@ -37,7 +38,10 @@ pub struct SortKey {
 
 #[derive(Debug, Clone)]
 pub struct SelectPlan {
+    /// The table read (with a join, the driving one, which `access` finds).
     pub table: Option<TableId>,
+    /// A second table, looked up by key for each row `access` finds.
+    pub join: Option<LookupJoin>,
     /// A table function in FROM instead of a table.
     pub function: Option<TableFnCall>,
     pub access: Access,
@@ -86,9 +90,18 @@ pub(super) fn plan_query(
             ))
         }
     };
-    let (table, function, scope) = match select.from.as_slice() {
-        [] => (None, None, Scope::default()),
-        [twj] if twj.joins.is_empty() => match from_item(catalog, &twj.relation, b)? {
+    let joined = match two_relations(&select.from)? {
+        Some(r) => Some(TwoTables {
+            first: from_table_only(catalog, r.first, b)?,
+            second: from_table_only(catalog, r.second, b)?,
+            on: r.on,
+        }),
+        None => None,
+    };
+    let (table, function, scope) = match (select.from.as_slice(), &joined) {
+        (_, Some(two)) => (Some(two.first.0), None, two.scope()?),
+        ([], None) => (None, None, Scope::default()),
+        ([twj, ..], None) => match from_item(catalog, &twj.relation, b)? {
             (Source::Table(t), q) => (Some(t), None, table_scope(t, &q)),
             (Source::Function(f), q) => {
                 let mut scope = Scope::default();
@@ -98,15 +111,22 @@ pub(super) fn plan_query(
                 (None, Some(f), scope)
             }
         },
-        _ => {
-            return Err(SqlError::feature_not_supported(
-                "joins are not supported yet",
-            ))
-        }
     };
     let filter = match &select.selection {
         Some(e) => Some(b.bind(e, &scope, Ctx::want(SqlType::Bool))?.0),
         None => None,
+    };
+    let (table, access, join, filter) = match &joined {
+        Some(two) => {
+            let p = two.plan(filter, b, &scope)?;
+            (
+                Some(catalog.get(p.driving)),
+                Some(p.access),
+                Some(p.join),
+                p.filter,
+            )
+        }
+        None => (table, None, None, filter),
     };
     let group_by = group_exprs
         .iter()
@@ -217,11 +237,14 @@ pub(super) fn plan_query(
     } else {
         None
     };
-    let access = table
-        .map(|t| Access::derive(t, filter.as_ref()))
-        .unwrap_or_default();
+    let access = access.unwrap_or_else(|| {
+        table
+            .map(|t| Access::derive(t, filter.as_ref()))
+            .unwrap_or_default()
+    });
     Ok(SelectPlan {
         table: table.map(|t| t.id),
+        join,
         function,
         access,
         filter,
@@ -272,6 +295,21 @@ fn from_item<'c>(
     Ok((source, qualifier))
 }
 
+/// A relation of a join: only built-in tables are joined here (a table
+/// function in a join goes to DataFusion).
+fn from_table_only<'c>(
+    catalog: &'c Catalog,
+    relation: &TableFactor,
+    b: &mut Binder,
+) -> SqlResult<(&'c Table, String)> {
+    match from_item(catalog, relation, b)? {
+        (Source::Table(t), q) => Ok((t, q)),
+        (Source::Function(_), _) => Err(SqlError::feature_not_supported(
+            "a table function in a join is planned by DataFusion",
+        )),
+    }
+}
+
 /// The table a write names: only built-in tables take writes.
 pub(super) fn from_table<'c>(
     catalog: &'c Catalog,
@@ -310,12 +348,29 @@ pub(super) fn projection(
                         "SELECT * with no tables specified is not valid",
                     ));
                 }
-                for (i, c) in scope
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| !c.qualified_only)
-                {
+                // `t.*`: the columns of the relation FROM names t.
+                let qualifier = match item {
+                    SelectItem::QualifiedWildcard(
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                        _,
+                    ) => Some(table_name(n)?),
+                    SelectItem::QualifiedWildcard(..) => {
+                        return Err(SqlError::feature_not_supported(format!(
+                            "{item} is not supported"
+                        )))
+                    }
+                    _ => None,
+                };
+                if let Some(q) = &qualifier {
+                    if !scope.columns.iter().any(|c| &c.qualifier == q) {
+                        return Err(SqlError::undefined_table(format!(
+                            "missing FROM-clause entry for table \"{q}\""
+                        )));
+                    }
+                }
+                for (i, c) in scope.columns.iter().enumerate().filter(|(_, c)| {
+                    !c.qualified_only && qualifier.as_ref().is_none_or(|q| &c.qualifier == q)
+                }) {
                     p.items.push(Expr::Column(i));
                     p.columns.push(OutColumn {
                         name: c.name.clone(),
