@@ -21,15 +21,70 @@ use super::sql_ast::{call, named};
 const SERIES: &str = "generate_series";
 const UNNEST: &str = "unnest";
 
-/// Names the columns of one-column set-returning functions in FROM and
-/// unnests `generate_series` in select lists.
+/// Names the columns of one-column set-returning functions in FROM,
+/// numbers their rows for `WITH ORDINALITY`, and unnests
+/// `generate_series` in select lists.
 pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut SetReturning);
 }
 
 /// Whether a statement (lowercased) may have anything to rewrite.
 pub fn mentioned(lower: &str) -> bool {
-    lower.contains(SERIES) || lower.contains(UNNEST)
+    lower.contains(SERIES) || lower.contains(UNNEST) || lower.contains("ordinality")
+}
+
+/// `f(…) WITH ORDINALITY [AS t (…)]` as `(SELECT *, row_number() OVER ()
+/// AS ordinality FROM f(…)) AS t (…)`: the function's rows numbered from
+/// 1 in the order it returns them (one partition, so the window keeps
+/// that order), under the alias the query gave, or the function's name.
+/// DataFusion ignored the clause on a function (no ordinality column:
+/// `SELECT * FROM generate_series(5, 7) WITH ORDINALITY` answered one
+/// column) and refused it on UNNEST.
+fn number_rows(factor: &mut TableFactor) {
+    let (function, alias) = match factor {
+        TableFactor::Table {
+            name,
+            alias,
+            args: Some(_),
+            with_ordinality: ordinality @ true,
+            ..
+        } => {
+            *ordinality = false;
+            let function = name
+                .0
+                .last()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| SERIES.into());
+            (function, alias.take())
+        }
+        TableFactor::UNNEST {
+            alias,
+            with_ordinality: ordinality @ true,
+            ..
+        } => {
+            *ordinality = false;
+            (UNNEST.to_string(), alias.take())
+        }
+        _ => return,
+    };
+    let sql = format!("SELECT *, row_number() OVER () AS ordinality FROM {factor}");
+    let Ok(subquery) = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+        .try_with_sql(&sql)
+        .and_then(|mut p| p.parse_query())
+    else {
+        return;
+    };
+    *factor = TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias: Some(alias.unwrap_or_else(|| TableAlias {
+            explicit: true,
+            name: Ident::new(function),
+            columns: vec![],
+            at: None,
+        })),
+        sample: None,
+    };
 }
 
 struct SetReturning;
@@ -38,6 +93,7 @@ impl VisitorMut for SetReturning {
     type Break = ();
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        number_rows(factor);
         match factor {
             TableFactor::Table {
                 name,
@@ -157,6 +213,18 @@ mod tests {
         assert_eq!(
             rewritten("SELECT x FROM generate_series(1, 3) AS g (x)"),
             "SELECT x FROM generate_series(1, 3) AS g (x)"
+        );
+    }
+
+    #[test]
+    fn with_ordinality_numbers_the_rows() {
+        assert_eq!(
+            rewritten("SELECT * FROM generate_series(5, 7) WITH ORDINALITY"),
+            "SELECT * FROM (SELECT *, row_number() OVER () AS ordinality FROM generate_series(5, 7) AS generate_series (generate_series)) AS generate_series"
+        );
+        assert_eq!(
+            rewritten("SELECT n, i FROM unnest(ARRAY['a']) WITH ORDINALITY AS u (n, i)"),
+            "SELECT n, i FROM (SELECT *, row_number() OVER () AS ordinality FROM UNNEST(ARRAY['a']) AS unnest (unnest)) AS u (n, i)"
         );
     }
 

@@ -272,7 +272,11 @@ fn from_item<'c>(
     b: &mut Binder,
 ) -> SqlResult<(Source<'c>, String)> {
     let TableFactor::Table {
-        name, alias, args, ..
+        name,
+        alias,
+        args,
+        with_ordinality: false,
+        ..
     } = relation
     else {
         return Err(SqlError::feature_not_supported(format!(
