@@ -134,4 +134,9 @@ with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", a
         assert conn.info.transaction_status == IDLE, conn.info.transaction_status
     size = conn.execute("SELECT size FROM objects WHERE bucket = %s AND key = %s", ("py-bucket", "a.txt")).fetchone()[0]
     assert size == 100, size
+    # The composite key as a row value, with parameters (ORMs write it so).
+    cur = conn.execute("UPDATE objects SET etag = 'rv' WHERE (bucket, key) = (%s, %s)", ("py-bucket", "a.txt"))
+    assert cur.rowcount == 1, cur.rowcount
+    etag = conn.execute("SELECT etag FROM objects WHERE (bucket, key) = (%s, %s)", ("py-bucket", "a.txt")).fetchone()
+    assert etag == ("rv",), etag
 print("psycopg ok")

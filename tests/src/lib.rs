@@ -64,9 +64,31 @@ pub struct Server {
     /// verify the server against it.
     pub ca: Option<PathBuf>,
     _tmp: Option<tempfile::TempDir>,
+    /// The server's log lines, when it was started to capture them
+    /// ([`Server::start_logging`]); otherwise the log goes to the test's
+    /// stderr.
+    log: Option<std::sync::Mutex<mpsc::Receiver<String>>>,
 }
 
 impl Server {
+    /// Starts a fresh single-node server with `extra` flags whose log
+    /// ([`Server::log_lines`]) the test reads.
+    pub fn start_logging(extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = Server::spawn(&tmp.path().join("data"), extra, true);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// The log lines the server has written so far (a server started with
+    /// [`Server::start_logging`]; none otherwise).
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log
+            .as_ref()
+            .and_then(|rx| rx.lock().ok().map(|rx| rx.try_iter().collect()))
+            .unwrap_or_default()
+    }
+
     /// Starts a fresh single-node server in a new temporary data directory.
     pub fn start() -> Server {
         let tmp = tempfile::tempdir().expect("temp dir");
@@ -134,6 +156,10 @@ impl Server {
     /// Starts a server on `data_dir` (which may hold data already). Each
     /// address flag not in `extra` gets an ephemeral port.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn(data_dir, extra, false)
+    }
+
+    fn spawn(data_dir: &Path, extra: &[&str], capture_log: bool) -> Server {
         let password = extra
             .iter()
             .position(|a| *a == "--superuser-password-file")
@@ -159,9 +185,25 @@ impl Server {
         let mut child = cmd
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture_log {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary().display()));
+        let log = child.stderr.take().map(|stderr| {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            std::sync::Mutex::new(rx)
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -190,6 +232,7 @@ impl Server {
             password,
             ca,
             _tmp: None,
+            log,
         }
     }
 

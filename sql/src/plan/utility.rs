@@ -117,7 +117,9 @@ pub(super) fn show_name(words: &str) -> Option<String> {
         "all" => return None,
         "transaction isolation level" => "transaction_isolation".into(),
         "time zone" => "timezone".into(),
-        "session authorization" => "session_authorization".into(),
+        // sqlparser takes SESSION as MySQL's scope keyword and leaves
+        // `SHOW SESSION AUTHORIZATION` with one word.
+        "session authorization" | "authorization" => "session_authorization".into(),
         _ => words,
     })
 }

@@ -156,9 +156,25 @@ async fn explain_shows_what_reaches_the_scan() {
             .collect::<Vec<_>>()
             .join("\n")
     };
+    // An inner join found by key is bucketdb's planner's lookup join.
     let text = plan(
         c.simple_query(
             "EXPLAIN SELECT o.key FROM objects o JOIN buckets b ON b.name = o.bucket \
+             WHERE o.bucket = 'photos' AND o.key LIKE 'k1%'",
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        text,
+        "Lookup join: buckets found by key for each row of objects\n\
+         Range seek on objects within 1 bucket(s): key LIKE prefix\n  \
+         Filter: WHERE clause on every row found"
+    );
+    // An outer join is DataFusion's, with the key predicates in its scans.
+    let text = plan(
+        c.simple_query(
+            "EXPLAIN SELECT o.key FROM objects o LEFT JOIN buckets b ON b.name = o.bucket \
              WHERE o.bucket = 'photos' AND o.key LIKE 'k1%'",
         )
         .await

@@ -237,3 +237,39 @@ fn prepare_and_execute_in_sql() {
         assert!(!ok && err.contains(code), "{statements:?}: {err}");
     }
 }
+
+/// `--log-statements` logs what a client sent (simple queries, and each
+/// statement an extended-protocol client parses) and the errors it got, so
+/// a user can see what a tool does; without it nothing is logged.
+#[test]
+fn log_statements_shows_what_a_client_sent() {
+    let read_log = |s: &Server, wanted: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut lines: Vec<String> = vec![];
+        while std::time::Instant::now() < deadline && !lines.iter().any(|l| l.contains(wanted)) {
+            lines.extend(s.log_lines());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        lines
+    };
+    let logging = Server::start_logging(&["--log-statements"]);
+    // The second statement fails (22012), so psql's own status says nothing.
+    let _ = logging.psql(&["-c", "SELECT 40 + 2 AS answer", "-c", "SELECT 1 / 0"]);
+    let lines = read_log(&logging, "22012");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("statement: SELECT 40 + 2 AS answer")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("22012")), "{lines:#?}");
+    let quiet = Server::start_logging(&[]);
+    let (ok, out, err) = quiet.psql(&["-c", "SELECT 40 + 2 AS answer"]);
+    assert!(ok, "{out}{err}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let lines = quiet.log_lines();
+    assert!(
+        !lines.iter().any(|l| l.contains("SELECT 40 + 2")),
+        "{lines:#?}"
+    );
+}
