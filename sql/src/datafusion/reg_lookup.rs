@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::DataFusionError;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
-use sqlparser::ast::{Expr, Statement, Value, VisitMut, VisitorMut};
+use sqlparser::ast::{BinaryOperator, Expr, Statement, Value, VisitMut, VisitorMut};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -88,6 +88,20 @@ impl RegKind {
     }
 }
 
+/// Whether a cast's operand names the object (a literal, a parameter, or
+/// a string computed with `||`) rather than holding its OID (a column).
+pub fn names_object(operand: &Expr) -> bool {
+    match operand {
+        Expr::Value(_) => true,
+        Expr::Nested(inner) => names_object(inner),
+        Expr::BinaryOp {
+            op: BinaryOperator::StringConcat,
+            ..
+        } => true,
+        _ => false,
+    }
+}
+
 /// Whether a statement's lower-cased text may cast a name to an OID type.
 pub fn mentioned(lower: &str) -> bool {
     ["regclass", "regtype", "regnamespace", "regproc"]
@@ -123,17 +137,28 @@ impl VisitorMut for Lookups {
         let Some(kind) = RegKind::of(data_type) else {
             return ControlFlow::Continue(());
         };
-        let Expr::Value(v) = operand.as_ref() else {
-            return ControlFlow::Continue(());
-        };
-        let found = match &v.value {
-            Value::SingleQuotedString(s)
-                if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                Ok(Some(format!("CAST({s} AS INT)")))
-            }
-            Value::SingleQuotedString(s) => literal_lookup(kind, s).map(Some),
-            Value::Placeholder(p) => Ok(Some(parameter_lookup(kind, p))),
+        let mut operand = operand.as_ref();
+        while let Expr::Nested(inner) = operand {
+            operand = inner;
+        }
+        let found = match operand {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s)
+                    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    Ok(Some(format!("CAST({s} AS INT)")))
+                }
+                Value::SingleQuotedString(s) => literal_lookup(kind, s).map(Some),
+                Value::Placeholder(p) => Ok(Some(parameter_lookup(kind, p))),
+                _ => Ok(None),
+            },
+            // A name computed from strings (`quote_ident(s) || '.' ||
+            // quote_ident(t)`) is looked up once evaluated, as a parameter
+            // is. Any other operand (a column of OIDs) is an OID already.
+            concat @ Expr::BinaryOp {
+                op: BinaryOperator::StringConcat,
+                ..
+            } => Ok(Some(parameter_lookup(kind, &format!("({concat})")))),
             _ => Ok(None),
         };
         match found {
@@ -320,6 +345,12 @@ mod tests {
         );
         let out = rewritten("SELECT $1::regclass").unwrap();
         assert!(out.contains("parse_ident(CAST($1 AS TEXT))"), "{out}");
+        // A name computed from strings is looked up once evaluated.
+        let out = rewritten("SELECT ('obj' || 'ects')::regclass").unwrap();
+        assert!(
+            out.contains("parse_ident(CAST(('obj' || 'ects') AS TEXT))"),
+            "{out}"
+        );
         // A column cast is an OID already.
         let kept = "SELECT c.oid::REGCLASS FROM pg_class c";
         assert_eq!(rewritten(kept).unwrap(), kept);

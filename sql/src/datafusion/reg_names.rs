@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, Query, SelectItem, SetExpr, Statement, VisitMut, VisitorMut};
 
-use super::reg_lookup::RegKind;
+use super::reg_lookup::{names_object, RegKind};
 use super::sql_ast::parsed_expr;
 use crate::bind::typname;
 
@@ -77,9 +77,10 @@ fn shown(e: &Expr) -> Option<Expr> {
     };
     let kind = RegKind::of(data_type)?;
     // A name is looked up as the cast; a column holds the OID already.
-    let oid = match **inner {
-        Expr::Value(_) => e.to_string(),
-        _ => inner.to_string(),
+    let oid = if names_object(inner) {
+        e.to_string()
+    } else {
+        inner.to_string()
     };
     let sql = match kind {
         RegKind::Class => {

@@ -256,7 +256,7 @@ fn single_table<'c>(
             "joins are not supported yet",
         ));
     }
-    from_table(catalog, &twj.relation, b)
+    from_table(catalog, &twj.relation, b, "is read-only")
 }
 
 pub(super) fn plan_update(

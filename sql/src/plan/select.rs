@@ -59,6 +59,9 @@ pub struct SelectPlan {
     pub offset: Option<Expr>,
 }
 
+/// Why a table function in a join is left to DataFusion.
+const JOINED: &str = "in a join is planned by DataFusion";
+
 pub(super) fn plan_query(
     catalog: &Catalog,
     q: &ast::Query,
@@ -92,8 +95,8 @@ pub(super) fn plan_query(
     };
     let joined = match two_relations(&select.from)? {
         Some(r) => Some(TwoTables {
-            first: from_table_only(catalog, r.first, b)?,
-            second: from_table_only(catalog, r.second, b)?,
+            first: from_table(catalog, r.first, b, JOINED)?,
+            second: from_table(catalog, r.second, b, JOINED)?,
             on: r.on,
         }),
         None => None,
@@ -299,31 +302,20 @@ fn from_item<'c>(
     Ok((source, qualifier))
 }
 
-/// A relation of a join: only built-in tables are joined here (a table
-/// function in a join goes to DataFusion).
-fn from_table_only<'c>(
-    catalog: &'c Catalog,
-    relation: &TableFactor,
-    b: &mut Binder,
-) -> SqlResult<(&'c Table, String)> {
-    match from_item(catalog, relation, b)? {
-        (Source::Table(t), q) => Ok((t, q)),
-        (Source::Function(_), _) => Err(SqlError::feature_not_supported(
-            "a table function in a join is planned by DataFusion",
-        )),
-    }
-}
-
-/// The table a write names: only built-in tables take writes.
+/// A built-in table FROM names where a table function is refused with
+/// `refusal` (after the function's name): only tables take writes, and
+/// only tables are joined here (a table function in a join goes to
+/// DataFusion).
 pub(super) fn from_table<'c>(
     catalog: &'c Catalog,
     relation: &TableFactor,
     b: &mut Binder,
+    refusal: &str,
 ) -> SqlResult<(&'c Table, String)> {
     match from_item(catalog, relation, b)? {
         (Source::Table(t), q) => Ok((t, q)),
         (Source::Function(f), _) => Err(SqlError::feature_not_supported(format!(
-            "{}() is read-only",
+            "{}() {refusal}",
             f.function.name()
         ))),
     }
