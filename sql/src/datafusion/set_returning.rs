@@ -41,7 +41,10 @@ pub fn mentioned(lower: &str) -> bool {
 /// `SELECT * FROM generate_series(5, 7) WITH ORDINALITY` answered one
 /// column) and refused it on UNNEST.
 fn number_rows(factor: &mut TableFactor) {
-    let (function, alias) = match factor {
+    // Worked on a copy: the query keeps its clause (and DataFusion's
+    // refusal of it) unless the rewrite is made whole.
+    let mut inner = factor.clone();
+    let (function, alias) = match &mut inner {
         TableFactor::Table {
             name,
             alias,
@@ -50,11 +53,7 @@ fn number_rows(factor: &mut TableFactor) {
             ..
         } => {
             *ordinality = false;
-            let function = name
-                .0
-                .last()
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| SERIES.into());
+            let function = name.0.last().map(|p| p.to_string());
             (function, alias.take())
         }
         TableFactor::UNNEST {
@@ -63,15 +62,17 @@ fn number_rows(factor: &mut TableFactor) {
             ..
         } => {
             *ordinality = false;
-            (UNNEST.to_string(), alias.take())
+            (Some(UNNEST.to_string()), alias.take())
         }
         _ => return,
     };
-    let sql = format!("SELECT *, row_number() OVER () AS ordinality FROM {factor}");
-    let Ok(subquery) = sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
-        .try_with_sql(&sql)
-        .and_then(|mut p| p.parse_query())
-    else {
+    let sql = format!("SELECT *, row_number() OVER () AS ordinality FROM {inner}");
+    let (Some(function), Ok(subquery)) = (
+        function,
+        sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_query()),
+    ) else {
         return;
     };
     *factor = TableFactor::Derived {
