@@ -11,7 +11,9 @@ mod names;
 mod operators;
 mod scope;
 
-pub use names::{column_name, ident, object_name, sql_type as declared_type, table_name, typname};
+pub use names::{
+    column_name, ident, object_name, sql_type as declared_type, table_name, typname, TYPE_SPELLINGS,
+};
 pub use scope::Scope;
 
 use crate::error::{SqlError, SqlResult};

@@ -125,11 +125,11 @@ pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) 
     regproc::register(ctx, &statics)?;
     let inner = Arc::new(PgCatalog::try_new(
         ctx.state().catalog_list().clone(),
-        statics,
+        statics.clone(),
         EmptyContextProvider,
     )?);
-    let proc = Arc::new(ProcTable::new(inner.clone())?);
-    proc.register_describe(ctx);
+    let proc = Arc::new(ProcTable::new(inner.clone(), &statics)?);
+    proc.register_describe(ctx, &statics)?;
     let target = ctx
         .catalog(catalog_name)
         .ok_or_else(|| DataFusionError::Plan(format!("no catalog {catalog_name}")))?;

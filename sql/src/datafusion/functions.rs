@@ -118,13 +118,6 @@ pub fn register(ctx: &SessionContext) {
         // Privileges are bucketdb's own (GRANT on its tables), not
         // PostgreSQL's ACLs: no default ACL to compare with (pg_dump asks).
         constant("acldefault", &[2], no_text()),
-        // bucketdb's objects carry no COMMENT (`pg_description` keeps the
-        // library's comments on PostgreSQL's own objects, and public's, for
-        // pg_dump), and no function has an SQL body.
-        constant("obj_description", &[1, 2], no_text()),
-        constant("col_description", &[2], no_text()),
-        constant("shobj_description", &[2], no_text()),
-        constant("pg_get_function_sqlbody", &[1], no_text()),
         // Foreign keys are kept by the state machine, not by triggers:
         // `pg_trigger` is empty, so no OID names one.
         constant("pg_get_triggerdef", &[1, 2], no_text()),

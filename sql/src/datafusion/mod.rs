@@ -13,6 +13,7 @@
 mod analyzer_pass;
 mod array_literals;
 mod array_subquery;
+mod builtin_signatures;
 mod cast_params;
 mod catalog_schema;
 mod char_type;
@@ -21,6 +22,7 @@ mod checked_sum;
 mod compat;
 mod convert;
 mod declared_arrays;
+mod descriptions;
 mod empty_catalogs;
 mod errors;
 mod expand_array;
@@ -345,7 +347,10 @@ impl DataFusion {
         if lower.contains("regexp_split_to_table") {
             regexp_split::rewrite(&mut stmt);
         }
-        if reg_lookup::mentioned(&lower) {
+        if descriptions::mentioned(&lower) {
+            descriptions::rewrite(&mut stmt);
+        }
+        if reg_lookup::mentioned(&lower) || descriptions::mentioned(&lower) {
             reg_names::rewrite(&mut stmt);
             reg_lookup::rewrite(&mut stmt)?;
         }

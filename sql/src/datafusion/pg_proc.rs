@@ -11,7 +11,6 @@
 //! schema, which the provider's `pg_namespace` does not use: they are
 //! given the provider's (pg_dump checks every function's schema exists).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{new_null_array, Array, ArrayRef, AsArray, StringArray};
@@ -31,6 +30,7 @@ use futures::{stream, TryStreamExt};
 
 use crate::functions::{own_functions, Signature};
 
+use super::builtin_signatures::{self, Described};
 use super::catalog_schema::PgCatalog;
 
 /// OIDs of bucketdb's functions start here: far above PostgreSQL's own
@@ -46,8 +46,8 @@ const EXPORTED_INFORMATION_SCHEMA: i32 = 13283;
 impl ProcTable {
     /// `pg_proc` over `catalog`, the provider whose `pg_namespace` gives
     /// the namespace OID.
-    pub fn new(catalog: Arc<PgCatalog>) -> Result<ProcTable> {
-        let builtin = PgCatalogStaticTables::try_new()?.pg_proc.clone();
+    pub fn new(catalog: Arc<PgCatalog>, statics: &PgCatalogStaticTables) -> Result<ProcTable> {
+        let builtin = statics.pg_proc.clone();
         let functions = Arc::new(functions(&builtin)?);
         Ok(ProcTable {
             schema: builtin.schema(),
@@ -63,11 +63,23 @@ impl ProcTable {
         Ok(Arc::new(table))
     }
 
-    /// Registers the functions `\df` calls to describe bucketdb's functions.
-    pub fn register_describe(&self, ctx: &SessionContext) {
-        let by_oid: Arc<HashMap<i32, Signature>> =
-            Arc::new(self.functions.iter().cloned().collect());
-        let describe = |name: &str, part: fn(&Signature) -> String| {
+    /// Registers the functions `\df` calls to describe a function:
+    /// bucketdb's, and PostgreSQL's built-ins from the export.
+    pub fn register_describe(
+        &self,
+        ctx: &SessionContext,
+        statics: &PgCatalogStaticTables,
+    ) -> Result<()> {
+        let mut by_oid = builtin_signatures::builtin(&self.builtin, &statics.pg_type)?;
+        by_oid.extend(self.functions.iter().map(|(oid, s)| {
+            let described = Described {
+                arguments: s.arguments.clone(),
+                result: s.result.clone(),
+            };
+            (*oid, described)
+        }));
+        let by_oid = Arc::new(by_oid);
+        let describe = |name: &str, part: fn(&Described) -> String| {
             let by_oid = by_oid.clone();
             create_udf(
                 name,
@@ -86,14 +98,13 @@ impl ProcTable {
                 }),
             )
         };
-        ctx.register_udf(describe("pg_get_function_arguments", |s| {
-            s.arguments.clone()
+        ctx.register_udf(describe("pg_get_function_arguments", |d| {
+            d.arguments.clone()
         }));
-        // The arguments without their defaults (none is OUT).
-        ctx.register_udf(describe("pg_get_function_identity_arguments", |s| {
-            identity_arguments(&s.arguments)
+        ctx.register_udf(describe("pg_get_function_identity_arguments", |d| {
+            identity_arguments(&d.arguments)
         }));
-        ctx.register_udf(describe("pg_get_function_result", |s| s.result.clone()));
+        ctx.register_udf(describe("pg_get_function_result", |d| d.result.clone()));
         // No function has an SQL-standard body (pg_dump asks): NULL.
         ctx.register_udf(create_udf(
             "pg_get_function_sqlbody",
@@ -107,13 +118,16 @@ impl ProcTable {
                 Ok(ColumnarValue::Array(new_null_array(&DataType::Utf8, rows)))
             }),
         ));
+        Ok(())
     }
 }
 
-/// `name type DEFAULT x, …` as `name type, …`.
+/// `name type DEFAULT x, OUT o type, …` as `name type, …`: the
+/// arguments a call passes, without their defaults.
 fn identity_arguments(arguments: &str) -> String {
     arguments
         .split(", ")
+        .filter(|a| !a.starts_with("OUT "))
         .map(|a| a.split(" DEFAULT ").next().unwrap_or(a))
         .collect::<Vec<_>>()
         .join(", ")

@@ -144,8 +144,27 @@ fn psql_meta_commands_describe_the_database() {
             && out.contains("REFERENCES buckets(name)"),
         "{out}"
     );
+    // Comments are read from pg_description: public's, and a built-in's.
     let out = run("\\dn+");
-    assert!(out.contains("public") && out.contains("postgres"), "{out}");
+    assert!(
+        out.contains("public")
+            && out.contains("postgres")
+            && out.contains("standard public schema"),
+        "{out}"
+    );
+    let out = run("\\dT+ int4");
+    assert!(out.contains("-2 billion to 2 billion integer"), "{out}");
+    // A built-in's arguments and result, as PostgreSQL prints them.
+    let out = run("\\df random");
+    assert!(
+        out.contains("| integer          | min integer, max integer |"),
+        "{out}"
+    );
+    let out = run("\\df aclexplode");
+    assert!(
+        out.contains("SETOF record") && out.contains("acl aclitem[], OUT grantor oid"),
+        "{out}"
+    );
     // Each index belongs to its table's owner.
     let out = run("\\di");
     assert!(
