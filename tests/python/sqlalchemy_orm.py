@@ -2,7 +2,8 @@
 user does first. Reflects the built-in tables (columns with their types
 and defaults, the primary key, the foreign key), maps a model onto
 `objects` and inserts, selects, updates by the composite key and deletes
-through it, outside a transaction and inside one (with a nested savepoint).
+through it, outside a transaction and inside one (with a nested savepoint),
+and in true autocommit (no BEGIN sent).
 
 Usage: sqlalchemy_orm.py HOST PORT. Prints "sqlalchemy ok" on success.
 
@@ -127,5 +128,36 @@ with Session(engine) as s:
         raise AssertionError("an object without its bucket was accepted")
     except IntegrityError as e:
         check("objects_bucket_fkey" in str(e), f"names the foreign key: {e}")
+
+# True autocommit: the driver sends no BEGIN, so each statement is its own
+# transaction; a failed one leaves the ones before it written.
+autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+with Session(autocommit) as s:
+    s.add(Bucket(name="orm-auto"))
+    s.flush()
+    s.add(Obj(bucket="orm-auto", key="k", size=7, user_metadata={"a": 1}))
+    s.flush()
+    s.rollback()  # nothing to undo: both were committed as they ran
+    s.expunge_all()
+    o = s.get(Obj, ("orm-auto", "k"))
+    check(o is not None and o.size == 7, "autocommit insert survives a rollback")
+    o.size = 8
+    s.flush()
+    s.expunge_all()
+    s.add(Obj(bucket="orm-auto", key="k", size=9))
+    try:
+        s.flush()
+        raise AssertionError("a duplicate key was accepted")
+    except IntegrityError:
+        s.rollback()
+    s.expunge_all()
+    check(s.get(Obj, ("orm-auto", "k")).size == 8, "the update before the failure stays")
+    s.delete(s.get(Obj, ("orm-auto", "k")))
+    s.flush()
+    s.delete(s.get(Bucket, "orm-auto"))
+    s.flush()
+with engine.connect() as c:
+    left = c.exec_driver_sql("SELECT count(*) FROM buckets WHERE name = 'orm-auto'").scalar()
+    check(left == 0, f"autocommit deletes are written: {left}")
 
 print("sqlalchemy ok")
