@@ -24,6 +24,7 @@ pub enum SqlState {
     InvalidRowCountInLimitClause,
     InvalidParameterValue,
     InvalidTextRepresentation,
+    UntranslatableCharacter,
     InvalidRegularExpression,
     BadCopyFileFormat,
     // Class 23: integrity constraint violation.
@@ -90,7 +91,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 57] = [
+    pub const ALL: [SqlState; 58] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -101,6 +102,7 @@ impl SqlState {
         SqlState::InvalidRowCountInLimitClause,
         SqlState::InvalidParameterValue,
         SqlState::InvalidTextRepresentation,
+        SqlState::UntranslatableCharacter,
         SqlState::InvalidRegularExpression,
         SqlState::BadCopyFileFormat,
         SqlState::NotNullViolation,
@@ -164,6 +166,7 @@ impl SqlState {
             InvalidRowCountInLimitClause => "2201W",
             InvalidParameterValue => "22023",
             InvalidTextRepresentation => "22P02",
+            UntranslatableCharacter => "22P05",
             InvalidRegularExpression => "2201B",
             BadCopyFileFormat => "22P04",
             NotNullViolation => "23502",
@@ -260,6 +263,7 @@ constructors! {
     wrong_object_type => WrongObjectType,
     invalid_parameter_value => InvalidParameterValue,
     invalid_text_representation => InvalidTextRepresentation,
+    untranslatable_character => UntranslatableCharacter,
     invalid_regular_expression => InvalidRegularExpression,
     bad_copy_file_format => BadCopyFileFormat,
     numeric_value_out_of_range => NumericValueOutOfRange,

@@ -15,7 +15,7 @@
 //! | 3 | `functions`, `auth` | table functions (listing, versions, cluster state), admin functions, their catalog signatures · roles, privileges, what a statement needs, role statements, SCRAM; `auth` reads `functions` to know which calls are administration |
 //! | 2 | `scan` | row sources, access paths and walking them, the versions stream: how both planners find rows |
 //! | 1 | `expr`, `bind` | bound expressions, their evaluation, aggregates, defaults · binding parsed expressions to them |
-//! | 0 | `error`, `value`, `interval`, `runtime`, `settings`, `catalog`, `parse` | SQLSTATE-typed errors, types and values (intervals on their own), interrupt/clock/blocking/row streams, session settings, the built-in tables and their keys, parsing (with PostgreSQL's role forms rewritten) |
+//! | 0 | `error`, `value`, `interval`, `jsonb`, `runtime`, `settings`, `catalog`, `parse` | SQLSTATE-typed errors, types and values (intervals and jsonb's normal form on their own), interrupt/clock/blocking/row streams, session settings, the built-in tables and their keys, parsing (with PostgreSQL's role forms rewritten) |
 //!
 //! A write goes pgwire → `engine::dispatch` → `engine::write` (barrier,
 //! retry) → `fastpath::build_write` (KV batch with preconditions) →
@@ -32,6 +32,7 @@ mod expr;
 mod fastpath;
 mod functions;
 mod interval;
+mod jsonb;
 mod parse;
 mod plan;
 mod runtime;
@@ -59,7 +60,7 @@ mod layers {
     /// Modules by layer, bottom first, as the table above lists them.
     const LAYERS: &[&[&str]] = &[
         &[
-            "error", "value", "interval", "runtime", "settings", "catalog", "parse",
+            "error", "value", "interval", "jsonb", "runtime", "settings", "catalog", "parse",
         ],
         &["expr", "bind"],
         &["scan"],
@@ -74,6 +75,8 @@ mod layers {
     const SIDEWAYS: &[(&str, &str)] = &[
         ("value", "error"),
         ("value", "interval"),
+        ("value", "jsonb"),
+        ("jsonb", "error"),
         ("runtime", "error"),
         ("runtime", "value"),
         ("settings", "error"),

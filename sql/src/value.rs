@@ -21,6 +21,10 @@ pub enum SqlType {
     /// JSON kept as the client wrote it (PostgreSQL's `json`, not the
     /// normalising `jsonb`); a text value checked to parse as JSON.
     Json,
+    /// PostgreSQL's `jsonb`: a text value in the normal form of
+    /// [`crate::jsonb`], so equal documents have equal texts. Only casts
+    /// and results have it; the stored JSON columns are `json`.
+    Jsonb,
     Timestamptz,
     /// PostgreSQL's `timestamp without time zone`: a wall-clock time.
     /// bucketdb's session time zone is always UTC, so its values are the
@@ -78,6 +82,7 @@ impl Element {
             SqlType::Timestamptz => Element::Timestamptz,
             SqlType::Timestamp => Element::Timestamp,
             SqlType::Json
+            | SqlType::Jsonb
             | SqlType::Interval
             | SqlType::Array(_)
             | SqlType::Int2Vector
@@ -95,6 +100,7 @@ impl SqlType {
             SqlType::Float8 => "double precision",
             SqlType::Text => "text",
             SqlType::Json => "json",
+            SqlType::Jsonb => "jsonb",
             SqlType::Timestamptz => "timestamp with time zone",
             SqlType::Timestamp => "timestamp without time zone",
             SqlType::Interval => "interval",
@@ -121,6 +127,7 @@ impl SqlType {
             SqlType::Float8 => 701,
             SqlType::Text => 25,
             SqlType::Json => 114,
+            SqlType::Jsonb => 3802,
             SqlType::Timestamptz => 1184,
             SqlType::Timestamp => 1114,
             SqlType::Interval => 1186,
@@ -142,9 +149,10 @@ impl SqlType {
         matches!(self, SqlType::Int2Vector | SqlType::OidVector)
     }
 
-    /// Whether values of the type are text (`json` is text checked as JSON).
+    /// Whether values of the type are text (`json` is text checked as
+    /// JSON, `jsonb` JSON's normal text).
     pub fn is_textual(self) -> bool {
-        matches!(self, SqlType::Text | SqlType::Json)
+        matches!(self, SqlType::Text | SqlType::Json | SqlType::Jsonb)
     }
 
     pub fn is_numeric(self) -> bool {
@@ -469,6 +477,7 @@ fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
         ))),
         SqlType::Text => Ok(Value::Text(s.to_string())),
         SqlType::Json => check_json(s).map(|()| Value::Text(s.to_string())),
+        SqlType::Jsonb => crate::jsonb::normalize(s).map(Value::Text),
         SqlType::Array(e) => parse_array(s, e),
         SqlType::Int2Vector | SqlType::OidVector => t
             .split_ascii_whitespace()

@@ -76,6 +76,24 @@ with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", a
                 True,
             )
             assert row == want, (binary, row)
+    # jsonb is described as jsonb (OID 3802) and comes back as an object
+    # in text and binary results, by either planner; a Jsonb parameter is
+    # sent as binary jsonb (a version byte and the text).
+    from psycopg.types.json import Jsonb
+
+    for binary in (False, True):
+        with conn.cursor(binary=binary) as cur:
+            for sql in (
+                "SELECT %s::jsonb, user_metadata::jsonb FROM objects WHERE bucket = 'py-bucket' AND key = 'a.txt'",
+                "SELECT %s::jsonb, o.user_metadata::jsonb FROM objects o JOIN buckets b ON b.name = o.bucket "
+                "WHERE o.key = 'a.txt'",
+            ):
+                cur.execute(sql, (Jsonb({"b": [1, 2], "a": None}),))
+                assert [d.type_code for d in cur.description] == [3802, 3802], (binary, sql, cur.description)
+                row = cur.fetchone()
+                assert row == ({"a": None, "b": [1, 2]}, {"k": "v"}), (binary, sql, row)
+    text = conn.execute("SELECT %s::jsonb::text", (Jsonb({"b": 1, "a": 2}),)).fetchone()[0]
+    assert text == '{"a": 2, "b": 1}', text
     # Simple protocol, several statements.
     with conn.cursor() as cur:
         cur.execute("UPDATE objects SET size = size + 1 WHERE bucket = 'py-bucket'; SELECT 1")

@@ -22,6 +22,7 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::Float8 => Type::FLOAT8,
         SqlType::Text => Type::TEXT,
         SqlType::Json => Type::JSON,
+        SqlType::Jsonb => Type::JSONB,
         SqlType::Timestamptz => Type::TIMESTAMPTZ,
         SqlType::Timestamp => Type::TIMESTAMP,
         SqlType::Interval => Type::INTERVAL,
@@ -48,7 +49,8 @@ pub fn sql_type(t: &Type) -> Option<SqlType> {
         Type::INT8 => SqlType::Int8,
         Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => SqlType::Float8,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::Text,
-        Type::JSON | Type::JSONB => SqlType::Json,
+        Type::JSON => SqlType::Json,
+        Type::JSONB => SqlType::Jsonb,
         Type::TIMESTAMPTZ => SqlType::Timestamptz,
         Type::TIMESTAMP => SqlType::Timestamp,
         Type::BOOL_ARRAY => SqlType::Array(Element::Bool),
@@ -105,6 +107,11 @@ fn encode_value(
                 }
                 Value::Int(i) => enc.encode_field_with_type_and_format(&i, &t, format, &opts),
                 Value::Float(f) => enc.encode_field_with_type_and_format(&f, &t, format, &opts),
+                // Binary jsonb is a version byte (1) and the JSON text.
+                Value::Text(s) if ty == SqlType::Jsonb => {
+                    let bytes: Vec<u8> = [1u8].into_iter().chain(s.bytes()).collect();
+                    enc.encode_field_with_type_and_format(&bytes, &t, format, &opts)
+                }
                 Value::Text(s) => enc.encode_field_with_type_and_format(&s, &t, format, &opts),
                 Value::Timestamp(micros) if ty == SqlType::Timestamp => enc
                     .encode_field_with_type_and_format(
@@ -387,6 +394,7 @@ mod tests {
             SqlType::Float8,
             SqlType::Text,
             SqlType::Json,
+            SqlType::Jsonb,
             SqlType::Timestamptz,
             SqlType::Timestamp,
             SqlType::Interval,

@@ -45,7 +45,8 @@ pub fn table_name(name: &ast::ObjectName) -> SqlResult<String> {
 pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
     Ok(match dt {
         DataType::Text | DataType::Varchar(_) | DataType::String(_) => SqlType::Text,
-        DataType::JSON | DataType::JSONB => SqlType::Json,
+        DataType::JSON => SqlType::Json,
+        DataType::JSONB => SqlType::Jsonb,
         DataType::BigInt(_) | DataType::Int8(_) => SqlType::Int8,
         DataType::Int(_)
         | DataType::Integer(_)
@@ -75,7 +76,8 @@ pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
             "timestamptz" => SqlType::Timestamptz,
             "timestamp" => SqlType::Timestamp,
             "text" | "varchar" | "name" => SqlType::Text,
-            "json" | "jsonb" => SqlType::Json,
+            "json" => SqlType::Json,
+            "jsonb" => SqlType::Jsonb,
             "int8" => SqlType::Int8,
             "int4" | "int2" => SqlType::Int4,
             "float8" => SqlType::Float8,

@@ -155,13 +155,22 @@ impl Binder {
                         ty.name()
                     )));
                 }
-                // `->` yields json, `->>` text, as in PostgreSQL.
-                let (f, out) = if matches!(op, B::Arrow) {
-                    (Func::JsonGet, SqlType::Json)
-                } else {
-                    (Func::JsonGetText, SqlType::Text)
-                };
-                Ok((Expr::Func(f, vec![doc, path]), out))
+                // `->` yields json (jsonb, in its normal form, from a
+                // jsonb), `->>` text, as in PostgreSQL.
+                Ok(match (op, doc_ty) {
+                    (B::Arrow, SqlType::Jsonb) => (
+                        Expr::Cast(
+                            Box::new(Expr::Func(Func::JsonGet, vec![doc, path])),
+                            SqlType::Jsonb,
+                        ),
+                        SqlType::Jsonb,
+                    ),
+                    (B::Arrow, _) => (Expr::Func(Func::JsonGet, vec![doc, path]), SqlType::Json),
+                    _ => (
+                        Expr::Func(Func::JsonGetText, vec![doc, path]),
+                        SqlType::Text,
+                    ),
+                })
             }
             B::StringConcat => {
                 let want = Ctx {

@@ -64,6 +64,9 @@ mod tests {
             types("SELECT relname FROM pg_class WHERE oid = $1::regclass"),
             Vec::<Option<SqlType>>::new()
         );
-        assert_eq!(types("SELECT $1::jsonb ->> 'a'"), vec![Some(SqlType::Json)]);
+        assert_eq!(
+            types("SELECT $1::jsonb ->> 'a'"),
+            vec![Some(SqlType::Jsonb)]
+        );
     }
 }

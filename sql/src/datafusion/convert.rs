@@ -52,7 +52,7 @@ pub fn arrow_type(ty: SqlType) -> DataType {
         SqlType::Int4 => DataType::Int32,
         SqlType::Int8 => DataType::Int64,
         SqlType::Float8 => DataType::Float64,
-        SqlType::Text | SqlType::Json => DataType::Utf8,
+        SqlType::Text | SqlType::Json | SqlType::Jsonb => DataType::Utf8,
         SqlType::Timestamptz => timestamp_type(),
         SqlType::Timestamp => wall_clock_type(),
         SqlType::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
@@ -89,6 +89,7 @@ pub fn sql_type(dt: &DataType) -> SqlType {
 pub fn field_sql_type(f: &Field) -> SqlType {
     match f.metadata().get(SQL_TYPE_KEY).map(String::as_str) {
         Some("json") if f.data_type() == &DataType::Utf8 => SqlType::Json,
+        Some("jsonb") if f.data_type() == &DataType::Utf8 => SqlType::Jsonb,
         Some("int2vector") if f.data_type().is_nested() => SqlType::Int2Vector,
         Some("oidvector") if f.data_type().is_nested() => SqlType::OidVector,
         _ => sql_type(f.data_type()),
@@ -103,11 +104,12 @@ pub fn field(name: &str, ty: SqlType, nullable: bool) -> Field {
 /// `f`, reported as `ty` where its Arrow type alone would not say so.
 pub fn tagged(f: Field, ty: SqlType) -> Field {
     match ty {
-        SqlType::Json | SqlType::Int2Vector | SqlType::OidVector => f.with_metadata(
-            [(SQL_TYPE_KEY.to_string(), ty.name().to_string())]
-                .into_iter()
-                .collect(),
-        ),
+        SqlType::Json | SqlType::Jsonb | SqlType::Int2Vector | SqlType::OidVector => f
+            .with_metadata(
+                [(SQL_TYPE_KEY.to_string(), ty.name().to_string())]
+                    .into_iter()
+                    .collect(),
+            ),
         _ => f,
     }
 }

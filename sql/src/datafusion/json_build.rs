@@ -58,7 +58,7 @@ impl ScalarUDFImpl for BuildObject {
         let json_args: Vec<bool> = args
             .arg_fields
             .iter()
-            .map(|f| field_sql_type(f) == SqlType::Json)
+            .map(|f| matches!(field_sql_type(f), SqlType::Json | SqlType::Jsonb))
             .collect();
         let out = (0..rows)
             .map(|row| {

@@ -31,6 +31,7 @@ mod information_schema;
 mod int4_literals;
 mod interval_order;
 mod json_build;
+mod json_casts;
 mod known_empty;
 mod limit_params;
 mod memory;
@@ -218,6 +219,7 @@ impl DataFusion {
         functions::register(&ctx);
         scalar_subquery::register(&ctx);
         json_build::register(&ctx);
+        json_casts::register(&ctx);
         type_of::register(&ctx);
         expand_array::register(&ctx);
         text_arrays::register(&ctx);
@@ -338,6 +340,9 @@ impl DataFusion {
         // change how a column is computed, not what it is.
         let mut names = postgres_names(&stmt);
         int4_literals::rewrite(&mut stmt);
+        if json_casts::mentioned(&lower) {
+            json_casts::rewrite(&mut stmt);
+        }
         if set_returning::mentioned(&lower) {
             set_returning::rewrite(&mut stmt);
         }

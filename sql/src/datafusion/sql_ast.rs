@@ -84,6 +84,7 @@ pub fn data_type(ty: SqlType) -> DataType {
         SqlType::Float8 => DataType::DoublePrecision,
         SqlType::Text => DataType::Text,
         SqlType::Json => DataType::JSON,
+        SqlType::Jsonb => DataType::JSONB,
         SqlType::Timestamptz => DataType::Timestamp(None, TimezoneInfo::WithTimeZone),
         SqlType::Timestamp => DataType::Timestamp(None, TimezoneInfo::WithoutTimeZone),
         SqlType::Interval => DataType::Interval {

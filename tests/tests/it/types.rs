@@ -104,7 +104,7 @@ async fn cast_parameters_are_described_as_their_cast() {
         .prepare("SELECT $1::boolean AS b, $2::int8 AS i, $3::jsonb AS j")
         .await
         .unwrap();
-    assert_eq!(fast.params(), &[Type::BOOL, Type::INT8, Type::JSON]);
+    assert_eq!(fast.params(), &[Type::BOOL, Type::INT8, Type::JSONB]);
     let row = c
         .query_one(&fast, &[&true, &7i64, &json!({"a": 1})])
         .await

@@ -88,6 +88,7 @@ fn pg_type(field: &Field) -> PgType {
         }
         _ => match field_sql_type(field) {
             SqlType::Json => t("json", "json", None, None),
+            SqlType::Jsonb => t("jsonb", "jsonb", None, None),
             _ => t("text", "text", None, None),
         },
     }
