@@ -43,20 +43,20 @@ impl ScalarUDFImpl for Constant {
     }
 }
 
-/// `set_config(name, value, is_local)` inside a larger query: refused
-/// when it runs, since a read cannot change its session's settings. The
-/// supported form, alone in its statement, is an admin call
-/// (`functions::admin`); pg_dump
-/// also sends `SELECT set_config(name, …) FROM pg_settings WHERE name =
-/// '<a setting bucketdb lacks>'`, which runs over no rows.
+/// A function bucketdb knows but cannot answer where it stands: planned,
+/// so that a query over no rows runs, and refused with `message` (0A000)
+/// when it is called.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct SetConfigInQuery {
+struct Refused {
+    name: &'static str,
     signature: Signature,
+    returns: DataType,
+    message: &'static str,
 }
 
-impl ScalarUDFImpl for SetConfigInQuery {
+impl ScalarUDFImpl for Refused {
     fn name(&self) -> &str {
-        "set_config"
+        self.name
     }
 
     fn signature(&self) -> &Signature {
@@ -64,19 +64,50 @@ impl ScalarUDFImpl for SetConfigInQuery {
     }
 
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(self.returns.clone())
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         if args.number_rows == 0 {
-            return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)));
+            return ScalarValue::try_from(&self.returns).map(ColumnarValue::Scalar);
         }
         Err(DataFusionError::External(Box::new(
-            SqlError::feature_not_supported(
-                "set_config is supported only alone: SELECT set_config('name', 'value', false)",
-            ),
+            SqlError::feature_not_supported(self.message),
         )))
     }
+}
+
+/// The refused functions: `set_config(name, value, is_local)` inside a
+/// larger query, since a read cannot change its session's settings (the
+/// supported form, alone in its statement, is an admin call,
+/// `functions::admin`; pg_dump also sends `SELECT set_config(name, …) FROM
+/// pg_settings WHERE name = '<a setting bucketdb lacks>'`, which runs over
+/// no rows); and the transaction-id functions, since a bucketdb
+/// transaction has no id: it is a snapshot and a write set that commit
+/// as one Raft entry, and no number would keep PostgreSQL's promises
+/// (unique, ordered with the snapshots of `txid_current_snapshot`).
+fn refused() -> Vec<Refused> {
+    const NO_XID: &str = "bucketdb transactions have no transaction ids: a transaction is a \
+                          snapshot and a write set committed as one Raft entry";
+    let xid = |name| Refused {
+        name,
+        signature: Signature::nullary(Volatility::Volatile),
+        returns: DataType::Int64,
+        message: NO_XID,
+    };
+    vec![
+        Refused {
+            name: "set_config",
+            signature: Signature::any(3, Volatility::Volatile),
+            returns: DataType::Utf8,
+            message:
+                "set_config is supported only alone: SELECT set_config('name', 'value', false)",
+        },
+        xid("txid_current"),
+        xid("txid_current_if_assigned"),
+        xid("pg_current_xact_id"),
+        xid("pg_current_xact_id_if_assigned"),
+    ]
 }
 
 /// `name` taking any of `arities` arguments of any type, answering `value`.
@@ -131,9 +162,9 @@ pub fn register(ctx: &SessionContext) {
     ] {
         ctx.register_udf(udf);
     }
-    ctx.register_udf(ScalarUDF::from(SetConfigInQuery {
-        signature: Signature::any(3, Volatility::Volatile),
-    }));
+    for udf in refused() {
+        ctx.register_udf(ScalarUDF::from(udf));
+    }
     ctx.register_udf(create_udf(
         "pg_size_pretty",
         vec![DataType::Int64],
