@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Int32Type};
 use datafusion::common::{DataFusionError, Result};
 use datafusion_pg_catalog::pg_catalog::ArrowTable;
 
-use crate::bind::TYPE_SPELLINGS;
+use super::regtype::Types;
 
 /// How `\df` shows one function.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,9 +27,8 @@ pub struct Described {
     pub result: String,
 }
 
-/// The built-ins of `pg_proc` by OID, described with the names of `pg_type`.
-pub fn builtin(pg_proc: &ArrowTable, pg_type: &ArrowTable) -> Result<HashMap<i32, Described>> {
-    let types = TypeNames::load(pg_type)?;
+/// The built-ins of `pg_proc` by OID, described with the names of `types`.
+pub fn builtin(pg_proc: &ArrowTable, types: &Types) -> Result<HashMap<i32, Described>> {
     let mut out = HashMap::new();
     for batch in pg_proc.data() {
         let oids = int_column(batch, "oid")?;
@@ -57,7 +56,7 @@ pub fn builtin(pg_proc: &ArrowTable, pg_type: &ArrowTable) -> Result<HashMap<i32
                 returns: returns.value(i),
                 set: sets.is_valid(i) && sets.value(i),
             };
-            if let Some(described) = row.describe(&types) {
+            if let Some(described) = row.describe(types) {
                 out.insert(oids.value(i), described);
             }
         }
@@ -88,7 +87,7 @@ struct Row {
 }
 
 impl Row {
-    fn describe(&self, types: &TypeNames) -> Option<Described> {
+    fn describe(&self, types: &Types) -> Option<Described> {
         let oids: Vec<i32> = match &self.all {
             Some(all) => list(all)?
                 .iter()
@@ -158,54 +157,6 @@ fn list(text: &str) -> Option<Vec<String>> {
         .collect()
 }
 
-/// `pg_type`'s names, shown as `format_type` shows them.
-struct TypeNames {
-    by_oid: HashMap<i32, (String, i32, String)>,
-}
-
-impl TypeNames {
-    fn load(pg_type: &ArrowTable) -> Result<TypeNames> {
-        let mut by_oid = HashMap::new();
-        for batch in pg_type.data() {
-            let oids = int_column(batch, "oid")?;
-            let elems = int_column(batch, "typelem")?;
-            let names = cast(column(batch, "typname")?, &DataType::Utf8)?;
-            let categories = cast(column(batch, "typcategory")?, &DataType::Utf8)?;
-            let (names, categories) = (names.as_string::<i32>(), categories.as_string::<i32>());
-            for i in 0..batch.num_rows() {
-                by_oid.insert(
-                    oids.value(i),
-                    (
-                        names.value(i).to_string(),
-                        elems.value(i),
-                        categories.value(i).to_string(),
-                    ),
-                );
-            }
-        }
-        Ok(TypeNames { by_oid })
-    }
-
-    /// `format_type(oid, NULL)`: the SQL spelling of a built-in type
-    /// (`integer`, `timestamp with time zone`), `"char"`, `elem[]` for an
-    /// array type, else the `typname`.
-    fn name(&self, oid: i32) -> Option<String> {
-        let (name, elem, category) = self.by_oid.get(&oid)?;
-        if category == "A" && *elem != 0 {
-            return Some(format!("{}[]", self.name(*elem)?));
-        }
-        if name == "char" {
-            return Some("\"char\"".into());
-        }
-        // `numeric` is its own SQL name; `decimal` only spells it.
-        let spelled = TYPE_SPELLINGS
-            .iter()
-            .find(|(_, t)| t == name && name != "numeric")
-            .map(|(sql, _)| sql.to_string());
-        Some(spelled.unwrap_or_else(|| name.clone()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables;
@@ -214,7 +165,7 @@ mod tests {
 
     fn described() -> HashMap<i32, Described> {
         let statics = PgCatalogStaticTables::try_new().unwrap();
-        builtin(&statics.pg_proc, &statics.pg_type).unwrap()
+        builtin(&statics.pg_proc, &Types::load(&statics).unwrap()).unwrap()
     }
 
     #[test]

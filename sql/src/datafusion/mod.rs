@@ -355,6 +355,9 @@ impl DataFusion {
         if descriptions::mentioned(&lower) {
             descriptions::rewrite(&mut stmt);
         }
+        if regtype::mentioned(&lower) {
+            regtype::rewrite(&mut stmt);
+        }
         if reg_lookup::mentioned(&lower) || descriptions::mentioned(&lower) {
             reg_names::rewrite(&mut stmt);
             reg_lookup::rewrite(&mut stmt)?;

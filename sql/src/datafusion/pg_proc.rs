@@ -70,7 +70,8 @@ impl ProcTable {
         ctx: &SessionContext,
         statics: &PgCatalogStaticTables,
     ) -> Result<()> {
-        let mut by_oid = builtin_signatures::builtin(&self.builtin, &statics.pg_type)?;
+        let types = super::regtype::Types::load(statics)?;
+        let mut by_oid = builtin_signatures::builtin(&self.builtin, &types)?;
         by_oid.extend(self.functions.iter().map(|(oid, s)| {
             let described = Described {
                 arguments: s.arguments.clone(),

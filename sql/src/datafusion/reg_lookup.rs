@@ -39,8 +39,12 @@ pub enum RegKind {
 }
 
 impl RegKind {
-    /// The kind a cast's target type names, if it is one.
+    /// The kind a cast's target type names, if it is one (an array of
+    /// one, `regtype[]`, is [`super::regtype`]'s).
     pub fn of(data_type: &sqlparser::ast::DataType) -> Option<RegKind> {
+        if matches!(data_type, sqlparser::ast::DataType::Array(_)) {
+            return None;
+        }
         Some(match typname(&data_type.to_string()).as_str() {
             "regclass" => RegKind::Class,
             "regtype" => RegKind::Type,
