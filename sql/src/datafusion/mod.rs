@@ -33,6 +33,7 @@ mod interval_order;
 mod json_build;
 mod json_casts;
 mod known_empty;
+mod lateral_unnest;
 mod limit_params;
 mod memory;
 mod name_subscripts;
@@ -294,6 +295,9 @@ impl DataFusion {
             true => self.compat.rewrite_client_query(stmt, &text),
             false => self.compat.rewrite(stmt.clone()),
         };
+        if lateral_unnest::mentioned(&lower) {
+            lateral_unnest::rewrite(&mut stmt);
+        }
         if lower.contains("\"char\"") {
             char_type::rewrite(&mut stmt);
         }
