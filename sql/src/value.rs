@@ -14,6 +14,9 @@ use crate::interval::Interval;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqlType {
     Bool,
+    /// PostgreSQL's `smallint`; only results have it (the catalogs'
+    /// `attnum`, `conkey` elements, DataFusion's 16-bit integers).
+    Int2,
     Int4,
     Int8,
     Float8,
@@ -49,6 +52,7 @@ pub enum SqlType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Element {
     Bool,
+    Int2,
     Int4,
     Int8,
     Float8,
@@ -61,6 +65,7 @@ impl Element {
     pub fn scalar(self) -> SqlType {
         match self {
             Element::Bool => SqlType::Bool,
+            Element::Int2 => SqlType::Int2,
             Element::Int4 => SqlType::Int4,
             Element::Int8 => SqlType::Int8,
             Element::Float8 => SqlType::Float8,
@@ -75,6 +80,7 @@ impl Element {
     pub fn of(ty: SqlType) -> Option<Element> {
         Some(match ty {
             SqlType::Bool => Element::Bool,
+            SqlType::Int2 => Element::Int2,
             SqlType::Int4 => Element::Int4,
             SqlType::Int8 => Element::Int8,
             SqlType::Float8 => Element::Float8,
@@ -95,6 +101,7 @@ impl SqlType {
     pub fn name(self) -> &'static str {
         match self {
             SqlType::Bool => "boolean",
+            SqlType::Int2 => "smallint",
             SqlType::Int4 => "integer",
             SqlType::Int8 => "bigint",
             SqlType::Float8 => "double precision",
@@ -106,6 +113,7 @@ impl SqlType {
             SqlType::Interval => "interval",
             SqlType::Array(e) => match e {
                 Element::Bool => "boolean[]",
+                Element::Int2 => "smallint[]",
                 Element::Int4 => "integer[]",
                 Element::Int8 => "bigint[]",
                 Element::Float8 => "double precision[]",
@@ -122,6 +130,7 @@ impl SqlType {
     pub fn oid(self) -> u32 {
         match self {
             SqlType::Bool => 16,
+            SqlType::Int2 => 21,
             SqlType::Int4 => 23,
             SqlType::Int8 => 20,
             SqlType::Float8 => 701,
@@ -135,6 +144,7 @@ impl SqlType {
             SqlType::OidVector => 30,
             SqlType::Array(e) => match e {
                 Element::Bool => 1000,
+                Element::Int2 => 1005,
                 Element::Int4 => 1007,
                 Element::Int8 => 1016,
                 Element::Float8 => 1022,
@@ -156,7 +166,10 @@ impl SqlType {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(self, SqlType::Int4 | SqlType::Int8 | SqlType::Float8)
+        matches!(
+            self,
+            SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Float8
+        )
     }
 }
 
@@ -226,9 +239,17 @@ impl Value {
                 }
                 Value::Int(i)
             }
+            (Value::Int(i), SqlType::Int2) => {
+                if i16::try_from(i).is_err() {
+                    return Err(SqlError::numeric_value_out_of_range(
+                        "smallint out of range",
+                    ));
+                }
+                Value::Int(i)
+            }
             (Value::Int(i), SqlType::Float8) => Value::Float(i as f64),
             (Value::Float(f), SqlType::Float8) => Value::Float(f),
-            (Value::Float(f), SqlType::Int8 | SqlType::Int4) => {
+            (Value::Float(f), SqlType::Int8 | SqlType::Int4 | SqlType::Int2) => {
                 if !f.is_finite() || f.abs() > 9.2e18 {
                     return Err(SqlError::numeric_value_out_of_range("bigint out of range"));
                 }
@@ -447,7 +468,7 @@ fn parse_datetime(s: &str, zone: Zone) -> SqlResult<i64> {
 fn parse_text(s: &str, ty: SqlType) -> SqlResult<Value> {
     let t = s.trim();
     match ty {
-        SqlType::Int8 | SqlType::Int4 => t
+        SqlType::Int8 | SqlType::Int4 | SqlType::Int2 => t
             .parse::<i64>()
             .map_err(|_| {
                 SqlError::invalid_text_representation(format!(

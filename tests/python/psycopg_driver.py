@@ -92,6 +92,16 @@ with psycopg.connect(f"host={host} port={port} user=postgres dbname=bucketdb", a
                 assert [d.type_code for d in cur.description] == [3802, 3802], (binary, sql, cur.description)
                 row = cur.fetchone()
                 assert row == ({"a": None, "b": [1, 2]}, {"k": "v"}), (binary, sql, row)
+    # Catalog column numbers are int2 (21) and int2[] (1005), in text and
+    # in binary results.
+    for binary in (False, True):
+        with conn.cursor(binary=binary) as cur:
+            cur.execute(
+                "SELECT c.conkey, a.attnum FROM pg_constraint c JOIN pg_attribute a "
+                "ON a.attrelid = c.conrelid AND a.attnum = c.conkey[2] WHERE c.conname = 'objects_pkey'"
+            )
+            assert [d.type_code for d in cur.description] == [1005, 21], (binary, cur.description)
+            assert cur.fetchone() == ([1, 2], 2), binary
     text = conn.execute("SELECT %s::jsonb::text", (Jsonb({"b": 1, "a": 2}),)).fetchone()[0]
     assert text == '{"a": 2, "b": 1}', text
     # Simple protocol, several statements.

@@ -17,6 +17,7 @@ use tokio_postgres::types::{to_sql_checked, IsNull, ToSql};
 pub fn pg_type(t: SqlType) -> Type {
     match t {
         SqlType::Bool => Type::BOOL,
+        SqlType::Int2 => Type::INT2,
         SqlType::Int4 => Type::INT4,
         SqlType::Int8 => Type::INT8,
         SqlType::Float8 => Type::FLOAT8,
@@ -28,6 +29,7 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::Interval => Type::INTERVAL,
         SqlType::Array(e) => match e {
             Element::Bool => Type::BOOL_ARRAY,
+            Element::Int2 => Type::INT2_ARRAY,
             Element::Int4 => Type::INT4_ARRAY,
             Element::Int8 => Type::INT8_ARRAY,
             Element::Float8 => Type::FLOAT8_ARRAY,
@@ -104,6 +106,9 @@ fn encode_value(
                 Value::Bool(b) => enc.encode_field_with_type_and_format(&b, &t, format, &opts),
                 Value::Int(i) if ty == SqlType::Int4 => {
                     enc.encode_field_with_type_and_format(&(i as i32), &t, format, &opts)
+                }
+                Value::Int(i) if ty == SqlType::Int2 => {
+                    enc.encode_field_with_type_and_format(&(i as i16), &t, format, &opts)
                 }
                 Value::Int(i) => enc.encode_field_with_type_and_format(&i, &t, format, &opts),
                 Value::Float(f) => enc.encode_field_with_type_and_format(&f, &t, format, &opts),
@@ -190,6 +195,13 @@ fn encode_array(
         SqlType::Array(Element::Bool) => {
             let v = each(items, |v| {
                 matches!(v, Value::Bool(_)).then(|| v == &Value::Bool(true))
+            });
+            enc.encode_field_with_type_and_format(&v, t, binary, opts)
+        }
+        SqlType::Array(Element::Int2) => {
+            let v = each(items, |v| match v {
+                Value::Int(i) => i16::try_from(*i).ok(),
+                _ => None,
             });
             enc.encode_field_with_type_and_format(&v, t, binary, opts)
         }
@@ -389,6 +401,7 @@ mod tests {
     fn the_catalogs_and_the_wire_give_each_type_one_oid() {
         let mut types = vec![
             SqlType::Bool,
+            SqlType::Int2,
             SqlType::Int4,
             SqlType::Int8,
             SqlType::Float8,
@@ -403,6 +416,7 @@ mod tests {
         ];
         for e in [
             Element::Bool,
+            Element::Int2,
             Element::Int4,
             Element::Int8,
             Element::Float8,

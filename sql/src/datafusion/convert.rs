@@ -49,6 +49,7 @@ fn wall_clock_type() -> DataType {
 pub fn arrow_type(ty: SqlType) -> DataType {
     match ty {
         SqlType::Bool => DataType::Boolean,
+        SqlType::Int2 => DataType::Int16,
         SqlType::Int4 => DataType::Int32,
         SqlType::Int8 => DataType::Int64,
         SqlType::Float8 => DataType::Float64,
@@ -69,9 +70,8 @@ pub fn arrow_type(ty: SqlType) -> DataType {
 pub fn sql_type(dt: &DataType) -> SqlType {
     match dt {
         DataType::Boolean => SqlType::Bool,
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
-            SqlType::Int4
-        }
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => SqlType::Int2,
+        DataType::Int32 | DataType::UInt16 => SqlType::Int4,
         DataType::Int64 | DataType::UInt32 | DataType::UInt64 => SqlType::Int8,
         DataType::Float16 | DataType::Float32 | DataType::Float64 => SqlType::Float8,
         DataType::Timestamp(_, Some(_)) => SqlType::Timestamptz,
@@ -221,7 +221,9 @@ impl Reader {
                 Reader::List(lists, Box::new(items))
             }
             dt => match sql_type(dt) {
-                SqlType::Int4 | SqlType::Int8 => Reader::Int(cast(array, &DataType::Int64)?),
+                SqlType::Int2 | SqlType::Int4 | SqlType::Int8 => {
+                    Reader::Int(cast(array, &DataType::Int64)?)
+                }
                 SqlType::Float8 => Reader::Float(cast(array, &DataType::Float64)?),
                 SqlType::Timestamptz => Reader::Timestamp(cast(array, &timestamp_type())?),
                 SqlType::Timestamp => Reader::Timestamp(cast(array, &wall_clock_type())?),

@@ -79,6 +79,7 @@ pub fn null() -> Expr {
 pub fn data_type(ty: SqlType) -> DataType {
     match ty {
         SqlType::Bool => DataType::Boolean,
+        SqlType::Int2 => DataType::SmallInt(None),
         SqlType::Int4 => DataType::Integer(None),
         SqlType::Int8 => DataType::BigInt(None),
         SqlType::Float8 => DataType::DoublePrecision,
