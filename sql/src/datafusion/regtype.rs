@@ -126,18 +126,18 @@ impl VisitorMut for ArrayCasts {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         if let Expr::Cast {
-            expr, data_type, ..
+            expr,
+            data_type:
+                ast::DataType::Array(
+                    ast::ArrayElemTypeDef::SquareBracket(element, _)
+                    | ast::ArrayElemTypeDef::AngleBracket(element),
+                ),
+            ..
         } = e
         {
-            if let ast::DataType::Array(
-                ast::ArrayElemTypeDef::SquareBracket(element, _)
-                | ast::ArrayElemTypeDef::AngleBracket(element),
-            ) = data_type
-            {
-                if typname(&element.to_string()) == "regtype" {
-                    let operand = std::mem::replace(expr.as_mut(), null());
-                    *e = call(ARRAY_FN, vec![operand]);
-                }
+            if typname(&element.to_string()) == "regtype" {
+                let operand = std::mem::replace(expr.as_mut(), null());
+                *e = call(ARRAY_FN, vec![operand]);
             }
         }
         ControlFlow::Continue(())
