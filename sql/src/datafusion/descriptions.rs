@@ -10,9 +10,9 @@
 //! object lives in (2615 for `pg_namespace`), fixed in PostgreSQL and in
 //! the comments datafusion-pg-catalog ships, while the library numbers its
 //! own `pg_class` rows anew (`'pg_namespace'::regclass` is not 2615). So
-//! the catalog's name is mapped to PostgreSQL's OID by [`CATALOGS`]; a
-//! name not there is looked up as a relation (`'nope'` fails with 42P01,
-//! as in PostgreSQL) and has no comment. A catalog computed by the query
+//! the catalog's name is mapped to PostgreSQL's OID (from the table
+//! `tableoid` answers with); a name not there is looked up as a relation
+//! (`'nope'` fails with 42P01, as in PostgreSQL) and has no comment. A catalog computed by the query
 //! is not supported (the call fails as an unknown function).
 
 use std::ops::ControlFlow;
@@ -22,35 +22,7 @@ use sqlparser::ast::{
 };
 
 use super::sql_ast::parsed_expr;
-
-/// PostgreSQL's OID of `pg_class`, the catalog of a column's comment.
-const PG_CLASS: u32 = 1259;
-
-/// PostgreSQL's OIDs of the catalogs that hold commented objects.
-const CATALOGS: [(&str, u32); 22] = [
-    ("pg_am", 2601),
-    ("pg_attrdef", 2604),
-    ("pg_cast", 2605),
-    ("pg_class", 1259),
-    ("pg_collation", 3456),
-    ("pg_constraint", 2606),
-    ("pg_conversion", 2607),
-    ("pg_database", 1262),
-    ("pg_event_trigger", 3466),
-    ("pg_extension", 3079),
-    ("pg_language", 2612),
-    ("pg_namespace", 2615),
-    ("pg_opclass", 2616),
-    ("pg_operator", 2617),
-    ("pg_opfamily", 2753),
-    ("pg_proc", 1255),
-    ("pg_tablespace", 1213),
-    ("pg_trigger", 2620),
-    ("pg_ts_config", 3602),
-    ("pg_ts_dict", 3600),
-    ("pg_ts_parser", 3601),
-    ("pg_type", 1247),
-];
+use super::tableoid::catalog_oid;
 
 /// Whether the (lower-case) query text calls one of the functions.
 pub fn mentioned(lower: &str) -> bool {
@@ -114,7 +86,7 @@ fn lookup(e: &Expr) -> Option<Expr> {
         ("col_description", [table, column]) => (
             "pg_description",
             table,
-            Some(CatalogArg::Known(PG_CLASS)),
+            Some(CatalogArg::Known(catalog_oid("pg_class")?)),
             Some(format!("({column})")),
         ),
         ("shobj_description", [object, catalog]) => (
@@ -146,7 +118,7 @@ fn lookup(e: &Expr) -> Option<Expr> {
 
 /// What a catalog argument names.
 enum CatalogArg {
-    /// A catalog of [`CATALOGS`], by PostgreSQL's OID.
+    /// A catalog of PostgreSQL's, by its OID.
     Known(u32),
     /// Another name, whose relation holds no comment bucketdb knows of.
     Other(String),
@@ -163,8 +135,8 @@ fn catalog_arg(catalog: &Expr) -> Option<CatalogArg> {
     };
     let lower = name.to_ascii_lowercase();
     let bare = lower.trim_start_matches("pg_catalog.");
-    Some(match CATALOGS.iter().find(|(c, _)| *c == bare) {
-        Some((_, oid)) => CatalogArg::Known(*oid),
+    Some(match catalog_oid(bare) {
+        Some(oid) => CatalogArg::Known(oid),
         None => CatalogArg::Other(catalog.to_string()),
     })
 }

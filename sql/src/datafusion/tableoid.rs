@@ -66,7 +66,7 @@ const CATALOG_OIDS: &[(&str, u32)] = &[
     ("pg_type", 1247),
 ];
 
-fn catalog_oid(name: &str) -> Option<u32> {
+pub(super) fn catalog_oid(name: &str) -> Option<u32> {
     CATALOG_OIDS
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
