@@ -80,6 +80,10 @@ pub fn sql_type(dt: &DataType) -> SqlType {
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             Element::of(sql_type(f.data_type())).map_or(SqlType::Text, SqlType::Array)
         }
+        // The JSON functions' `->` gives a union of the JSON kinds, sent
+        // as the element's JSON text (see `union_json`): PostgreSQL's
+        // `json -> key` is `json`.
+        DataType::Union(..) => SqlType::Json,
         _ => SqlType::Text,
     }
 }
