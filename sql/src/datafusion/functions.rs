@@ -157,6 +157,8 @@ pub fn register(ctx: &SessionContext) {
         // On-disk sizes are RocksDB's, shared by all tables: unknown per
         // table or database, so NULL (psql shows an empty cell).
         constant("pg_table_size", &[1], ScalarValue::Int64(None)),
+        constant("pg_relation_size", &[1, 2], ScalarValue::Int64(None)),
+        constant("pg_total_relation_size", &[1], ScalarValue::Int64(None)),
         constant("pg_indexes_size", &[1], ScalarValue::Int64(None)),
         constant("pg_database_size", &[1], ScalarValue::Int64(None)),
     ] {

@@ -157,12 +157,15 @@ impl VisitorMut for Lookups {
                 _ => Ok(None),
             },
             // A name computed from strings (`quote_ident(s) || '.' ||
-            // quote_ident(t)`) is looked up once evaluated, as a parameter
-            // is. Any other operand (a column of OIDs) is an OID already.
+            // quote_ident(t)`) is looked up once evaluated. Any other
+            // operand (a column of OIDs) is an OID already.
             concat @ Expr::BinaryOp {
                 op: BinaryOperator::StringConcat,
                 ..
-            } => Ok(Some(parameter_lookup(kind, &format!("({concat})")))),
+            } => Ok(Some(match kind {
+                RegKind::Class => computed_class_lookup(&format!("({concat})")),
+                _ => parameter_lookup(kind, &format!("({concat})")),
+            })),
             _ => Ok(None),
         };
         match found {
@@ -279,6 +282,33 @@ fn parameter_lookup(kind: RegKind, p: &str) -> String {
     format!("bucketdb_reg_found({oid}, '{}', {text})", kind.name())
 }
 
+/// The lookup of a relation whose name the query computes, perhaps from
+/// the columns of the row it is in (`(quote_ident(schemaname) || '.' ||
+/// quote_ident(tablename))::regclass` over `pg_tables`). Each candidate is
+/// an aggregate over the relations' names compared for equality with the
+/// name, which DataFusion turns into a join; [`parameter_lookup`]'s
+/// `parse_ident` and `LIMIT` cannot be decorrelated. The name matches a
+/// relation's `schema.name` or, unqualified, its name in `pg_catalog` and
+/// then in the current schema, each part as `quote_ident` writes it.
+fn computed_class_lookup(name: &str) -> String {
+    let candidate = |key: &str, schema: &str| {
+        format!(
+            "(SELECT min(k.oid) FROM (SELECT c.oid, n.nspname, \
+             quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, \
+             quote_ident(c.relname) AS bare FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid) k \
+             WHERE k.{key} = {name}{schema})"
+        )
+    };
+    let oid = format!(
+        "COALESCE({}, {}, {})",
+        candidate("qualified", ""),
+        candidate("bare", " AND k.nspname = 'pg_catalog'"),
+        candidate("bare", " AND k.nspname = current_schema()"),
+    );
+    format!("bucketdb_reg_found({oid}, 'regclass', CAST({name} AS TEXT))")
+}
+
 /// Registers `bucketdb_reg_found(oid, kind, name)`: the OID, or the
 /// error of `kind` naming `name` where the OID is NULL.
 pub fn register(ctx: &SessionContext) {
@@ -351,8 +381,9 @@ mod tests {
         assert!(out.contains("parse_ident(CAST($1 AS TEXT))"), "{out}");
         // A name computed from strings is looked up once evaluated.
         let out = rewritten("SELECT ('obj' || 'ects')::regclass").unwrap();
+        assert!(out.contains("k.bare = ('obj' || 'ects')"), "{out}");
         assert!(
-            out.contains("parse_ident(CAST(('obj' || 'ects') AS TEXT))"),
+            out.contains("'regclass', CAST(('obj' || 'ects') AS TEXT))"),
             "{out}"
         );
         // A column cast is an OID already.
