@@ -320,6 +320,9 @@ impl Parser<'_> {
                 _ => 1,
             };
             let e = self.digits();
+            if e.is_empty() {
+                return Err(self.error("invalid number"));
+            }
             exponent = e
                 .parse::<i64>()
                 .ok()
@@ -431,6 +434,8 @@ mod tests {
             "{\"a\"}",
             "01",
             "1.",
+            "1e",
+            "-",
             "tru",
             "\"\\x\"",
             "1 2",

@@ -295,7 +295,7 @@ impl Reader {
 /// functions' `json_get` answers with a union of null, bool, int, float,
 /// str, array and object (the last two already JSON text); strings are
 /// quoted here. A null member is SQL NULL.
-fn union_json(array: &ArrayRef, fields: &UnionFields) -> Result<Vec<Option<String>>> {
+pub(super) fn union_json(array: &ArrayRef, fields: &UnionFields) -> Result<Vec<Option<String>>> {
     let union = array.as_union();
     let mut shown = Vec::with_capacity(array.len());
     for i in 0..array.len() {

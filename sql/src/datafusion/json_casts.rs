@@ -19,7 +19,7 @@ use datafusion::logical_expr::{
 };
 use sqlparser::ast::{Expr, Statement, VisitMut, VisitorMut};
 
-use super::convert::field;
+use super::convert::{field, union_json};
 use super::sql_ast::{call, null};
 use crate::bind::typname;
 use crate::value::{check_json, SqlType};
@@ -98,11 +98,20 @@ impl ScalarUDFImpl for JsonCast {
                 DataFusionError::Internal(format!("{} takes one argument", self.name()))
             })?
             .to_array(rows)?;
-        let text = cast(&input, &DataType::Utf8)?;
-        let out = text
-            .as_string::<i32>()
+        // A `->` result (a union of the JSON kinds) is read as its JSON
+        // text, anything else as text.
+        let texts: Vec<Option<String>> = match input.data_type() {
+            DataType::Union(fields, _) => union_json(&input, fields)?,
+            _ => {
+                let text = cast(&input, &DataType::Utf8)?;
+                let text = text.as_string::<i32>();
+                text.iter().map(|v| v.map(str::to_string)).collect()
+            }
+        };
+        let out = texts
             .iter()
             .map(|v| {
+                let v = v.as_deref();
                 v.map(|s| match self.ty {
                     SqlType::Jsonb => crate::jsonb::normalize(s),
                     _ => check_json(s).map(|()| s.to_string()),
