@@ -284,29 +284,38 @@ fn parameter_lookup(kind: RegKind, p: &str) -> String {
 
 /// The lookup of a relation whose name the query computes, perhaps from
 /// the columns of the row it is in (`(quote_ident(schemaname) || '.' ||
-/// quote_ident(tablename))::regclass` over `pg_tables`). Each candidate is
-/// an aggregate over the relations' names compared for equality with the
-/// name, which DataFusion turns into a join; [`parameter_lookup`]'s
-/// `parse_ident` and `LIMIT` cannot be decorrelated. The name matches a
-/// relation's `schema.name` or, unqualified, its name in `pg_catalog` and
-/// then in the current schema, each part as `quote_ident` writes it.
+/// quote_ident(tablename))::regclass` over `pg_tables`): its OID, or the
+/// error naming the missing relation.
 fn computed_class_lookup(name: &str) -> String {
+    format!(
+        "bucketdb_reg_found({}, 'regclass', CAST({name} AS TEXT))",
+        computed_class(name, "oid")
+    )
+}
+
+/// `column` (`oid`, `relname`) of the relation a computed `name` names,
+/// NULL if none. Each candidate is an aggregate over the relations' names
+/// compared for equality with the name, which DataFusion turns into a
+/// join; [`parameter_lookup`]'s `parse_ident` and `LIMIT` cannot be
+/// decorrelated. The name matches a relation's `schema.name` or,
+/// unqualified, its name in `pg_catalog` and then in the current schema,
+/// each part as `quote_ident` writes it.
+pub fn computed_class(name: &str, column: &str) -> String {
     let candidate = |key: &str, schema: &str| {
         format!(
-            "(SELECT min(k.oid) FROM (SELECT c.oid, n.nspname, \
+            "(SELECT min(k.{column}) FROM (SELECT c.oid, c.relname, n.nspname, \
              quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qualified, \
              quote_ident(c.relname) AS bare FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON c.relnamespace = n.oid) k \
              WHERE k.{key} = {name}{schema})"
         )
     };
-    let oid = format!(
+    format!(
         "COALESCE({}, {}, {})",
         candidate("qualified", ""),
         candidate("bare", " AND k.nspname = 'pg_catalog'"),
         candidate("bare", " AND k.nspname = current_schema()"),
-    );
-    format!("bucketdb_reg_found({oid}, 'regclass', CAST({name} AS TEXT))")
+    )
 }
 
 /// Registers `bucketdb_reg_found(oid, kind, name)`: the OID, or the

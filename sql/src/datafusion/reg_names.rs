@@ -16,7 +16,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, Query, SelectItem, SetExpr, Statement, VisitMut, VisitorMut};
 
-use super::reg_lookup::{names_object, RegKind};
+use super::reg_lookup::{computed_class, names_object, RegKind};
 use super::sql_ast::parsed_expr;
 use crate::bind::typname;
 
@@ -76,6 +76,20 @@ fn shown(e: &Expr) -> Option<Expr> {
         return None;
     };
     let kind = RegKind::of(data_type)?;
+    // A relation name computed from the row is shown once its lookup
+    // succeeds: its name found by the same comparisons, not a lookup
+    // inside a lookup (a correlated subquery DataFusion cannot plan).
+    let mut operand = inner.as_ref();
+    while let Expr::Nested(nested) = operand {
+        operand = nested;
+    }
+    if kind == RegKind::Class && matches!(operand, Expr::BinaryOp { .. }) && names_object(operand) {
+        let name = format!("({operand})");
+        return parsed_expr(&format!(
+            "CASE WHEN {e} IS NOT NULL THEN {} END",
+            computed_class(&name, "relname")
+        ));
+    }
     // A name is looked up as the cast; a column holds the OID already.
     let oid = if names_object(inner) {
         e.to_string()
