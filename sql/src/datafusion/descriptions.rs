@@ -111,8 +111,11 @@ fn lookup(e: &Expr) -> Option<Expr> {
     if let Some(subid) = subid {
         condition = format!("{condition} AND {c}.objsubid = {subid}");
     }
+    // At most one comment matches (PostgreSQL keys them so); `min` makes
+    // the subquery an aggregate, which DataFusion joins rather than
+    // evaluating per row.
     parsed_expr(&format!(
-        "(SELECT {c}.description FROM pg_catalog.{table} AS {c} WHERE {condition})"
+        "(SELECT min({c}.description) FROM pg_catalog.{table} AS {c} WHERE {condition})"
     ))
 }
 
@@ -153,7 +156,7 @@ mod tests {
                 "SELECT obj_description(n.oid, 'pg_namespace') FROM pg_namespace n",
                 rewrite
             ),
-            "SELECT (SELECT bucketdb_comment.description \
+            "SELECT (SELECT min(bucketdb_comment.description) \
              FROM pg_catalog.pg_description AS bucketdb_comment \
              WHERE bucketdb_comment.classoid = 2615 AND bucketdb_comment.objoid = (n.oid) \
              AND bucketdb_comment.objsubid = 0) FROM pg_namespace n"
