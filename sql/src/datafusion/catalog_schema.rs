@@ -121,7 +121,10 @@ impl SchemaProvider for CatalogSchema {
 /// own setup) and the functions that answer for the asking session.
 pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) -> Result<()> {
     let statics = Arc::new(PgCatalogStaticTables::try_new()?);
-    regtype::register(ctx, &statics)?;
+    // pg_type's names, read once: for `to_regtype`, `::regtype[]` and
+    // the built-ins' signatures in `\df`.
+    let types = Arc::new(regtype::Types::load(&statics)?);
+    regtype::register(ctx, types.clone());
     regproc::register(ctx, &statics)?;
     let inner = Arc::new(PgCatalog::try_new(
         ctx.state().catalog_list().clone(),
@@ -129,7 +132,7 @@ pub fn install(ctx: &SessionContext, catalog_name: &str, catalog: Arc<Catalog>) 
         EmptyContextProvider,
     )?);
     let proc = Arc::new(ProcTable::new(inner.clone(), &statics)?);
-    proc.register_describe(ctx, &statics)?;
+    proc.register_describe(ctx, &types)?;
     let target = ctx
         .catalog(catalog_name)
         .ok_or_else(|| DataFusionError::Plan(format!("no catalog {catalog_name}")))?;

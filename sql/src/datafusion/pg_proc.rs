@@ -32,6 +32,7 @@ use crate::functions::{own_functions, Signature};
 
 use super::builtin_signatures::{self, Described};
 use super::catalog_schema::PgCatalog;
+use super::regtype::Types;
 
 /// OIDs of bucketdb's functions start here: far above PostgreSQL's own
 /// (below 16384) and above what the provider hands out to tables.
@@ -65,13 +66,8 @@ impl ProcTable {
 
     /// Registers the functions `\df` calls to describe a function:
     /// bucketdb's, and PostgreSQL's built-ins from the export.
-    pub fn register_describe(
-        &self,
-        ctx: &SessionContext,
-        statics: &PgCatalogStaticTables,
-    ) -> Result<()> {
-        let types = super::regtype::Types::load(statics)?;
-        let mut by_oid = builtin_signatures::builtin(&self.builtin, &types)?;
+    pub fn register_describe(&self, ctx: &SessionContext, types: &Types) -> Result<()> {
+        let mut by_oid = builtin_signatures::builtin(&self.builtin, types)?;
         by_oid.extend(self.functions.iter().map(|(oid, s)| {
             let described = Described {
                 arguments: s.arguments.clone(),

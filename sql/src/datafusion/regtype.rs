@@ -247,8 +247,7 @@ impl RegtypeArray {
     }
 }
 
-pub fn register(ctx: &SessionContext, statics: &PgCatalogStaticTables) -> Result<()> {
-    let types = Arc::new(Types::load(statics)?);
+pub fn register(ctx: &SessionContext, types: Arc<Types>) {
     ctx.register_udf(ScalarUDF::from(RegtypeArray {
         types: types.clone(),
         signature: Signature::any(1, Volatility::Stable),
@@ -268,7 +267,6 @@ pub fn register(ctx: &SessionContext, statics: &PgCatalogStaticTables) -> Result
             Ok(ColumnarValue::Array(Arc::new(oids)))
         }),
     ));
-    Ok(())
 }
 
 #[cfg(test)]
