@@ -77,7 +77,11 @@ impl VisitorMut for Lateral {
             }
         }
         if !renames.is_empty() {
-            let _ = q.visit(&mut Renames { renames });
+            let _ = q.visit(&mut Renames {
+                renames,
+                inner: Vec::new(),
+                depth: 0,
+            });
         }
         ControlFlow::Continue(())
     }
@@ -196,19 +200,42 @@ fn is_unnest(name: &sqlparser::ast::ObjectName) -> bool {
     }
 }
 
-/// Reads `t.c` as `r.c` for each merged function alias `t` of table `r`.
+/// Reads `t.c` as `r.c` for each merged function alias `t` of table `r`,
+/// except inside a subquery whose own FROM names something `t`.
 struct Renames {
     renames: Vec<(Option<Ident>, Ident)>,
+    /// The names declared by the FROM of each subquery being visited.
+    inner: Vec<Vec<Ident>>,
+    /// How deep the visit is in queries (the rewritten one is 1).
+    depth: usize,
 }
 
 impl VisitorMut for Renames {
     type Break = ();
 
+    fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        self.depth += 1;
+        if self.depth > 1 {
+            self.inner.push(declared(q));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &mut Query) -> ControlFlow<()> {
+        if self.depth > 1 {
+            self.inner.pop();
+        }
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         if let Expr::CompoundIdentifier(parts) = e {
             if let [qualifier, _] = parts.as_mut_slice() {
                 for (from, to) in &self.renames {
-                    if from.as_ref().is_some_and(|f| same(f, qualifier)) {
+                    let Some(from) = from else { continue };
+                    let shadowed = self.inner.iter().flatten().any(|n| same(n, from));
+                    if !shadowed && same(from, qualifier) {
                         *qualifier = to.clone();
                     }
                 }
@@ -216,6 +243,27 @@ impl VisitorMut for Renames {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The names a query's FROM gives its relations (aliases, else table
+/// names).
+fn declared(q: &Query) -> Vec<Ident> {
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return vec![];
+    };
+    let name = |f: &TableFactor| match f {
+        TableFactor::Table { alias: Some(a), .. }
+        | TableFactor::Derived { alias: Some(a), .. }
+        | TableFactor::Function { alias: Some(a), .. }
+        | TableFactor::UNNEST { alias: Some(a), .. } => Some(a.name.clone()),
+        TableFactor::Table { name, .. } => name.0.last()?.as_ident().cloned(),
+        _ => None,
+    };
+    s.from
+        .iter()
+        .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)))
+        .filter_map(name)
+        .collect()
 }
 
 /// Whether two identifiers name the same thing (unquoted ones fold case).
@@ -250,6 +298,15 @@ mod tests {
                 rewrite
             ),
             "SELECT b.name, x FROM (SELECT b.*, unnest(b.tags_list) AS x FROM buckets b) AS b"
+        );
+        // A subquery's own `k` is its own.
+        assert_eq!(
+            rewritten(
+                "SELECT k.n FROM c, unnest(c.a) k(n) WHERE EXISTS (SELECT 1 FROM t k WHERE k.n = 1)",
+                rewrite
+            ),
+            "SELECT c.n FROM (SELECT c.*, unnest(c.a) AS n FROM c) AS c \
+             WHERE EXISTS (SELECT 1 FROM t k WHERE k.n = 1)"
         );
         assert_eq!(
             rewritten(
