@@ -246,6 +246,9 @@ impl RaftNode {
     }
 
     async fn transfer_leader_to(&self, id: u64) -> Result<(), ConsensusError> {
+        // The other voters drop their lease of this leader when asked to
+        // elect `id`: no lease reads here from before they are asked.
+        let _no_lease_reads = self.lease.transfer(self.raft.metrics());
         self.raft
             .trigger()
             .transfer_leader(id)

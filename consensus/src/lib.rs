@@ -14,6 +14,7 @@ mod codec;
 mod error;
 mod guard;
 mod identity;
+mod lease;
 mod log_store;
 mod network;
 mod node;

@@ -22,6 +22,7 @@ use crate::check::Digests;
 use crate::error::ConsensusError;
 use crate::guard::{admit, is_disk_full, watch_core, Failure};
 use crate::identity::{ClusterId, Identity};
+use crate::lease::{LeaderLease, LEASE_AGE};
 use crate::log_store::LogStore;
 use crate::network::Network;
 use crate::read_batch::ReadIndexBatch;
@@ -80,20 +81,9 @@ pub enum Confirm {
     Lease,
 }
 
-/// How long the leader trusts a quorum's acknowledgement (measured from
-/// when it sent what was acknowledged). A follower refuses to vote for
-/// another leader for `election_timeout_max` (600 ms) after it last heard
-/// from this one, on its own clock, and it heard later than the leader
-/// sent; so no other leader can have been elected while the leader's
-/// lease holds, as long as the two clocks' rates differ by less than the
-/// third of the lease left as margin (quartz clocks differ by millionths).
-/// Heartbeats go out every 100 ms, so the lease is normally renewed long
-/// before it runs out.
-const LEASE_AGE: Duration = Duration::from_millis(400);
-
 /// How long a follower refuses to vote for another leader after it last
 /// heard from the current one (openraft's lease is `election_timeout_max`).
-const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(600);
+pub(crate) const ELECTION_TIMEOUT_MAX: Duration = Duration::from_millis(600);
 
 /// How long a node that has voted before waits, when it starts, before it
 /// takes part in Raft. Its refusal to vote while it hears from a leader
@@ -153,6 +143,9 @@ pub struct RaftNode {
     /// once: confirmed by a quorum round, and by the lease.
     quorum_reads: Arc<ReadIndexBatch>,
     lease_reads: Arc<ReadIndexBatch>,
+    /// Lets the leader confirm a lease read without asking openraft's
+    /// core (see `lease.rs`).
+    pub(crate) lease: LeaderLease,
 }
 
 impl RaftNode {
@@ -184,8 +177,14 @@ impl RaftNode {
         .validate()
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let digests = Digests::default();
-        let sm = StateMachine::new(store.clone(), snapshot_dir(&config), digests.clone())
-            .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
+        let lease = LeaderLease::default();
+        let sm = StateMachine::new(
+            store.clone(),
+            snapshot_dir(&config),
+            digests.clone(),
+            lease.clone(),
+        )
+        .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let identity = Identity::open(&config.data_dir, config.node_id)?;
         // The node's own entry in a membership it initialises.
         let mut config = config;
@@ -236,6 +235,7 @@ impl RaftNode {
             digests,
             quorum_reads: Arc::default(),
             lease_reads: Arc::default(),
+            lease,
         };
         watch_core(node.raft.clone(), node.failure.clone());
         tokio::spawn(crate::transport::server::serve(
@@ -616,6 +616,11 @@ impl RaftNode {
     /// now, or by lease) and returns the index a read must see, waiting
     /// here until it is applied. Concurrent reads share quorum rounds.
     pub(crate) async fn read_index_here(&self, how: Confirm) -> Result<u64, ConsensusError> {
+        if how == Confirm::Lease {
+            if let Some(index) = self.lease.read_index(&self.raft.metrics().borrow_watched()) {
+                return Ok(index);
+            }
+        }
         let timeout = self.config.timeout;
         let option = match how {
             Confirm::Quorum => LinearizerOption::from(ReadPolicy::ReadIndex),

@@ -14,6 +14,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
 use crate::check::Digests;
 use crate::codec;
+use crate::lease::LeaderLease;
 use crate::types::{Command, CommandResponse, TypeConfig};
 
 pub(crate) const LAST_APPLIED: &str = "last_applied";
@@ -32,6 +33,8 @@ pub struct StateMachine {
     snapshot_dir: PathBuf,
     /// Where check entries leave their digests.
     digests: Digests,
+    /// Told of each applied index before its proposer is answered.
+    lease: LeaderLease,
 }
 
 impl StateMachine {
@@ -39,6 +42,7 @@ impl StateMachine {
         store: Store,
         snapshot_dir: PathBuf,
         digests: Digests,
+        lease: LeaderLease,
     ) -> Result<StateMachine, io::Error> {
         std::fs::create_dir_all(&snapshot_dir)?;
         // Files of a snapshot build that a crash interrupted are never used.
@@ -55,8 +59,12 @@ impl StateMachine {
             store,
             snapshot_dir,
             digests,
+            lease,
         };
         sm.finish_interrupted_install()?;
+        if let (Some(applied), _) = sm.applied()? {
+            sm.lease.applied(applied.index());
+        }
         Ok(sm)
     }
 
@@ -246,6 +254,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     CommandResponse::Done
                 }
             };
+            self.lease.applied(log_id.index());
             if let Some(r) = responder {
                 r.send(response);
             }
@@ -281,6 +290,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         tokio::task::spawn_blocking(move || store.import_snapshot(&path, &values))
             .await
             .map_err(io::Error::other)??;
+        if let Some(applied) = &meta.last_log_id {
+            self.lease.applied(applied.index());
+        }
         Ok(())
     }
 
@@ -330,6 +342,7 @@ mod tests {
             store.clone(),
             dir.path().join("snapshots"),
             Digests::default(),
+            LeaderLease::default(),
         )
         .unwrap();
         let snap = sm.build_snapshot().await.unwrap();
