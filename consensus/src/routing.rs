@@ -29,9 +29,15 @@ impl RaftNode {
         if leader == self.node_id() {
             return Ok(Route::Here);
         }
-        let metrics = self.raft.metrics().borrow_watched().clone();
-        match metrics.membership_config.membership().get_node(&leader) {
-            Some(info) => Ok(Route::Leader(leader, info.clone())),
+        // Only the leader's entry is copied: this runs before every read
+        // and write a follower forwards.
+        let info = (self.raft.metrics().borrow_watched())
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .cloned();
+        match info {
+            Some(info) => Ok(Route::Leader(leader, info)),
             None => Err(ConsensusError::Unavailable(format!(
                 "leader {leader} is not in this node's membership yet"
             ))),

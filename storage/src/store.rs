@@ -17,6 +17,23 @@ pub(crate) const CF_SM_META: &str = "sm_meta";
 
 const ALL_CFS: [&str; 4] = [CF_RAFT_LOG, CF_RAFT_META, CF_SM_DATA, CF_SM_META];
 
+/// The rows' family is read by key on every write: the planner reads the
+/// row a statement changes, and every replica checks the batch's
+/// preconditions when it applies it. Most inserts look for a key that is
+/// not there, so bloom filters, in the memtable and in each table file,
+/// answer those without searching the memtable's skip list (a profile of
+/// a 3-node cluster under inserts put 5–6% of a follower's CPU, and 4% of
+/// the leader's, in that search).
+fn rows_options() -> Options {
+    let mut opts = Options::default();
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    opts.set_block_based_table_factory(&table);
+    opts.set_memtable_whole_key_filtering(true);
+    opts.set_memtable_prefix_bloom_ratio(0.05);
+    opts
+}
+
 /// The node's single RocksDB instance. Cheap to clone.
 ///
 /// All column families share one write-ahead log, so one `flush_wal(true)`
@@ -43,9 +60,14 @@ impl Store {
         // opening fails instead of silently replaying up to it (RocksDB's
         // default, point-in-time recovery, would drop it and all after).
         opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
-        let cfs = ALL_CFS
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let cfs = ALL_CFS.iter().map(|name| {
+            let opts = if *name == CF_SM_DATA {
+                rows_options()
+            } else {
+                Options::default()
+            };
+            ColumnFamilyDescriptor::new(*name, opts)
+        });
         let db = DB::open_cf_descriptors(&opts, dir.join("db"), cfs)?;
         Ok(Store { db: Arc::new(db) })
     }
