@@ -8,7 +8,7 @@ use crate::error::SqlResult;
 use crate::expr::EvalEnv;
 use crate::fastpath::{self, Input};
 use crate::plan::SelectPlan;
-use crate::runtime::{cpu_bound, Interrupt, RowStream};
+use crate::runtime::{cpu_bound, run_sync, Interrupt, RowStream};
 use crate::value::Value;
 
 impl Engine {
@@ -57,9 +57,9 @@ impl Engine {
                     fastpath::select_rows(catalog, s, Input::Rows(rows), &env)
                 })
             }
-            (Some(view), None) => {
-                cpu_bound(|| fastpath::select_rows(catalog, s, Input::Table(view), &env))
-            }
+            (Some(view), None) => run_sync(s.work(), || {
+                fastpath::select_rows(catalog, s, Input::Table(view), &env)
+            }),
             (None, Some(call)) => {
                 let rows = call.function.cluster_rows(&self.node).await?;
                 fastpath::select_rows(catalog, s, Input::Rows(rows), &env)

@@ -13,7 +13,7 @@ use crate::error::{SqlError, SqlResult};
 use crate::expr::EvalEnv;
 use crate::fastpath::{self, Built};
 use crate::plan::{InsertPlan, Plan};
-use crate::runtime::{cpu_bound, Interrupt};
+use crate::runtime::{run_sync, Interrupt};
 use crate::txn::Txn;
 use crate::value::Value;
 
@@ -70,7 +70,7 @@ impl Engine {
             // Fixed here, before the entry enters the log: replicas never
             // read the clock.
             let env = EvalEnv::at_now(params, session.settings(), interrupt);
-            let built = cpu_bound(|| self.build_autocommit(plan, &env))?;
+            let built = run_sync(plan.write_work(), || self.build_autocommit(plan, &env))?;
             let batch = KvBatch {
                 timestamp: env.now,
                 ..built.batch

@@ -217,3 +217,61 @@ mod testing {
         KvOp::Put { key, columns }
     }
 }
+
+#[cfg(test)]
+mod work_tests {
+    //! Which plans run in place (see [`crate::runtime::Work`]).
+
+    use super::testing::plan_of;
+    use crate::catalog::Catalog;
+    use crate::plan::Plan;
+    use crate::runtime::Work;
+    use crate::scan::MAX_SHORT_GETS;
+
+    #[test]
+    fn only_a_few_point_gets_are_short_work() {
+        let catalog = Catalog::new();
+        let work = |sql: &str| match plan_of(&catalog, sql) {
+            Plan::Select(s) => s.work(),
+            write => write.write_work(),
+        };
+        let in_list = |n: usize| {
+            (0..n)
+                .map(|i| format!("'k{i}'"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        for sql in [
+            "SELECT * FROM buckets WHERE name = 'a'",
+            "SELECT size FROM objects WHERE bucket = 'b' AND key = $1",
+            "SELECT o.size, b.owner FROM objects o JOIN buckets b ON b.name = o.bucket \
+             WHERE o.bucket = 'b' AND o.key = 'k'",
+            &format!(
+                "SELECT * FROM objects WHERE bucket = 'b' AND key IN ({})",
+                in_list(MAX_SHORT_GETS)
+            ),
+            "INSERT INTO objects (bucket, key, size) VALUES ('b', 'k', 1) \
+             ON CONFLICT (bucket, key) DO UPDATE SET size = excluded.size",
+            "UPDATE objects SET size = 2 WHERE bucket = 'b' AND key = 'k'",
+            "DELETE FROM buckets WHERE name = 'a'",
+        ] {
+            assert_eq!(work(sql), Work::Short, "{sql}");
+        }
+        for sql in [
+            "SELECT * FROM buckets",
+            "SELECT count(*) FROM objects WHERE bucket = 'b'",
+            "SELECT * FROM objects WHERE bucket = 'b' AND key > 'k'",
+            &format!(
+                "SELECT * FROM objects WHERE bucket = 'b' AND key IN ({})",
+                in_list(MAX_SHORT_GETS + 1)
+            ),
+            "SELECT * FROM object_versions WHERE bucket = 'b' AND key = 'k'",
+            "SELECT * FROM multipart_parts WHERE bucket = 'b' AND upload_id = 'u'",
+            "INSERT INTO buckets (name) SELECT name || '2' FROM buckets",
+            "UPDATE objects SET size = 2 WHERE bucket = 'b'",
+            "DELETE FROM objects WHERE size > 1",
+        ] {
+            assert_eq!(work(sql), Work::MayScan, "{sql}");
+        }
+    }
+}

@@ -24,6 +24,8 @@ use crate::catalog::{Catalog, Table};
 use crate::copy::{CopyInPlan, CopyOptions};
 use crate::error::{SqlError, SqlResult};
 use crate::functions::AdminCall;
+use crate::runtime::Work;
+use crate::scan::MAX_SHORT_GETS;
 use crate::value::{OutColumn, SqlType};
 
 #[derive(Debug, Clone)]
@@ -94,6 +96,17 @@ pub struct Planned {
 }
 
 impl Plan {
+    /// How long building this write takes: short for a few VALUES rows,
+    /// or an UPDATE or DELETE by key (see [`crate::scan::Access::work`]).
+    pub fn write_work(&self) -> Work {
+        match self {
+            Plan::Insert(i) if i.select.is_none() && i.rows.len() <= MAX_SHORT_GETS => Work::Short,
+            Plan::Update(u) => u.access.work(u.table),
+            Plan::Delete(d) => d.access.work(d.table),
+            _ => Work::MayScan,
+        }
+    }
+
     /// A short name of the statement's kind, for metrics and logs.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -11,6 +11,7 @@ use crate::catalog::{Catalog, Table, TableId};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggCall, Expr};
 use crate::functions::{TableFn, TableFnCall};
+use crate::runtime::Work;
 use crate::scan::Access;
 use crate::value::{OutColumn, SqlType, Value};
 
@@ -57,6 +58,17 @@ pub struct SelectPlan {
     pub order: Vec<SortKey>,
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
+}
+
+impl SelectPlan {
+    /// How long reading its rows takes: short for a few point gets (with
+    /// a lookup join, one more get per row found).
+    pub fn work(&self) -> Work {
+        match (self.table, &self.function) {
+            (Some(table), None) => self.access.work(table),
+            _ => Work::MayScan,
+        }
+    }
 }
 
 /// Why a table function in a join is left to DataFusion.

@@ -7,7 +7,7 @@ mod clock;
 mod interrupt;
 mod stream;
 
-pub use blocking::cpu_bound;
+pub use blocking::{cpu_bound, run_sync, Work};
 pub use clock::now_micros;
 pub use interrupt::Interrupt;
 pub use stream::{RowChunks, RowStream};

@@ -11,6 +11,7 @@ mod walk;
 
 pub use access::Access;
 pub use source::{KeyedVisit, RowSource};
+pub use walk::MAX_SHORT_GETS;
 
 #[cfg(test)]
 pub use source::MemRows;

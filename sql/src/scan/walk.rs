@@ -12,9 +12,29 @@ use super::versions::VersionStream;
 use crate::catalog::{Table, TableId};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{like_prefix, EvalEnv, Expr};
+use crate::runtime::Work;
 use crate::value::Value;
 
+/// The most point gets a plan makes and still counts as short work.
+pub const MAX_SHORT_GETS: usize = 16;
+
 impl Access {
+    /// How long walking this access on `table` takes: [`Work::Short`] if
+    /// [`Access::scan`] makes only point gets, at most [`MAX_SHORT_GETS`]
+    /// of them.
+    pub fn work(&self, table: TableId) -> Work {
+        let gets = match (table, &self.first, &self.second) {
+            (TableId::Versions | TableId::Parts, _, _) => None,
+            (TableId::Buckets, Some(names), _) => Some(names.len()),
+            (_, Some(buckets), Some(names)) => Some(buckets.len() * names.len()),
+            _ => None,
+        };
+        match gets {
+            Some(n) if n <= MAX_SHORT_GETS => Work::Short,
+            _ => Work::MayScan,
+        }
+    }
+
     /// Visits candidate rows in key order until `visit` breaks.
     pub fn scan(
         &self,
