@@ -79,6 +79,12 @@ impl LeaderLease {
         self.applied.fetch_max(index, Ordering::Release);
     }
 
+    /// The index of the last entry applied here, as soon as its writes
+    /// are readable.
+    pub(crate) fn applied_index(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
     /// This node is about to hand its leadership over: no lease reads
     /// until the returned guard is dropped, nor after it in any term up to
     /// the one it was dropped in (a later term, even led by this node
@@ -111,8 +117,7 @@ impl LeaderLease {
             let leader = l.committed_leader_id();
             leader.term == m.current_term && leader.node_id == m.id
         });
-        (leading && own_entry_applied && now < *acked + LEASE_AGE)
-            .then(|| self.applied.load(Ordering::Acquire))
+        (leading && own_entry_applied && now < *acked + LEASE_AGE).then(|| self.applied_index())
     }
 }
 

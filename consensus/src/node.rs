@@ -561,14 +561,11 @@ impl RaftNode {
         Ok(self.applied_index())
     }
 
-    /// The index of the last entry applied to this node's state machine.
+    /// The index of the last entry applied to this node's state machine
+    /// (from the state machine itself: openraft's metrics learn it a turn
+    /// of its loop later).
     pub fn applied_index(&self) -> u64 {
-        self.raft
-            .metrics()
-            .borrow_watched()
-            .last_applied
-            .as_ref()
-            .map_or(0, |l| l.index())
+        self.lease.applied_index()
     }
 
     /// ReadIndex: waits until this node has applied everything committed
