@@ -21,10 +21,11 @@
 //! - **No leadership transfer under way.** A transfer asks the other voters
 //!   to drop their lease and elect the target at once; openraft refuses
 //!   reads from then on, and so does this path, from before it is asked
-//!   (see [`LeaderLease::transferring`]).
+//!   (see [`LeaderLease::transfer`]).
 //!
 //! Anything else (a stale lease, a new leader's blank entry not yet
-//! applied, a single voter, a transfer) goes through openraft as before.
+//! applied, a transfer, or a single voter once 400 ms have passed since its
+//! election, its only acknowledgement) goes through openraft as before.
 //! This is the check openraft's core makes for a lease read; only where it
 //! runs changed.
 
