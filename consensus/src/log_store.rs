@@ -17,6 +17,7 @@ use openraft::type_config::alias::{EntryOf, LogIdOf, VoteOf};
 use openraft::{LogState, OptionalSend, RaftLogReader};
 
 use crate::codec;
+use crate::log_tail::LogTail;
 use crate::types::TypeConfig;
 
 pub(crate) const META_VOTE: &str = "vote";
@@ -26,6 +27,9 @@ const META_PURGED: &str = "last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     log: RaftLogCf,
+    /// The newest entries, decoded: what the state machine and the
+    /// replication streams read back (see `log_tail`).
+    tail: LogTail,
     flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
 }
 
@@ -39,6 +43,7 @@ impl LogStore {
             .expect("spawn log sync thread");
         LogStore {
             log: RaftLogCf::new(store),
+            tail: LogTail::default(),
             flusher: tx,
         }
     }
@@ -89,8 +94,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<EntryOf<TypeConfig>>, io::Error> {
+        let (start, end) = (start_of(&range), end_of(&range));
+        if let Some(entries) = self.tail.get(start, end) {
+            return Ok(entries);
+        }
         self.log
-            .range(start_of(&range), end_of(&range))?
+            .range(start, end)?
             .into_iter()
             .map(|(_, bytes)| codec::decode(&bytes))
             .collect()
@@ -150,11 +159,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = EntryOf<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let encoded = entries
+        let (decoded, encoded): (Vec<_>, Vec<_>) = entries
             .into_iter()
-            .map(|e| Ok((e.index(), codec::encode(&e)?)))
-            .collect::<Result<Vec<_>, io::Error>>()?;
+            .map(|e| {
+                let bytes = codec::encode(&e)?;
+                let index = e.index();
+                Ok(((e, bytes.len()), (index, bytes)))
+            })
+            .collect::<Result<Vec<_>, io::Error>>()?
+            .into_iter()
+            .unzip();
         self.log.append(encoded)?;
+        self.tail.append(decoded);
         self.flusher
             .send(callback)
             .map_err(|_| io::Error::other("log sync thread has stopped"))
@@ -165,6 +181,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         last_log_id: Option<LogIdOf<TypeConfig>>,
     ) -> Result<(), io::Error> {
         let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
+        self.tail.truncate_from(from);
         self.log.delete_range(from, u64::MAX)?;
         Ok(())
     }
@@ -173,7 +190,88 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first: entries at or before it are ignored
         // from then on, so a crash between the two writes is harmless.
         self.put_meta(META_PURGED, &log_id)?;
+        self.tail.purge_through(log_id.index());
         self.log.delete_range(0, log_id.index() + 1)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::testing::log::{StoreBuilder, Suite};
+    use openraft::StorageError;
+
+    use super::*;
+    use crate::check::Digests;
+    use crate::lease::LeaderLease;
+    use crate::state_machine::StateMachine;
+
+    struct Fresh;
+
+    impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Fresh {
+        async fn build(
+            &self,
+        ) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = Store::open(&dir.path().join("db")).expect("open store");
+            let sm = StateMachine::new(
+                store.clone(),
+                dir.path().join("snapshots"),
+                Digests::default(),
+                LeaderLease::default(),
+                crate::snapshot_schedule::SnapshotSchedule::new(1000),
+            )
+            .expect("state machine");
+            Ok((dir, LogStore::new(store), sm))
+        }
+    }
+
+    /// openraft's own conformance suite for log stores and state machines:
+    /// reads after appends, truncations and purges (the tail included),
+    /// votes, and the initial state a restart derives from them.
+    #[tokio::test]
+    async fn passes_openraft_storage_suite() {
+        Suite::test_all(Fresh).await.unwrap();
+    }
+
+    fn indexes(entries: Vec<EntryOf<TypeConfig>>) -> Vec<u64> {
+        entries.iter().map(|e| e.index()).collect()
+    }
+
+    /// Exact ranges, which the tail answers, after each change of the log.
+    #[tokio::test]
+    async fn reads_follow_truncation_and_purge() {
+        let (_dir, mut log, _sm) = Fresh.build().await.unwrap();
+        let ids = |term, range: std::ops::RangeInclusive<u64>| {
+            range
+                .map(move |i| {
+                    EntryOf::<TypeConfig>::new_blank(openraft::testing::log_id::<TypeConfig>(
+                        term, 1, i,
+                    ))
+                })
+                .collect::<Vec<_>>()
+        };
+        log.append(ids(1, 1..=5), IOFlushed::noop()).await.unwrap();
+        assert_eq!(
+            indexes(log.try_get_log_entries(2..6).await.unwrap()),
+            [2, 3, 4, 5]
+        );
+        log.truncate_after(Some(openraft::testing::log_id::<TypeConfig>(1, 1, 3)))
+            .await
+            .unwrap();
+        assert_eq!(
+            indexes(log.try_get_log_entries(1..6).await.unwrap()),
+            [1, 2, 3]
+        );
+        log.append(ids(2, 4..=4), IOFlushed::noop()).await.unwrap();
+        let got = log.try_get_log_entries(4..5).await.unwrap();
+        assert_eq!(got[0].log_id().committed_leader_id().term, 2);
+        log.purge(openraft::testing::log_id::<TypeConfig>(1, 1, 2))
+            .await
+            .unwrap();
+        assert_eq!(
+            indexes(log.try_get_log_entries(1..5).await.unwrap()),
+            [3, 4]
+        );
     }
 }

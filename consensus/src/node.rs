@@ -27,6 +27,7 @@ use crate::log_store::LogStore;
 use crate::network::Network;
 use crate::read_batch::ReadIndexBatch;
 use crate::routing::Route;
+use crate::snapshot_schedule::SnapshotSchedule;
 use crate::state_machine::StateMachine;
 use crate::transport::{Caller, Faults, NodeTls, Peers, Refusals, Request, Response};
 use crate::types::{Command, CommandResponse, NodeInfo, TypeConfig};
@@ -49,7 +50,9 @@ pub struct NodeConfig {
     /// Only used when the data directory was never initialised: a node
     /// that has Raft state never initialises again.
     pub bootstrap: Bootstrap,
-    /// Build a snapshot (and purge the log behind it) every this many entries.
+    /// Build a snapshot (and purge the log behind it) every this many
+    /// entries, and no sooner than the last snapshot had rows (see
+    /// `snapshot_schedule`).
     pub snapshot_every: u64,
     /// How long a proposal or a read barrier may wait for a leader/quorum.
     pub timeout: Duration,
@@ -170,7 +173,8 @@ impl RaftNode {
             // Entries can be large (multi-row statements); fewer per append
             // keeps each message well under the transport's frame limit.
             max_payload_entries: 64,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
+            // Ours instead (see `snapshot_schedule`).
+            snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: 1000,
             ..Default::default()
         }
@@ -178,11 +182,13 @@ impl RaftNode {
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let digests = Digests::default();
         let lease = LeaderLease::default();
+        let snapshots = SnapshotSchedule::new(config.snapshot_every);
         let sm = StateMachine::new(
             store.clone(),
             snapshot_dir(&config),
             digests.clone(),
             lease.clone(),
+            snapshots.clone(),
         )
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let identity = Identity::open(&config.data_dir, config.node_id)?;
@@ -238,6 +244,7 @@ impl RaftNode {
             lease,
         };
         watch_core(node.raft.clone(), node.failure.clone());
+        snapshots.spawn(node.raft.clone(), node.stop.subscribe());
         tokio::spawn(crate::transport::server::serve(
             raft_listener,
             node.clone(),
@@ -832,6 +839,40 @@ pub(crate) mod tests {
         let status = node.status();
         assert_eq!(status.leader_id, Some(1));
         assert_eq!(status.voters, vec![1]);
+    }
+
+    /// With `snapshot_every` 20, a state of 200 rows is snapshotted no
+    /// sooner than 200 entries after its last snapshot (`snapshot_schedule`).
+    #[tokio::test]
+    async fn a_larger_state_waits_as_many_entries_as_it_has_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = RaftNode::start(config(dir.path()), listener().await)
+            .await
+            .unwrap();
+        node.wait_for_leader().await.unwrap();
+        let mut many = KvBatch::default();
+        for i in 0..200 {
+            many.ops.extend(put_bucket(&format!("many-{i:03}")).ops);
+        }
+        node.propose(many).await.unwrap();
+        let first = node.snapshot().await.unwrap().unwrap();
+        let mut next = None;
+        for i in 0..400 {
+            node.propose(put_bucket(&format!("one-{i:03}")))
+                .await
+                .unwrap();
+            // Give a requested build the time to finish before looking.
+            if i % 20 == 19 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            if let Some(now) = node.status().snapshot_index.filter(|s| *s > first) {
+                next = Some(now);
+                break;
+            }
+        }
+        let next = next.expect("a snapshot within 400 entries");
+        assert!(next - first >= 200, "snapshots at {first} and {next}");
+        node.shutdown().await;
     }
 
     /// A node that has voted waits out any leader's lease before it runs

@@ -15,6 +15,7 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use crate::check::Digests;
 use crate::codec;
 use crate::lease::LeaderLease;
+use crate::snapshot_schedule::SnapshotSchedule;
 use crate::types::{Command, CommandResponse, TypeConfig};
 
 pub(crate) const LAST_APPLIED: &str = "last_applied";
@@ -35,6 +36,8 @@ pub struct StateMachine {
     digests: Digests,
     /// Told of each applied index before its proposer is answered.
     lease: LeaderLease,
+    /// Told of each applied entry, and of each snapshot built or installed.
+    snapshots: SnapshotSchedule,
 }
 
 impl StateMachine {
@@ -43,6 +46,7 @@ impl StateMachine {
         snapshot_dir: PathBuf,
         digests: Digests,
         lease: LeaderLease,
+        snapshots: SnapshotSchedule,
     ) -> Result<StateMachine, io::Error> {
         std::fs::create_dir_all(&snapshot_dir)?;
         // Files of a snapshot build that a crash interrupted are never used.
@@ -60,10 +64,16 @@ impl StateMachine {
             snapshot_dir,
             digests,
             lease,
+            snapshots,
         };
         sm.finish_interrupted_install()?;
         if let (Some(applied), _) = sm.applied()? {
             sm.lease.applied(applied.index());
+        }
+        // Entries are counted from the newest snapshot kept; its rows are
+        // not known before the next one.
+        if let Some(newest) = sm.snapshot_indexes()?.last() {
+            sm.snapshots.snapshotted(*newest, 0);
         }
         Ok(sm)
     }
@@ -191,12 +201,12 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         ));
         let store = self.store.clone();
         let path = building.clone();
-        let meta_values = tokio::task::spawn_blocking(move || {
+        let exported = tokio::task::spawn_blocking(move || {
             store.export_snapshot(&path, &[LAST_APPLIED, MEMBERSHIP])
         })
         .await
-        .map_err(io::Error::other)??
-        .meta;
+        .map_err(io::Error::other)??;
+        let meta_values = exported.meta;
         let last_log_id: Option<LogIdOf<TypeConfig>> = match &meta_values[0] {
             Some(b) => codec::decode(b)?,
             None => None,
@@ -210,6 +220,8 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership,
         };
         let path = self.keep_snapshot(&meta, &building)?;
+        let index = meta.last_log_id.as_ref().map_or(0, |l| l.index());
+        self.snapshots.snapshotted(index, exported.records);
         Ok(SnapshotOf::<TypeConfig, SnapshotFile> {
             meta,
             snapshot: SnapshotFile { path },
@@ -255,6 +267,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             };
             self.lease.applied(log_id.index());
+            self.snapshots.applied(log_id.index());
             if let Some(r) = responder {
                 r.send(response);
             }
@@ -287,11 +300,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let path = self.keep_snapshot(meta, &snapshot.path)?;
         let values = meta_values(meta)?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.import_snapshot(&path, &values))
+        let rows = tokio::task::spawn_blocking(move || store.import_snapshot(&path, &values))
             .await
             .map_err(io::Error::other)??;
         if let Some(applied) = &meta.last_log_id {
             self.lease.applied(applied.index());
+            self.snapshots.snapshotted(applied.index(), rows);
         }
         Ok(())
     }
@@ -343,6 +357,7 @@ mod tests {
             dir.path().join("snapshots"),
             Digests::default(),
             LeaderLease::default(),
+            SnapshotSchedule::new(1000),
         )
         .unwrap();
         let snap = sm.build_snapshot().await.unwrap();

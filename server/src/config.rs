@@ -69,7 +69,7 @@ pub struct Args {
     /// Address of the HTTP endpoint: /metrics, /health, /ready [default: 127.0.0.1:8433]
     #[arg(long, env = "BUCKETDB_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
-    /// Build a snapshot and purge the Raft log every this many entries [default: 10000]
+    /// Build a snapshot and purge the Raft log every this many entries, and no sooner than the last snapshot had rows [default: 10000]
     #[arg(long, env = "BUCKETDB_SNAPSHOT_EVERY")]
     pub snapshot_every: Option<u64>,
     /// Seconds a write or a linearizable read may wait for a leader or quorum [default: 5]
