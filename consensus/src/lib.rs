@@ -16,7 +16,6 @@ mod guard;
 mod identity;
 mod lease;
 mod log_store;
-mod log_tail;
 mod network;
 mod node;
 mod read_batch;

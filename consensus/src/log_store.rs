@@ -17,7 +17,6 @@ use openraft::type_config::alias::{EntryOf, LogIdOf, VoteOf};
 use openraft::{LogState, OptionalSend, RaftLogReader};
 
 use crate::codec;
-use crate::log_tail::LogTail;
 use crate::types::TypeConfig;
 
 pub(crate) const META_VOTE: &str = "vote";
@@ -27,9 +26,6 @@ const META_PURGED: &str = "last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     log: RaftLogCf,
-    /// The newest entries, decoded: what the state machine and the
-    /// replication streams read back (see `log_tail`).
-    tail: LogTail,
     flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
 }
 
@@ -43,7 +39,6 @@ impl LogStore {
             .expect("spawn log sync thread");
         LogStore {
             log: RaftLogCf::new(store),
-            tail: LogTail::default(),
             flusher: tx,
         }
     }
@@ -94,12 +89,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<EntryOf<TypeConfig>>, io::Error> {
-        let (start, end) = (start_of(&range), end_of(&range));
-        if let Some(entries) = self.tail.get(start, end) {
-            return Ok(entries);
-        }
         self.log
-            .range(start, end)?
+            .range(start_of(&range), end_of(&range))?
             .into_iter()
             .map(|(_, bytes)| codec::decode(&bytes))
             .collect()
@@ -159,18 +150,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = EntryOf<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let (decoded, encoded): (Vec<_>, Vec<_>) = entries
+        let encoded = entries
             .into_iter()
-            .map(|e| {
-                let bytes = codec::encode(&e)?;
-                let index = e.index();
-                Ok(((e, bytes.len()), (index, bytes)))
-            })
-            .collect::<Result<Vec<_>, io::Error>>()?
-            .into_iter()
-            .unzip();
+            .map(|e| Ok((e.index(), codec::encode(&e)?)))
+            .collect::<Result<Vec<_>, io::Error>>()?;
         self.log.append(encoded)?;
-        self.tail.append(decoded);
         self.flusher
             .send(callback)
             .map_err(|_| io::Error::other("log sync thread has stopped"))
@@ -181,7 +165,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         last_log_id: Option<LogIdOf<TypeConfig>>,
     ) -> Result<(), io::Error> {
         let from = last_log_id.map(|id| id.index() + 1).unwrap_or(0);
-        self.tail.truncate_from(from);
         self.log.delete_range(from, u64::MAX)?;
         Ok(())
     }
@@ -190,7 +173,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first: entries at or before it are ignored
         // from then on, so a crash between the two writes is harmless.
         self.put_meta(META_PURGED, &log_id)?;
-        self.tail.purge_through(log_id.index());
         self.log.delete_range(0, log_id.index() + 1)?;
         Ok(())
     }
@@ -227,8 +209,8 @@ mod tests {
     }
 
     /// openraft's own conformance suite for log stores and state machines:
-    /// reads after appends, truncations and purges (the tail included),
-    /// votes, and the initial state a restart derives from them.
+    /// reads after appends, truncations and purges, votes, and the initial
+    /// state a restart derives from them.
     #[tokio::test]
     async fn passes_openraft_storage_suite() {
         Suite::test_all(Fresh).await.unwrap();
@@ -238,7 +220,7 @@ mod tests {
         entries.iter().map(|e| e.index()).collect()
     }
 
-    /// Exact ranges, which the tail answers, after each change of the log.
+    /// Exact ranges after each change of the log.
     #[tokio::test]
     async fn reads_follow_truncation_and_purge() {
         let (_dir, mut log, _sm) = Fresh.build().await.unwrap();
