@@ -8,7 +8,8 @@
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 
 use bucketdb_storage::{RaftLogCf, Store};
 use openraft::entry::RaftEntry;
@@ -26,20 +27,47 @@ const META_PURGED: &str = "last_purged";
 #[derive(Clone)]
 pub struct LogStore {
     log: RaftLogCf,
-    flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+    flusher: Arc<Flusher>,
+}
+
+/// The group-commit thread, joined when the last `LogStore` clone drops.
+///
+/// The thread holds a handle on the database. Left detached, it could be the
+/// one that closes RocksDB, while the process is already exiting and tearing
+/// down the statics RocksDB locks: that aborts with "pthread lock: Invalid
+/// argument" (seen at the end of a test binary). Joining makes the database
+/// close on the thread that drops the store, before anything exits.
+struct Flusher {
+    queue: Option<mpsc::Sender<IOFlushed<TypeConfig>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        // Closing the queue ends the loop once the syncs queued are done.
+        self.queue.take();
+        if let Some(thread) = self.thread.take() {
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 impl LogStore {
     pub fn new(store: Store) -> LogStore {
         let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
         let syncer = store.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("raft-log-sync".into())
             .spawn(move || group_commit_loop(syncer, rx))
             .expect("spawn log sync thread");
         LogStore {
             log: RaftLogCf::new(store),
-            flusher: tx,
+            flusher: Arc::new(Flusher {
+                queue: Some(tx),
+                thread: Some(thread),
+            }),
         }
     }
 
@@ -156,8 +184,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .collect::<Result<Vec<_>, io::Error>>()?;
         self.log.append(encoded)?;
         self.flusher
-            .send(callback)
-            .map_err(|_| io::Error::other("log sync thread has stopped"))
+            .queue
+            .as_ref()
+            .and_then(|queue| queue.send(callback).ok())
+            .ok_or_else(|| io::Error::other("log sync thread has stopped"))
     }
 
     async fn truncate_after(
