@@ -8,7 +8,7 @@
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use bucketdb_storage::{RaftLogCf, Store};
@@ -28,6 +28,10 @@ const META_PURGED: &str = "last_purged";
 pub struct LogStore {
     log: RaftLogCf,
     flusher: Arc<Flusher>,
+    /// The vote as last saved (`None` until first read): every replication
+    /// stream reads it per batch to learn whether its leader still stands,
+    /// and every clone shares this copy instead of reading RocksDB.
+    vote: Arc<Mutex<Option<Option<VoteOf<TypeConfig>>>>>,
 }
 
 /// The group-commit thread, joined when the last `LogStore` clone drops.
@@ -68,6 +72,7 @@ impl LogStore {
                 queue: Some(tx),
                 thread: Some(thread),
             }),
+            vote: Arc::default(),
         }
     }
 
@@ -125,7 +130,13 @@ impl RaftLogReader<TypeConfig> for LogStore {
     }
 
     async fn read_vote(&mut self) -> Result<Option<VoteOf<TypeConfig>>, io::Error> {
-        self.meta(META_VOTE)
+        let mut cached = self.vote.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(vote) = *cached {
+            return Ok(vote);
+        }
+        let vote = self.meta(META_VOTE)?;
+        *cached = Some(vote);
+        Ok(vote)
     }
 }
 
@@ -149,9 +160,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &VoteOf<TypeConfig>) -> Result<(), io::Error> {
+        let mut cached = self.vote.lock().unwrap_or_else(|e| e.into_inner());
+        // Forgotten first: should the write fail, the next read goes to disk.
+        *cached = None;
         self.put_meta(META_VOTE, vote)?;
         // A vote must be durable before it is acted upon.
         self.log.store().sync_wal()?;
+        *cached = Some(Some(*vote));
         Ok(())
     }
 

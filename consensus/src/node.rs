@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::check::Digests;
 use crate::error::ConsensusError;
-use crate::guard::{admit, is_disk_full, watch_core, Failure};
+use crate::guard::{admit, is_disk_full, watch_core, DiskRoom, Failure};
 use crate::identity::{ClusterId, Identity};
 use crate::lease::{LeaderLease, LEASE_AGE};
 use crate::log_store::LogStore;
@@ -149,6 +149,8 @@ pub struct RaftNode {
     /// Lets the leader confirm a lease read without asking openraft's
     /// core (see `lease.rs`).
     pub(crate) lease: LeaderLease,
+    /// The data directory's room above `min_free_disk`, checked per write.
+    disk: DiskRoom,
 }
 
 impl RaftNode {
@@ -228,6 +230,7 @@ impl RaftNode {
         .await
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let (stop, _) = watch::channel(false);
+        let disk = DiskRoom::new(&config.data_dir, config.min_free_disk);
         let node = RaftNode {
             raft,
             store,
@@ -242,6 +245,7 @@ impl RaftNode {
             quorum_reads: Arc::default(),
             lease_reads: Arc::default(),
             lease,
+            disk,
         };
         watch_core(node.raft.clone(), node.failure.clone());
         snapshots.spawn(node.raft.clone(), node.stop.subscribe());
@@ -367,12 +371,7 @@ impl RaftNode {
     /// the limits and the disk has room.
     fn admit(&self, batch: &KvBatch) -> Result<(), ConsensusError> {
         self.failure.check()?;
-        admit(
-            batch,
-            &self.config.limits,
-            &self.config.data_dir,
-            self.config.min_free_disk,
-        )
+        admit(batch, &self.config.limits, &self.disk)
     }
 
     /// Why this node stopped serving, once a fatal storage or Raft error

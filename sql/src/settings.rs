@@ -116,6 +116,17 @@ pub struct Settings {
     /// The newest log index this session has read or written: its reads,
     /// `local` ones too, never see an older state.
     seen_index: u64,
+    /// The time settings, parsed when set: read on every statement.
+    timeouts: Timeouts,
+}
+
+/// `statement_timeout`, `idle_in_transaction_session_timeout` and
+/// `idle_session_timeout`; `None` when 0 (no limit).
+#[derive(Debug, Clone, Copy, Default)]
+struct Timeouts {
+    statement: Option<Duration>,
+    idle_in_transaction: Option<Duration>,
+    idle_session: Option<Duration>,
 }
 
 impl Settings {
@@ -129,6 +140,7 @@ impl Settings {
                 .collect(),
             session_defaults: BTreeMap::new(),
             seen_index: 0,
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -210,31 +222,39 @@ impl Settings {
             _ => value.to_string(),
         };
         self.settings.insert(name, value);
+        self.parse_timeouts();
         Ok(())
     }
 
     /// `statement_timeout` in force; `None` when 0 (no limit).
     pub fn statement_timeout(&self) -> Option<Duration> {
-        self.duration("statement_timeout")
+        self.timeouts.statement
     }
 
     /// How long the session may wait, idle, inside a transaction (which
     /// pins a snapshot of the store) before it is ended; `None`: forever.
     pub fn idle_in_transaction_timeout(&self) -> Option<Duration> {
-        self.duration("idle_in_transaction_session_timeout")
+        self.timeouts.idle_in_transaction
     }
 
     /// How long the session may wait, idle, outside a transaction.
     pub fn idle_session_timeout(&self) -> Option<Duration> {
-        self.duration("idle_session_timeout")
+        self.timeouts.idle_session
     }
 
-    /// A duration setting; `None` when 0 (no limit).
-    fn duration(&self, name: &str) -> Option<Duration> {
-        self.settings
-            .get(name)
-            .and_then(|v| parse_duration(v).ok())
-            .filter(|d| !d.is_zero())
+    /// Parses the time settings after any of them may have changed.
+    fn parse_timeouts(&mut self) {
+        let duration = |name: &str| {
+            self.settings
+                .get(name)
+                .and_then(|v| parse_duration(v).ok())
+                .filter(|d| !d.is_zero())
+        };
+        self.timeouts = Timeouts {
+            statement: duration("statement_timeout"),
+            idle_in_transaction: duration("idle_in_transaction_session_timeout"),
+            idle_session: duration("idle_session_timeout"),
+        };
     }
 
     /// `RESET name`.
@@ -261,6 +281,7 @@ impl Settings {
         for (k, v) in &self.session_defaults {
             self.settings.insert(k.clone(), v.clone());
         }
+        self.parse_timeouts();
     }
 
     /// `SHOW name` / `current_setting(name)`.
