@@ -14,8 +14,9 @@ use crate::interval::Interval;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqlType {
     Bool,
-    /// PostgreSQL's `smallint`; only results have it (the catalogs'
-    /// `attnum`, `conkey` elements, DataFusion's 16-bit integers).
+    /// PostgreSQL's `smallint`: casts to it, and results that have it (the
+    /// catalogs' `attnum`, `conkey` elements, DataFusion's 16-bit
+    /// integers). No column is stored as one.
     Int2,
     Int4,
     Int8,

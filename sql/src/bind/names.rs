@@ -48,11 +48,8 @@ pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
         DataType::JSON => SqlType::Json,
         DataType::JSONB => SqlType::Jsonb,
         DataType::BigInt(_) | DataType::Int8(_) => SqlType::Int8,
-        DataType::Int(_)
-        | DataType::Integer(_)
-        | DataType::Int4(_)
-        | DataType::SmallInt(_)
-        | DataType::Int2(_) => SqlType::Int4,
+        DataType::Int(_) | DataType::Integer(_) | DataType::Int4(_) => SqlType::Int4,
+        DataType::SmallInt(_) | DataType::Int2(_) => SqlType::Int2,
         DataType::Bool | DataType::Boolean => SqlType::Bool,
         DataType::Float8 | DataType::Double(_) | DataType::DoublePrecision | DataType::Real => {
             SqlType::Float8
@@ -79,7 +76,8 @@ pub fn sql_type(dt: &DataType) -> SqlResult<SqlType> {
             "json" => SqlType::Json,
             "jsonb" => SqlType::Jsonb,
             "int8" => SqlType::Int8,
-            "int4" | "int2" => SqlType::Int4,
+            "int4" => SqlType::Int4,
+            "int2" => SqlType::Int2,
             "float8" => SqlType::Float8,
             "bool" => SqlType::Bool,
             other => {

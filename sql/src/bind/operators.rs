@@ -149,7 +149,10 @@ impl Binder {
                         ..ctx
                     },
                 )?;
-                if !matches!(ty, SqlType::Text | SqlType::Int4 | SqlType::Int8) {
+                if !matches!(
+                    ty,
+                    SqlType::Text | SqlType::Int2 | SqlType::Int4 | SqlType::Int8
+                ) {
                     return Err(SqlError::undefined_function(format!(
                         "operator does not exist: json {op} {}",
                         ty.name()
@@ -197,14 +200,19 @@ impl Binder {
                         rt.name()
                     )));
                 }
-                let ty = if lt == SqlType::Float8 || rt == SqlType::Float8 {
-                    SqlType::Float8
-                } else if lt == SqlType::Int8 || rt == SqlType::Int8 {
-                    SqlType::Int8
-                } else {
-                    SqlType::Int4
-                };
-                Ok((Expr::Arith(aop, b(lx), b(rx)), ty))
+                let ty = [SqlType::Float8, SqlType::Int8, SqlType::Int4]
+                    .into_iter()
+                    .find(|wide| lt == *wide || rt == *wide)
+                    .unwrap_or(SqlType::Int2);
+                let arith = Expr::Arith(aop, b(lx), b(rx));
+                // Integers are computed in 64 bits: a result past its
+                // type's range is refused as PostgreSQL refuses it
+                // ("integer out of range"), never sent as a wider number
+                // under a narrower type.
+                Ok(match ty {
+                    SqlType::Int4 | SqlType::Int2 => (Expr::Cast(b(arith), ty), ty),
+                    _ => (arith, ty),
+                })
             }
             other => Err(SqlError::feature_not_supported(format!(
                 "operator {other} is not supported"

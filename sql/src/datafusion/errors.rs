@@ -24,6 +24,21 @@ fn carried(e: &(dyn std::error::Error + 'static)) -> Option<SqlError> {
     None
 }
 
+/// PostgreSQL's words for a number cast into an integer type too narrow
+/// for it, from arrow's "Can't cast value 70000 to type Int16".
+fn out_of_range(arrow_message: &str) -> Option<&'static str> {
+    let target = arrow_message
+        .strip_prefix("Can't cast value ")?
+        .rsplit_once(" to type ")?
+        .1;
+    match target.trim() {
+        "Int16" => Some("smallint out of range"),
+        "Int32" => Some("integer out of range"),
+        "Int64" => Some("bigint out of range"),
+        _ => None,
+    }
+}
+
 pub fn to_sql_error(e: DataFusionError) -> SqlError {
     if let Some(s) = carried(&e) {
         return s;
@@ -41,9 +56,11 @@ pub fn to_sql_error(e: DataFusionError) -> SqlError {
         },
         DataFusionError::ArrowError(a, _) => match a.as_ref() {
             ArrowError::DivideByZero => SqlError::division_by_zero("division by zero"),
-            ArrowError::CastError(_) | ArrowError::ParseError(_) => {
-                SqlError::invalid_text_representation(message)
-            }
+            ArrowError::CastError(m) => match out_of_range(m) {
+                Some(words) => SqlError::numeric_value_out_of_range(words),
+                None => SqlError::invalid_text_representation(message),
+            },
+            ArrowError::ParseError(_) => SqlError::invalid_text_representation(message),
             ArrowError::ArithmeticOverflow(_) => SqlError::numeric_value_out_of_range(message),
             // `abs` of the least bigint reports its overflow so.
             ArrowError::ComputeError(_) if lower.contains("overflow") => {
@@ -146,6 +163,18 @@ mod tests {
             (arrow(ArrowError::DivideByZero), SqlState::DivisionByZero),
             (
                 arrow(ArrowError::CastError("x".into())),
+                SqlState::InvalidTextRepresentation,
+            ),
+            (
+                arrow(ArrowError::CastError(
+                    "Can't cast value 70000 to type Int16".into(),
+                )),
+                SqlState::NumericValueOutOfRange,
+            ),
+            (
+                arrow(ArrowError::CastError(
+                    "Cannot cast string 'x' to value of Int32 type".into(),
+                )),
                 SqlState::InvalidTextRepresentation,
             ),
             (

@@ -145,6 +145,49 @@ async fn cast_parameters_are_described_as_their_cast() {
     assert_eq!(stmt.params(), &[Type::TEXT, Type::INT4]);
 }
 
+/// Integer results are described as their type and fit it, in binary as
+/// in text: a `smallint` is an int2, and an integer result past its range
+/// is an error (once it went out as an int4 that did not fit, and a binary
+/// client read NULL).
+#[tokio::test]
+async fn integer_results_are_described_as_their_type_and_fit_it() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.execute("INSERT INTO buckets (name) VALUES ('ints')", &[])
+        .await
+        .unwrap();
+    let stmt = c
+        .prepare(
+            "SELECT 5::smallint AS s, 5::smallint * 2::smallint AS ss, \
+             2147483647::int AS i, length(name) + 1 AS l FROM buckets WHERE name = 'ints'",
+        )
+        .await
+        .unwrap();
+    let types: Vec<Type> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
+    assert_eq!(types, [Type::INT2, Type::INT2, Type::INT4, Type::INT4]);
+    let row = c.query_one(&stmt, &[]).await.unwrap();
+    assert_eq!(row.get::<_, i16>(0), 5);
+    assert_eq!(row.get::<_, i16>(1), 10);
+    assert_eq!(row.get::<_, i32>(2), i32::MAX);
+    assert_eq!(row.get::<_, i32>(3), 5);
+    for sql in [
+        "SELECT 2147483647::int + 1 FROM buckets WHERE name = 'ints'",
+        "SELECT 70000::smallint FROM buckets WHERE name = 'ints'",
+        "SELECT 200::smallint * 200::smallint FROM buckets WHERE name = 'ints'",
+    ] {
+        let e = c.query_one(sql, &[]).await.unwrap_err();
+        assert_eq!(sqlstate(&e), "22003", "{sql}");
+    }
+    // A parameter cast to smallint is one on the wire, both ways.
+    let stmt = c
+        .prepare("SELECT $1::smallint + 1::smallint")
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[Type::INT2]);
+    let row = c.query_one(&stmt, &[&41i16]).await.unwrap();
+    assert_eq!(row.get::<_, i16>(0), 42);
+}
+
 /// `information_schema.columns` names PostgreSQL's types and shows the
 /// built-in tables' defaults, as ORMs read them to map a table.
 #[tokio::test]
