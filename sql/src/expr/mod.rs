@@ -7,6 +7,7 @@ mod aggregate;
 mod defaults;
 mod eval;
 mod functions;
+mod json_element;
 mod like;
 
 pub use aggregate::{AggCall, AggFunc, AggState};
