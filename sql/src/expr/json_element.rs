@@ -18,8 +18,9 @@ use crate::value::Value;
 /// A missing element is NULL; a duplicated key yields its last value, as
 /// PostgreSQL's JSON functions do.
 pub(super) fn json_element(doc: &str, path: &Value, as_text: bool) -> SqlResult<Value> {
-    // Checked whole first, so the scan below only meets valid JSON.
-    serde_json::from_str::<serde_json::Value>(doc).map_err(|e| {
+    // Checked whole first (without building it), so the scan below only
+    // meets valid JSON.
+    serde_json::from_str::<serde::de::IgnoredAny>(doc).map_err(|e| {
         SqlError::invalid_text_representation(format!("invalid input syntax for type json: {e}"))
     })?;
     let element = match path {
