@@ -5,10 +5,10 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use bucketdb_storage::{sync_parent, verify_snapshot, Store};
+use bucketdb_storage::{sync_parent, verify_snapshot, ApplyGroup, Store};
 use futures::{Stream, TryStreamExt};
 use openraft::entry::RaftEntry;
-use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::storage::{ApplyResponder, EntryResponder, RaftStateMachine};
 use openraft::type_config::alias::{LogIdOf, SnapshotMetaOf, SnapshotOf, StoredMembershipOf};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
@@ -188,6 +188,34 @@ pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), io::Error> {
     Ok(sync_parent(path)?)
 }
 
+/// An applied entry not yet answered: its index, who waits for it, and
+/// the answer.
+type Decided = (u64, Option<ApplyResponder<TypeConfig>>, CommandResponse);
+
+/// The most entries written together: bounds the rows a group holds in
+/// memory when a restarted node applies a long log.
+const MAX_GROUP: usize = 256;
+
+impl StateMachine {
+    /// Writes the group's entries, then makes them readable to linearizable
+    /// reads and answers their clients, in log order.
+    fn write_group(
+        &self,
+        group: &mut ApplyGroup<'_>,
+        decided: &mut Vec<Decided>,
+    ) -> Result<(), io::Error> {
+        group.write()?;
+        for (index, responder, response) in decided.drain(..) {
+            self.lease.applied(index);
+            self.snapshots.applied(index);
+            if let Some(r) = responder {
+                r.send(response);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     type SnapshotData = SnapshotFile;
 
@@ -243,36 +271,43 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     where
         Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
     {
+        // The entries of one call are written together (see storage's
+        // `group`), and answered once they are readable.
+        let store = self.store.clone();
+        let mut group = store.apply_group();
+        let mut decided = Vec::new();
         while let Some((entry, responder)) = entries.try_next().await? {
             let log_id = entry.log_id();
+            let index = log_id.index();
             let mut meta = vec![(LAST_APPLIED, codec::encode(&Some(log_id))?)];
             let response = match &entry.payload {
                 EntryPayload::Blank => {
-                    self.store.apply_meta(&meta)?;
+                    group.add_meta(&meta);
                     CommandResponse::Done
                 }
                 EntryPayload::Membership(m) => {
                     let stored = StoredMembershipOf::<TypeConfig>::new(Some(log_id), m.clone());
                     meta.push((MEMBERSHIP, codec::encode(&stored)?));
-                    self.store.apply_meta(&meta)?;
+                    group.add_meta(&meta);
                     CommandResponse::Done
                 }
                 EntryPayload::Normal(Command::Write(batch)) => {
-                    CommandResponse::Write(self.store.apply_batch(batch, log_id.index(), &meta)?)
+                    CommandResponse::Write(group.apply_batch(batch, index, &meta)?)
                 }
                 EntryPayload::Normal(Command::Check) => {
-                    self.store.apply_meta(&meta)?;
-                    self.digests.take(&self.store, log_id.index());
+                    group.add_meta(&meta);
+                    // The digest is of the state at this entry, written.
+                    self.write_group(&mut group, &mut decided)?;
+                    self.digests.take(&self.store, index);
                     CommandResponse::Done
                 }
             };
-            self.lease.applied(log_id.index());
-            self.snapshots.applied(log_id.index());
-            if let Some(r) = responder {
-                r.send(response);
+            decided.push((index, responder, response));
+            if group.len() >= MAX_GROUP {
+                self.write_group(&mut group, &mut decided)?;
             }
         }
-        Ok(())
+        self.write_group(&mut group, &mut decided)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{Expect, KvBatch, KvOp, Violation};
 use crate::error::StorageError;
+use crate::group::{ApplyGroup, EntryWrites};
 use crate::keys::{self, DecodedKey};
 use crate::row::StoredRow;
 use crate::rules;
@@ -53,16 +54,19 @@ impl<'b> Overlay<'b> {
         Overlay { writes }
     }
 
-    fn exists_after(&self, store: &Store, key: &[u8]) -> Result<bool, StorageError> {
+    fn exists_after(&self, group: &ApplyGroup, key: &[u8]) -> Result<bool, StorageError> {
         match self.writes.get(key) {
             Some(present) => Ok(*present),
-            None => Ok(store.get_cf(CF_SM_DATA, key)?.is_some()),
+            None => group.exists(key),
         }
     }
 
     /// Whether any key under `prefix` exists after the batch.
-    fn any_with_prefix_after(&self, store: &Store, prefix: &[u8]) -> Result<bool, StorageError> {
-        let end = keys::prefix_end(prefix);
+    fn any_with_prefix_after(
+        &self,
+        group: &ApplyGroup,
+        prefix: &[u8],
+    ) -> Result<bool, StorageError> {
         let in_batch = self
             .writes
             .range(prefix..)
@@ -72,85 +76,34 @@ impl<'b> Overlay<'b> {
                 return Ok(true);
             }
         }
-        let mut ro = rocksdb::ReadOptions::default();
-        if let Some(end) = end {
-            ro.set_iterate_upper_bound(end);
-        }
-        let iter = store.db().iterator_cf_opt(
-            store.cf(CF_SM_DATA),
-            ro,
-            rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward),
-        );
-        for item in iter {
-            let (k, _) = item?;
+        let mut any = false;
+        group.scan(prefix, keys::prefix_end(prefix), |k, _| {
             // Keys the batch deletes do not count.
-            if self.writes.get(&*k) != Some(&false) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+            any = self.writes.get(k) != Some(&false);
+            Ok(!any)
+        })?;
+        Ok(any)
     }
 }
 
 impl Store {
-    /// Applies `batch` as log entry `index`, together with the
-    /// state-machine metadata `meta`, in one RocksDB write batch. When a
-    /// precondition or an S3 rule fails only `meta` is written.
+    /// Entries to apply together, in one write (see `group`).
+    pub fn apply_group(&self) -> ApplyGroup<'_> {
+        ApplyGroup::new(self)
+    }
+
+    /// Applies `batch` as log entry `index`, with the state-machine
+    /// metadata `meta`, in a write of its own.
     pub fn apply_batch(
         &self,
         batch: &KvBatch,
         index: u64,
         meta: &[(&str, Vec<u8>)],
     ) -> Result<ApplyOutcome, StorageError> {
-        let outcome = match self.check(batch)? {
-            Some(rejection) => ApplyOutcome::Rejected(rejection),
-            None => ApplyOutcome::Applied { index },
-        };
-        let mut wb = WriteBatch::default();
-        if matches!(outcome, ApplyOutcome::Applied { .. }) {
-            let revision = self.revision_into_batch(&mut wb, batch, index)?;
-            let writes = self.resolve_writes(&batch.ops, revision, batch.timestamp)?;
-            self.stats_into_batch(&mut wb, &writes, revision)?;
-            let data = self.cf(CF_SM_DATA);
-            for w in &writes {
-                match &w.row {
-                    Some(row) => wb.put_cf(data, &w.key, row.encode()),
-                    None => wb.delete_cf(data, &w.key),
-                }
-            }
-        }
-        self.put_meta_into_batch(&mut wb, meta);
-        self.write(wb)?;
+        let mut group = self.apply_group();
+        let outcome = group.apply_batch(batch, index, meta)?;
+        group.write()?;
         Ok(outcome)
-    }
-
-    /// The revision of the entry at `index`: the index plus the revision
-    /// base, which a batch restoring versions raises (in `wb`) until the
-    /// revision is past every sequence it restores. Revisions only grow:
-    /// the base never falls, and indexes grow.
-    fn revision_into_batch(
-        &self,
-        wb: &mut WriteBatch,
-        batch: &KvBatch,
-        index: u64,
-    ) -> Result<u64, StorageError> {
-        let key = keys::revision_base();
-        let mut base = match self.row(&key)?.and_then(|r| r.columns.first().cloned()) {
-            Some(crate::Datum::Int(b)) => u64::try_from(b).unwrap_or(0),
-            _ => 0,
-        };
-        let restored = batch.ops.iter().filter_map(versioning::restored_seq).max();
-        if let Some(seq) = restored {
-            if index + base <= seq {
-                base = seq + 1 - index;
-                let row = StoredRow {
-                    revision: index + base,
-                    columns: vec![crate::Datum::Int(base as i64)],
-                };
-                wb.put_cf(self.cf(CF_SM_DATA), key, row.encode());
-            }
-        }
-        Ok(index + base)
     }
 
     /// Gives a restored state a new cluster id, at `revision`. Only a restore
@@ -178,6 +131,66 @@ impl Store {
         for (k, v) in meta {
             wb.put_cf(cf, k.as_bytes(), v);
         }
+    }
+}
+
+impl ApplyGroup<'_> {
+    /// Applies `batch` as log entry `index` after the group's entries,
+    /// with the state-machine metadata `meta`. When a precondition or an
+    /// S3 rule fails only `meta` is written.
+    pub fn apply_batch(
+        &mut self,
+        batch: &KvBatch,
+        index: u64,
+        meta: &[(&str, Vec<u8>)],
+    ) -> Result<ApplyOutcome, StorageError> {
+        let outcome = match self.check(batch)? {
+            Some(rejection) => ApplyOutcome::Rejected(rejection),
+            None => ApplyOutcome::Applied { index },
+        };
+        let mut writes = EntryWrites::default();
+        if matches!(outcome, ApplyOutcome::Applied { .. }) {
+            let revision = self.revision(&mut writes, batch, index)?;
+            let rows = self.resolve_writes(&batch.ops, revision, batch.timestamp)?;
+            self.stats_into(&mut writes, &rows, revision)?;
+            for w in rows {
+                match w.row {
+                    Some(row) => writes.put(w.key, &row),
+                    None => writes.delete(w.key),
+                }
+            }
+        }
+        self.add(writes, meta);
+        Ok(outcome)
+    }
+
+    /// The revision of the entry at `index`: the index plus the revision
+    /// base, which a batch restoring versions raises (in `writes`) until
+    /// the revision is past every sequence it restores. Revisions only
+    /// grow: the base never falls, and indexes grow.
+    fn revision(
+        &self,
+        writes: &mut EntryWrites,
+        batch: &KvBatch,
+        index: u64,
+    ) -> Result<u64, StorageError> {
+        let key = keys::revision_base();
+        let mut base = match self.row(&key)?.and_then(|r| r.columns.first().cloned()) {
+            Some(crate::Datum::Int(b)) => u64::try_from(b).unwrap_or(0),
+            _ => 0,
+        };
+        let restored = batch.ops.iter().filter_map(versioning::restored_seq).max();
+        if let Some(seq) = restored {
+            if index + base <= seq {
+                base = seq + 1 - index;
+                let row = StoredRow {
+                    revision: index + base,
+                    columns: vec![crate::Datum::Int(base as i64)],
+                };
+                writes.put(key, &row);
+            }
+        }
+        Ok(index + base)
     }
 
     /// Returns the first reason the batch must not be applied, if any.
@@ -215,21 +228,12 @@ impl Store {
         start: &[u8],
         end: Option<Vec<u8>>,
     ) -> Result<(u64, u64), StorageError> {
-        let mut ro = rocksdb::ReadOptions::default();
-        if let Some(end) = end {
-            ro.set_iterate_upper_bound(end);
-        }
-        let iter = self.db().iterator_cf_opt(
-            self.cf(CF_SM_DATA),
-            ro,
-            rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward),
-        );
         let (mut rows, mut max) = (0, 0);
-        for item in iter {
-            let (_, v) = item?;
+        self.scan(start, end, |_, v| {
             rows += 1;
-            max = max.max(StoredRow::decode(&v)?.revision);
-        }
+            max = max.max(StoredRow::decode(v)?.revision);
+            Ok(true)
+        })?;
         Ok((rows, max))
     }
 

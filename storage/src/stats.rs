@@ -8,13 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use rocksdb::WriteBatch;
-
 use crate::error::StorageError;
+use crate::group::{ApplyGroup, EntryWrites};
 use crate::keys::{self, DecodedKey};
 use crate::read::ReadView;
 use crate::row::{Datum, StoredRow};
-use crate::store::{Store, CF_SM_DATA};
 use crate::versioning::RowWrite;
 
 /// Position of `size` among an `objects` row's columns. The SQL catalog
@@ -65,13 +63,13 @@ impl ReadView<'_> {
     }
 }
 
-impl Store {
-    /// Adds to `wb` the counter updates that `writes` cause (one write per
-    /// key, as [`Store::resolve_writes`] gives them). Called only for
+impl ApplyGroup<'_> {
+    /// Adds to `out` the counter updates that `writes` cause (one write per
+    /// key, as [`ApplyGroup::resolve_writes`] gives them). Called only for
     /// batches that passed their checks, before they are written.
-    pub(crate) fn stats_into_batch(
+    pub(crate) fn stats_into(
         &self,
-        wb: &mut WriteBatch,
+        out: &mut EntryWrites,
         writes: &[RowWrite],
         revision: u64,
     ) -> Result<(), StorageError> {
@@ -94,7 +92,6 @@ impl Store {
                 _ => {}
             }
         }
-        let data = self.cf(CF_SM_DATA);
         for (bucket, d) in deltas {
             if d == BucketStats::default() {
                 continue;
@@ -106,12 +103,12 @@ impl Store {
                 .unwrap_or_default();
             s.objects += d.objects;
             s.bytes = s.bytes.saturating_add(d.bytes);
-            wb.put_cf(data, key, s.to_row(revision).encode());
+            out.put(key, &s.to_row(revision));
         }
         // A bucket can only be deleted empty; its counters go with it, so a
         // bucket created again under the name starts from zero.
         for name in dropped {
-            wb.delete_cf(data, keys::bucket_stats_raw(name));
+            out.delete(keys::bucket_stats_raw(name));
         }
         Ok(())
     }
@@ -120,7 +117,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ApplyOutcome, KvBatch, KvOp};
+    use crate::{ApplyOutcome, KvBatch, KvOp, Store};
 
     fn object(bucket: &str, key: &str, size: i64) -> KvOp {
         let mut columns = vec![Datum::Null; OBJECT_SIZE_COLUMN + 1];

@@ -24,9 +24,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::batch::KvOp;
 use crate::error::StorageError;
+use crate::group::ApplyGroup;
 use crate::keys::{self, DecodedKey};
 use crate::row::{Datum, StoredRow};
-use crate::store::{Store, CF_SM_DATA};
 
 /// Position of `versioning` among a `buckets` row's columns (the SQL
 /// catalog defines them; a test there checks they agree).
@@ -108,8 +108,8 @@ pub(crate) struct RowWrite {
 }
 
 /// Works out a batch's row writes, op by op, each seeing the ones before.
-struct Resolver<'s> {
-    store: &'s Store,
+struct Resolver<'g, 's> {
+    group: &'g ApplyGroup<'s>,
     revision: u64,
     timestamp: i64,
     /// Rows written so far by this batch (`None`: deleted).
@@ -117,11 +117,11 @@ struct Resolver<'s> {
     versioning: HashMap<Vec<u8>, Versioning>,
 }
 
-impl Resolver<'_> {
+impl Resolver<'_, '_> {
     fn get(&self, key: &[u8]) -> Result<Option<StoredRow>, StorageError> {
         match self.pending.get(key) {
             Some(row) => Ok(row.clone()),
-            None => self.store.row(key),
+            None => self.group.row(key),
         }
     }
 
@@ -156,19 +156,11 @@ impl Resolver<'_> {
     ) -> Result<Vec<(Vec<u8>, StoredRow)>, StorageError> {
         let prefix = keys::key_versions_prefix(bucket, key);
         let mut rows: BTreeMap<Vec<u8>, StoredRow> = BTreeMap::new();
-        let mut ro = rocksdb::ReadOptions::default();
-        if let Some(end) = keys::prefix_end(&prefix) {
-            ro.set_iterate_upper_bound(end);
-        }
-        let iter = self.store.db().iterator_cf_opt(
-            self.store.cf(CF_SM_DATA),
-            ro,
-            rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-        );
-        for item in iter {
-            let (k, v) = item?;
-            rows.insert(k.to_vec(), StoredRow::decode(&v)?);
-        }
+        self.group
+            .scan(&prefix, keys::prefix_end(&prefix), |k, v| {
+                rows.insert(k.to_vec(), StoredRow::decode(v)?);
+                Ok(true)
+            })?;
         for (k, row) in self
             .pending
             .range(prefix.clone()..)
@@ -350,7 +342,7 @@ impl Resolver<'_> {
     }
 }
 
-impl Store {
+impl ApplyGroup<'_> {
     /// The row writes that applying `ops` as log entry `revision` makes,
     /// versioning included. Called only for batches that passed their
     /// checks.
@@ -361,7 +353,7 @@ impl Store {
         timestamp: i64,
     ) -> Result<Vec<RowWrite>, StorageError> {
         let mut r = Resolver {
-            store: self,
+            group: self,
             revision,
             timestamp,
             pending: BTreeMap::new(),
@@ -401,7 +393,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ApplyOutcome, KvBatch};
+    use crate::{ApplyOutcome, KvBatch, Store};
 
     fn bucket(versioning: &str) -> KvOp {
         let mut columns = vec![Datum::Null; BUCKET_VERSIONING_COLUMN + 1];
@@ -462,6 +454,77 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         (dir, store)
+    }
+
+    /// Entries applied in one write decide and write exactly what they
+    /// do applied one by one: each sees the rows the ones before it wrote
+    /// (parents, versions, counters), whatever the group's bounds.
+    #[test]
+    fn grouped_entries_decide_as_entries_written_one_by_one() {
+        let entries = vec![
+            vec![bucket("disabled")],
+            vec![object("k", 1)],
+            vec![bucket("enabled")],
+            vec![object("k", 2)],
+            vec![delete(keys::object("bkt", "k"))],
+            vec![object("j", 5)],
+            vec![delete(keys::bucket("bkt"))],
+            vec![object("k", 3)],
+            vec![bucket("disabled")],
+            vec![bucket("suspended")],
+            vec![object("k", 4)],
+            vec![object("k", 6), object("j", 1)],
+            vec![delete(keys::object("bkt", "j"))],
+            // A bucket emptied by an entry before can go.
+            vec![KvOp::Put {
+                key: keys::bucket("bk2"),
+                columns: vec![],
+            }],
+            vec![KvOp::Put {
+                key: keys::object("bk2", "x"),
+                columns: vec![],
+            }],
+            vec![delete(keys::object("bk2", "x"))],
+            vec![delete(keys::bucket("bk2"))],
+        ];
+        let run = |group_size: usize| {
+            let (dir, s) = open();
+            let mut outcomes = vec![];
+            let mut group = s.apply_group();
+            for (i, ops) in entries.iter().enumerate() {
+                let b = KvBatch {
+                    ops: ops.clone(),
+                    timestamp: 77,
+                    ..Default::default()
+                };
+                outcomes.push(group.apply_batch(&b, i as u64 + 1, &[]).unwrap());
+                if group.len() == group_size {
+                    group.write().unwrap();
+                }
+            }
+            group.write().unwrap();
+            let view = s.read_view();
+            let state = (
+                view.get(&keys::bucket("bk2")).unwrap(),
+                view.digest().unwrap(),
+                view.bucket_stats("bkt").unwrap(),
+                versions(&s, "k"),
+            );
+            drop(dir);
+            (outcomes, state)
+        };
+        let one_by_one = run(1);
+        let rejected = one_by_one
+            .0
+            .iter()
+            .filter(|o| matches!(o, ApplyOutcome::Rejected(_)))
+            .count();
+        assert_eq!(rejected, 2, "{:?}", one_by_one.0);
+        assert_eq!(one_by_one.1 .2.objects, 1);
+        assert_eq!(one_by_one.1 .0, None);
+        for size in [2, 3, entries.len()] {
+            assert_eq!(run(size), one_by_one, "groups of {size}");
+        }
     }
 
     #[test]
