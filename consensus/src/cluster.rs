@@ -13,7 +13,7 @@ use crate::error::ConsensusError;
 use crate::node::{unexpected_reply, RaftNode};
 use crate::routing::Route;
 use crate::transport::{Request, Response};
-use crate::types::NodeInfo;
+use crate::types::{NodeInfo, TypeConfig};
 
 /// How long a membership change may take. Adding a learner waits for it to
 /// catch up, which may mean sending a large snapshot.
@@ -162,7 +162,12 @@ impl RaftNode {
                         )));
                     }
                 }
-                let index = self.raft.add_learner(id, info, true).await;
+                // Not openraft's blocking add: it waits, without a timeout,
+                // until the learner is within `replication_lag_threshold`
+                // of the leader's last entry, a target that moves with
+                // every write; under load a learner can stay behind it for
+                // good. The wait below is for the entry that added it.
+                let index = self.raft.add_learner(id, info, false).await;
                 let index = index.map(|r| Some(r.log_id.index()));
                 if let Ok(Some(i)) = index {
                     self.wait_caught_up(id, i).await?;
@@ -223,26 +228,33 @@ impl RaftNode {
         })
     }
 
-    /// Waits until the learner `id` has replicated up to `index`.
+    /// Waits until the learner `id` has replicated up to `index`, for a
+    /// little less than a forwarded change waits, so that its own error,
+    /// not the forwarding node's timeout, reaches the caller.
     async fn wait_caught_up(&self, id: u64, index: u64) -> Result<(), ConsensusError> {
-        self.raft
-            .wait(Some(CHANGE_TIMEOUT))
+        let timeout = CHANGE_TIMEOUT - CHANGE_TIMEOUT / 8;
+        let matched = |m: &openraft::RaftMetrics<TypeConfig>| {
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(&id).cloned().flatten())
+                .map(|l| l.index())
+        };
+        let waited = self
+            .raft
+            .wait(Some(timeout))
             .metrics(
-                |m| {
-                    m.replication
-                        .as_ref()
-                        .and_then(|r| r.get(&id).cloned().flatten())
-                        .is_some_and(|l| l.index() >= index)
-                },
+                |m| matched(m).is_some_and(|i| i >= index),
                 "learner caught up",
             )
-            .await
-            .map(|_| ())
-            .map_err(|_| {
-                ConsensusError::Unavailable(format!(
-                    "node {id} was added as a learner but did not catch up within {CHANGE_TIMEOUT:?}; is it running and reachable?"
-                ))
-            })
+            .await;
+        waited.map(|_| ()).map_err(|_| {
+            let m = self.raft.metrics().borrow_watched().clone();
+            ConsensusError::Unavailable(format!(
+                "node {id} was added as a learner but did not catch up within {timeout:?} (it has entries up to {}, it was added at {index}, the leader is at {}); is it running and reachable?",
+                matched(&m).map_or("none".into(), |i| i.to_string()),
+                m.last_log_index.unwrap_or(0),
+            ))
+        })
     }
 
     async fn transfer_leader_to(&self, id: u64) -> Result<(), ConsensusError> {
