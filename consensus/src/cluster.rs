@@ -249,8 +249,12 @@ impl RaftNode {
             .await;
         waited.map(|_| ()).map_err(|_| {
             let m = self.raft.metrics().borrow_watched().clone();
+            let refused = self
+                .peers
+                .refusal_of(id)
+                .map_or(String::new(), |why| format!("; it refuses this node: {why}"));
             ConsensusError::Unavailable(format!(
-                "node {id} was added as a learner but did not catch up within {timeout:?} (it has entries up to {}, it was added at {index}, the leader is at {}); is it running and reachable?",
+                "node {id} was added as a learner but did not catch up within {timeout:?} (it has entries up to {}, it was added at {index}, the leader is at {}{refused}); is it running and reachable?",
                 matched(&m).map_or("none".into(), |i| i.to_string()),
                 m.last_log_index.unwrap_or(0),
             ))
