@@ -121,9 +121,9 @@ impl Store {
 
     /// Writes only state-machine metadata (for blank and membership entries).
     pub fn apply_meta(&self, meta: &[(&str, Vec<u8>)]) -> Result<(), StorageError> {
-        let mut wb = WriteBatch::default();
-        self.put_meta_into_batch(&mut wb, meta);
-        self.write(wb)
+        let mut group = self.apply_group();
+        group.add_meta(meta);
+        group.write()
     }
 
     pub(crate) fn put_meta_into_batch(&self, wb: &mut WriteBatch, meta: &[(&str, Vec<u8>)]) {
