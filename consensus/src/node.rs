@@ -352,10 +352,18 @@ impl RaftNode {
         &self.refusals
     }
 
-    /// Whether `id` is a voter or learner of the membership this node
-    /// knows; `None` while it knows none (a node waiting to be added).
+    /// Whether `id` may send this node Raft requests: a voter or learner of
+    /// the membership this node knows, or the leader it already follows;
+    /// `None` while it knows no membership (a node waiting to be added).
     /// Asked for every request a peer sends, so nothing is copied.
-    pub(crate) fn is_member(&self, id: u64) -> Option<bool> {
+    ///
+    /// The leader it follows is admitted whatever the membership says: a
+    /// node catching up replays the log's memberships in order, and an old
+    /// one may lack today's leader (a node removed and added again since).
+    /// Refused there, the leader could never send the entries that name it,
+    /// and the node would be stuck. A stranger cannot use this: it would
+    /// have to be followed first, which takes being a member.
+    pub(crate) fn admits_peer(&self, id: u64) -> Option<bool> {
         let m = self.raft.metrics();
         let m = m.borrow_watched();
         let membership = m.membership_config.membership();
@@ -364,7 +372,8 @@ impl RaftNode {
             .chain(membership.learner_ids())
             .peekable();
         ids.peek()?;
-        Some(ids.any(|member| member == id))
+        let followed = m.vote.is_committed() && m.vote.leader_id().node_id == id;
+        Some(followed || ids.any(|member| member == id))
     }
 
     /// Whether a batch may be proposed: the node serves, the batch is within

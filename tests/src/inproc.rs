@@ -207,6 +207,38 @@ impl InProcCluster {
         self.launch(i, Bootstrap::Wait, raft_addr).await;
     }
 
+    /// Node `i` loses its disk and comes back under its id and address,
+    /// empty; once the leader is refused by it, it is removed through the
+    /// leader, ready to be added again with [`InProcCluster::join`].
+    pub async fn wipe_and_remove(&mut self, i: usize) {
+        let leader = self.leader().await;
+        assert_ne!(i, leader, "the leader is not wiped");
+        let id = i as u64 + 1;
+        let addr = self.node(i).info.raft_addr.clone();
+        self.kill(i).await;
+        self.restart_wiped(i, &addr).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let members = self.node(leader).node.members().await.expect("members");
+            if members
+                .iter()
+                .any(|m| m.node_id == id && m.refused.is_some())
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the wiped node {id} was not refused"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.node(leader)
+            .node
+            .change_membership(MembershipChange::Remove { id })
+            .await
+            .expect("remove the wiped node");
+    }
+
     /// Restarts node `i` on its data directory and Raft address.
     pub async fn restart(&mut self, i: usize, raft_addr: &str) {
         assert!(self.nodes[i].is_none(), "node {} is up", i + 1);

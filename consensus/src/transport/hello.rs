@@ -86,8 +86,8 @@ pub fn admit(hello: &Hello, me: u64, incarnation: &str, mine: Option<&ClusterId>
 }
 
 /// Why `from` may not send `req`, if it may not. `member` says whether
-/// `from` is in the current membership (voters and learners); `None` for a
-/// node in none yet.
+/// `from` is in the membership this node knows (voters and learners) or is
+/// the leader it follows; `None` for a node in none yet.
 pub fn refuse_request(req: &Request, from: u64, member: Option<bool>) -> Option<String> {
     use openraft::vote::RaftLeaderId;
     if member == Some(false) {

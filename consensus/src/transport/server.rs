@@ -1,7 +1,8 @@
 //! The receiving side: accepts peer connections and answers each request
 //! with one reply. A connection is served only after mutual TLS (when
 //! configured) and a hello this node welcomes (see [`super::hello`]), and
-//! each request only from a member, as itself. A malformed frame closes
+//! each request only from a member (or the leader this node follows), as
+//! itself. A malformed frame closes
 //! that connection only; nothing a peer sends can stop the node.
 
 use std::path::PathBuf;
@@ -68,7 +69,7 @@ async fn connection(conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
     };
     while let Some(body) = frame::read_frame(&mut conn).await? {
         let req: Request = crate::codec::decode(&body)?;
-        if let Some(why) = refuse_request(&req, from, node.is_member(from)) {
+        if let Some(why) = refuse_request(&req, from, node.admits_peer(from)) {
             refusals.requests.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("raft request refused: {why}");
             // A snapshot's chunks would follow: end the connection instead.

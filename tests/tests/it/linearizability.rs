@@ -324,30 +324,7 @@ async fn inject(c: &mut InProcCluster, fault: Fault) -> Option<(usize, String)> 
             // address with an empty vote: the cluster must refuse it until
             // it is removed and added again.
             let f = (leader + 1) % 3;
-            let id = f as u64 + 1;
-            let addr = c.node(f).info.raft_addr.clone();
-            c.kill(f).await;
-            c.restart_wiped(f, &addr).await;
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                let members = c.node(leader).node.members().await.expect("members");
-                if members
-                    .iter()
-                    .any(|m| m.node_id == id && m.refused.is_some())
-                {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the wiped node {id} was not refused"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            c.node(leader)
-                .node
-                .change_membership(MembershipChange::Remove { id })
-                .await
-                .expect("remove the wiped node");
+            c.wipe_and_remove(f).await;
             c.join(f).await;
         }
         Fault::TransferLeader => {

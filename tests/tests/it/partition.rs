@@ -1,6 +1,7 @@
 //! Fault injection in one process: a minority partition cannot commit, a
-//! cut-off follower refuses linearizable reads, healing converges, and
-//! concurrent membership changes never interleave.
+//! cut-off follower refuses linearizable reads, healing converges,
+//! concurrent membership changes never interleave, and a node catching up
+//! follows a leader the old memberships it replays do not name.
 
 use std::time::{Duration, Instant};
 
@@ -135,6 +136,57 @@ async fn concurrent_membership_changes_do_not_interleave() {
     c.node(leader).faults.heal();
     adding.await.unwrap().unwrap();
     assert_eq!(c.node(leader).node.status().learners, vec![4]);
+    c.shutdown().await;
+}
+
+/// A node catching up replays the memberships of the log in order, and
+/// one of them may lack the leader: here the leader is a node that was
+/// wiped, removed and added again. More than one append's worth of
+/// entries lies between its removal and its return, so the catching-up
+/// node stops inside that stretch: it must still obey the leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_catching_up_through_a_membership_without_the_leader_still_follows_it() {
+    let mut c = InProcCluster::start(3).await;
+    let first = c.leader().await;
+    let returned = (first + 1) % 3;
+    c.wipe_and_remove(returned).await;
+    // Well over one append (64 entries) while it is out.
+    for i in 0..150 {
+        c.node(first)
+            .node
+            .propose(put(&format!("while-out-{i}")))
+            .await
+            .unwrap();
+    }
+    c.join(returned).await;
+    c.node(first)
+        .node
+        .change_membership(MembershipChange::TransferLeader {
+            id: returned as u64 + 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(c.leader().await, returned);
+
+    // The third node now replays the log from its start, through the
+    // stretch where the leader was not a member.
+    let third = 3 - first - returned;
+    c.wipe_and_remove(third).await;
+    tokio::time::timeout(Duration::from_secs(30), c.join(third))
+        .await
+        .expect("the wiped node caught up and was promoted");
+    c.node(returned)
+        .node
+        .propose(put("after-return"))
+        .await
+        .unwrap();
+    c.node(third)
+        .node
+        .read_barrier(LINEARIZABLE, 0)
+        .await
+        .unwrap();
+    assert!(has(&c.node(third).node, "while-out-149"));
+    assert!(has(&c.node(third).node, "after-return"));
     c.shutdown().await;
 }
 
