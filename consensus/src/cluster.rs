@@ -19,6 +19,11 @@ use crate::types::{NodeInfo, TypeConfig};
 /// catch up, which may mean sending a large snapshot.
 pub const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long adding a learner waits, by default, for it to hold the entry
+/// that added it: a little less than a forwarded change waits, so that
+/// this error, not the forwarding node's timeout, reaches the caller.
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(105);
+
 /// A member heard from within this long counts as reachable.
 const REACHABLE_WITHIN: Duration = Duration::from_millis(1500);
 
@@ -228,37 +233,46 @@ impl RaftNode {
         })
     }
 
-    /// Waits until the learner `id` has replicated up to `index`, for a
-    /// little less than a forwarded change waits, so that its own error,
-    /// not the forwarding node's timeout, reaches the caller.
+    /// Waits until the learner `id` has replicated up to `index`. Should
+    /// this node stop leading meanwhile, the change goes to the next leader
+    /// (`NotLeader` is retried), which adds the learner again (a no-op for
+    /// a member it has) and waits in its turn.
     async fn wait_caught_up(&self, id: u64, index: u64) -> Result<(), ConsensusError> {
-        let timeout = CHANGE_TIMEOUT - CHANGE_TIMEOUT / 8;
+        let timeout = self.config.catch_up_timeout;
         let matched = |m: &openraft::RaftMetrics<TypeConfig>| {
             m.replication
                 .as_ref()
                 .and_then(|r| r.get(&id).cloned().flatten())
                 .map(|l| l.index())
         };
-        let waited = self
+        let caught_up =
+            |m: &openraft::RaftMetrics<TypeConfig>| matched(m).is_some_and(|i| i >= index);
+        // Ends either way; the metrics say which.
+        let _ = self
             .raft
             .wait(Some(timeout))
             .metrics(
-                |m| matched(m).is_some_and(|i| i >= index),
-                "learner caught up",
+                |m| caught_up(m) || m.state != ServerState::Leader,
+                "learner caught up, or leadership lost",
             )
             .await;
-        waited.map(|_| ()).map_err(|_| {
-            let m = self.raft.metrics().borrow_watched().clone();
-            let refused = self
-                .peers
-                .refusal_of(id)
-                .map_or(String::new(), |why| format!("; it refuses this node: {why}"));
-            ConsensusError::Unavailable(format!(
-                "node {id} was added as a learner but did not catch up within {timeout:?} (it has entries up to {}, it was added at {index}, the leader is at {}{refused}); is it running and reachable?",
-                matched(&m).map_or("none".into(), |i| i.to_string()),
-                m.last_log_index.unwrap_or(0),
-            ))
-        })
+        let m = self.raft.metrics().borrow_watched().clone();
+        if caught_up(&m) {
+            return Ok(());
+        }
+        if m.state != ServerState::Leader {
+            return Err(ConsensusError::NotLeader {
+                leader: m.current_leader,
+            });
+        }
+        let refused = self.peers.refusal_of(id).map_or(String::new(), |why| {
+            format!("; it refuses this node: {why}")
+        });
+        Err(ConsensusError::NotCaughtUp(format!(
+            "node {id} was added as a learner but did not catch up within {timeout:?} (it has entries up to {}, it was added at {index}, the leader is at {}{refused}); it stays a learner: is it running and reachable? cluster_nodes() shows its lag",
+            matched(&m).map_or("none".into(), |i| i.to_string()),
+            m.last_log_index.unwrap_or(0),
+        )))
     }
 
     async fn transfer_leader_to(&self, id: u64) -> Result<(), ConsensusError> {

@@ -19,6 +19,11 @@ pub enum ConsensusError {
     /// A membership change that the cluster refuses, with the reason.
     #[error("{0}")]
     Refused(String),
+    /// A learner was added (the change is committed) but did not catch up
+    /// in time: it stays a learner, not yet fit to promote. Not retried:
+    /// adding it again would change nothing.
+    #[error("{0}")]
+    NotCaughtUp(String),
     /// The node cannot go on (storage failure, shutting down).
     #[error("raft node failed: {0}")]
     Fatal(String),
@@ -52,6 +57,7 @@ impl ConsensusError {
             Unavailable(m) => Unavailable(m.clone()),
             Ambiguous(m) => Ambiguous(m.clone()),
             Refused(m) => Refused(m.clone()),
+            NotCaughtUp(m) => NotCaughtUp(m.clone()),
             Fatal(m) => Fatal(m.clone()),
             TooLarge(l) => TooLarge(l.clone()),
             DiskFull(m) => DiskFull(m.clone()),

@@ -28,7 +28,7 @@ mod types;
 pub use backup::{restore, BackupError, BackupInfo};
 pub use bucketdb_storage::{LimitExceeded, Limits};
 pub use check::CheckReport;
-pub use cluster::{Member, MembershipChange, CHANGE_TIMEOUT};
+pub use cluster::{Member, MembershipChange, CATCH_UP_TIMEOUT, CHANGE_TIMEOUT};
 pub use error::ConsensusError;
 pub use node::{Bootstrap, Confirm, NodeConfig, NodeStatus, RaftNode, ReadConsistency};
 pub use transport::{Faults, NodeTls};

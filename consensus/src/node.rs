@@ -71,6 +71,9 @@ pub struct NodeConfig {
     /// How the leader confirms it still leads before a linearizable read:
     /// by its lease (no round of its own) or by a quorum round.
     pub read_confirm: Confirm,
+    /// How long adding a learner waits for it to hold the entry that added
+    /// it ([`crate::CATCH_UP_TIMEOUT`] unless a test needs it shorter).
+    pub catch_up_timeout: Duration,
 }
 
 /// How the leader confirms it still leads before answering a read index.
@@ -766,6 +769,7 @@ pub(crate) mod tests {
             min_free_disk: 0,
             max_snapshot_bytes: u64::MAX,
             read_confirm: Confirm::Lease,
+            catch_up_timeout: crate::CATCH_UP_TIMEOUT,
         }
     }
 

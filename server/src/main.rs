@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bucketdb_consensus::{Bootstrap, Confirm, Faults, NodeConfig, NodeInfo, NodeTls, RaftNode};
+use bucketdb_consensus::{
+    Bootstrap, Confirm, Faults, NodeConfig, NodeInfo, NodeTls, RaftNode, CATCH_UP_TIMEOUT,
+};
 use bucketdb_sql::{Engine, QueryMemory};
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -134,6 +136,7 @@ async fn run() -> anyhow::Result<()> {
                 ReadConfirm::Lease => Confirm::Lease,
                 ReadConfirm::Quorum => Confirm::Quorum,
             },
+            catch_up_timeout: CATCH_UP_TIMEOUT,
         },
         raft_listener,
     )

@@ -349,7 +349,10 @@ impl From<bucketdb_consensus::ConsensusError> for SqlError {
             NotLeader { .. } | Unavailable(_) => SqlError::cannot_connect_now(e.to_string()),
             // The write may or may not have happened; the client must check.
             Ambiguous(_) => SqlError::statement_completion_unknown(e.to_string()),
-            Refused(_) => SqlError::object_not_in_prerequisite_state(e.to_string()),
+            // A learner added but not caught up is not yet fit to promote.
+            Refused(_) | NotCaughtUp(_) => {
+                SqlError::object_not_in_prerequisite_state(e.to_string())
+            }
             Fatal(_) => SqlError::internal(e.to_string()),
             TooLarge(_) => SqlError::program_limit_exceeded(e.to_string()),
             DiskFull(_) => SqlError::disk_full(e.to_string()),

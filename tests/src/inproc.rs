@@ -18,6 +18,11 @@ use tokio::net::TcpListener;
 /// Proposal and read-barrier timeout of in-process nodes.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long adding a learner waits for it to catch up, in process: their
+/// logs are short (a join takes well under a second), so a learner that
+/// cannot catch up is reported in seconds, not after production's wait.
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(15);
+
 pub struct Node {
     pub node: RaftNode,
     pub engine: Arc<Engine>,
@@ -103,6 +108,7 @@ impl InProcCluster {
             min_free_disk: 0,
             max_snapshot_bytes: u64::MAX,
             read_confirm: self.read_confirm,
+            catch_up_timeout: CATCH_UP_TIMEOUT,
         };
         // A node killed in this process may hold its RocksDB lock for a
         // moment after shutdown.

@@ -1,13 +1,14 @@
 //! Fault injection in one process: a minority partition cannot commit, a
 //! cut-off follower refuses linearizable reads, healing converges,
-//! concurrent membership changes never interleave, and a node catching up
-//! follows a leader the old memberships it replays do not name.
+//! concurrent membership changes never interleave, a learner that cannot
+//! catch up is reported, and a node catching up follows a leader the old
+//! memberships it replays do not name.
 
 use std::time::{Duration, Instant};
 
 use bucketdb_consensus::{Confirm, ConsensusError, MembershipChange, RaftNode, ReadConsistency};
 use bucketdb_storage::{keys, ApplyOutcome, Datum, KvBatch, KvOp};
-use bucketdb_tests::inproc::InProcCluster;
+use bucketdb_tests::inproc::{InProcCluster, CATCH_UP_TIMEOUT};
 
 fn put(name: &str) -> KvBatch {
     KvBatch {
@@ -187,6 +188,50 @@ async fn a_node_catching_up_through_a_membership_without_the_leader_still_follow
         .unwrap();
     assert!(has(&c.node(third).node, "while-out-149"));
     assert!(has(&c.node(third).node, "after-return"));
+    c.shutdown().await;
+}
+
+/// A learner the leader cannot reach is added, but adding it reports, once
+/// its wait is over, that it did not catch up: through a follower too, which
+/// does not retry that. It stays a learner, and catches up once reachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learner_that_cannot_catch_up_is_reported_and_stays_a_learner() {
+    let mut c = InProcCluster::start(3).await;
+    let leader = c.leader().await;
+    let fourth = c.spawn_waiting().await;
+    c.node(leader).faults.block(fourth as u64 + 1);
+    let started = Instant::now();
+    let err = c
+        .node((leader + 1) % 3)
+        .node
+        .change_membership(MembershipChange::AddLearner {
+            id: 4,
+            info: c.node(fourth).info.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConsensusError::NotCaughtUp(m) if m.contains("node 4 was added as a learner")),
+        "{err:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= CATCH_UP_TIMEOUT && waited < CATCH_UP_TIMEOUT + Duration::from_secs(10),
+        "reported after {waited:?}"
+    );
+    assert_eq!(c.node(leader).node.status().learners, vec![4]);
+
+    c.node(leader).faults.heal();
+    c.node(leader)
+        .node
+        .propose(put("after-heal"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !has(&c.node(fourth).node, "after-heal") {
+        assert!(Instant::now() < deadline, "the learner did not catch up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     c.shutdown().await;
 }
 
