@@ -85,7 +85,7 @@ pub(crate) fn watch_core(raft: Raft<TypeConfig, StateMachine>, failure: Failure)
 }
 
 /// Bytes free for this process on the filesystem holding `dir`.
-pub(crate) fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+fn free_bytes(dir: &Path) -> std::io::Result<u64> {
     let st = rustix::fs::statvfs(dir)?;
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
@@ -114,6 +114,20 @@ impl DiskRoom {
             min_free,
             last: Arc::default(),
         }
+    }
+
+    /// The bytes free, asked now, when fewer than `min_free`; `None` while
+    /// there is room (or no reserve is set).
+    pub(crate) fn shortfall(&self) -> std::io::Result<Option<u64>> {
+        if self.min_free == 0 {
+            return Ok(None);
+        }
+        let free = free_bytes(&self.dir)?;
+        Ok((free < self.min_free).then_some(free))
+    }
+
+    pub(crate) fn min_free(&self) -> u64 {
+        self.min_free
     }
 
     /// `Ok` while the directory keeps `min_free` bytes free.

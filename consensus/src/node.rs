@@ -398,17 +398,14 @@ impl RaftNode {
         if let Some(why) = self.failure() {
             return Err(format!("failed: {why}"));
         }
-        let min = self.config.min_free_disk;
-        if min > 0 {
-            let free = crate::guard::free_bytes(&self.config.data_dir)
-                .map_err(|e| format!("data directory: {e}"))?;
-            if free < min {
-                return Err(format!(
-                    "disk full: {free} bytes free, less than min_free_disk_bytes ({min}); writes are refused"
-                ));
-            }
+        match self.disk.shortfall() {
+            Err(e) => Err(format!("data directory: {e}")),
+            Ok(Some(free)) => Err(format!(
+                "disk full: {free} bytes free, less than min_free_disk_bytes ({}); writes are refused",
+                self.disk.min_free()
+            )),
+            Ok(None) => Ok(()),
         }
-        Ok(())
     }
 
     /// The write limits this node enforces.
@@ -433,16 +430,13 @@ impl RaftNode {
                 self.config.max_snapshot_bytes
             ));
         }
-        if self.config.min_free_disk > 0 {
-            let free =
-                crate::guard::free_bytes(&self.config.data_dir).map_err(|e| e.to_string())?;
-            if free < self.config.min_free_disk {
-                return Err(format!(
-                    "disk full: {free} bytes free, less than min_free_disk_bytes"
-                ));
-            }
+        match self.disk.shortfall().map_err(|e| e.to_string())? {
+            Some(free) => Err(format!(
+                "disk full: {free} bytes free, less than min_free_disk_bytes ({})",
+                self.disk.min_free()
+            )),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Where a snapshot received from the leader is written while it
