@@ -126,10 +126,16 @@ impl Store {
         group.write()
     }
 
-    pub(crate) fn put_meta_into_batch(&self, wb: &mut WriteBatch, meta: &[(&str, Vec<u8>)]) {
+    /// Puts state-machine metadata into `wb`: an apply group's write and
+    /// a snapshot's import both end so.
+    pub(crate) fn put_meta_into_batch<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        wb: &mut WriteBatch,
+        meta: impl IntoIterator<Item = (K, V)>,
+    ) {
         let cf = self.cf(CF_SM_META);
         for (k, v) in meta {
-            wb.put_cf(cf, k.as_bytes(), v);
+            wb.put_cf(cf, k, v);
         }
     }
 }

@@ -19,7 +19,7 @@ use rocksdb::WriteBatch;
 
 use crate::error::StorageError;
 use crate::row::StoredRow;
-use crate::store::{Store, CF_SM_DATA, CF_SM_META};
+use crate::store::{Store, CF_SM_DATA};
 
 /// Writes of one entry, kept apart until the entry is decided so that its
 /// own reads see only the entries before it.
@@ -99,10 +99,8 @@ impl<'s> ApplyGroup<'s> {
                 None => wb.delete_cf(data, key),
             }
         }
-        let meta = self.store.cf(CF_SM_META);
-        for (key, value) in std::mem::take(&mut self.meta) {
-            wb.put_cf(meta, key.as_bytes(), value);
-        }
+        self.store
+            .put_meta_into_batch(&mut wb, std::mem::take(&mut self.meta));
         self.entries = 0;
         self.store.write(wb)
     }

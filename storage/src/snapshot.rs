@@ -225,7 +225,7 @@ impl Store {
                 self.write(std::mem::take(&mut wb))?;
             }
         }
-        self.put_meta_into_batch(&mut wb, meta);
+        self.put_meta_into_batch(&mut wb, meta.iter().map(|(k, v)| (k, v)));
         wb.delete_cf(self.cf(CF_SM_META), INSTALLING);
         self.write(wb)?;
         self.sync_wal()?;
