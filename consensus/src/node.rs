@@ -131,8 +131,21 @@ pub struct NodeStatus {
     pub refused: (u64, u64, u64, u64),
 }
 
+/// A running node. Cloned for every request it serves (a forwarded read
+/// clones it a few times), so a clone is one reference count.
 #[derive(Clone)]
-pub struct RaftNode {
+pub struct RaftNode(Arc<NodeParts>);
+
+impl std::ops::Deref for RaftNode {
+    type Target = NodeParts;
+
+    fn deref(&self) -> &NodeParts {
+        &self.0
+    }
+}
+
+/// What a [`RaftNode`] holds, shared by its clones.
+pub struct NodeParts {
     pub(crate) raft: Raft<TypeConfig, StateMachine>,
     store: Store,
     pub(crate) config: Arc<NodeConfig>,
@@ -234,7 +247,7 @@ impl RaftNode {
         .map_err(|e| ConsensusError::Fatal(e.to_string()))?;
         let (stop, _) = watch::channel(false);
         let disk = DiskRoom::new(&config.data_dir, config.min_free_disk);
-        let node = RaftNode {
+        let node = RaftNode(Arc::new(NodeParts {
             raft,
             store,
             config: Arc::new(config),
@@ -249,7 +262,7 @@ impl RaftNode {
             lease_reads: Arc::default(),
             lease,
             disk,
-        };
+        }));
         watch_core(node.raft.clone(), node.failure.clone());
         snapshots.spawn(node.raft.clone(), node.stop.subscribe());
         tokio::spawn(crate::transport::server::serve(
