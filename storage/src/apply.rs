@@ -98,7 +98,7 @@ impl Store {
         &self,
         batch: &KvBatch,
         index: u64,
-        meta: &[(&str, Vec<u8>)],
+        meta: &[(&'static str, Vec<u8>)],
     ) -> Result<ApplyOutcome, StorageError> {
         let mut group = self.apply_group();
         let outcome = group.apply_batch(batch, index, meta)?;
@@ -120,7 +120,7 @@ impl Store {
     }
 
     /// Writes only state-machine metadata (for blank and membership entries).
-    pub fn apply_meta(&self, meta: &[(&str, Vec<u8>)]) -> Result<(), StorageError> {
+    pub fn apply_meta(&self, meta: &[(&'static str, Vec<u8>)]) -> Result<(), StorageError> {
         let mut group = self.apply_group();
         group.add_meta(meta);
         group.write()
@@ -148,7 +148,7 @@ impl ApplyGroup<'_> {
         &mut self,
         batch: &KvBatch,
         index: u64,
-        meta: &[(&str, Vec<u8>)],
+        meta: &[(&'static str, Vec<u8>)],
     ) -> Result<ApplyOutcome, StorageError> {
         let outcome = match self.check(batch)? {
             Some(rejection) => ApplyOutcome::Rejected(rejection),

@@ -44,8 +44,9 @@ pub struct ApplyGroup<'s> {
     pub(crate) store: &'s Store,
     /// The rows written by the entries so far, encoded (`None`: deleted).
     rows: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    /// State-machine metadata as of the last entry.
-    meta: BTreeMap<String, Vec<u8>>,
+    /// State-machine metadata as of the last entry (its keys are the
+    /// state machine's constants: nothing to copy per entry).
+    meta: BTreeMap<&'static str, Vec<u8>>,
     entries: usize,
 }
 
@@ -69,19 +70,19 @@ impl<'s> ApplyGroup<'s> {
     }
 
     /// Records an entry's row writes and metadata after the entries before.
-    pub(crate) fn add(&mut self, writes: EntryWrites, meta: &[(&str, Vec<u8>)]) {
+    pub(crate) fn add(&mut self, writes: EntryWrites, meta: &[(&'static str, Vec<u8>)]) {
         for (key, row) in writes.rows {
             self.rows.insert(key, row);
         }
         for (k, v) in meta {
-            self.meta.insert((*k).to_string(), v.clone());
+            self.meta.insert(k, v.clone());
         }
         self.entries += 1;
     }
 
     /// Records an entry that writes only metadata (blank, membership and
     /// check entries, and refused batches).
-    pub fn add_meta(&mut self, meta: &[(&str, Vec<u8>)]) {
+    pub fn add_meta(&mut self, meta: &[(&'static str, Vec<u8>)]) {
         self.add(EntryWrites::default(), meta);
     }
 
