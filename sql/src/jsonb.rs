@@ -18,6 +18,20 @@ use crate::error::{SqlError, SqlResult};
 
 /// `text` as a `jsonb` value's normal text, or 22P02 if it is not JSON.
 pub fn normalize(text: &str) -> SqlResult<String> {
+    Ok(write(&parse(text)?, text.len(), Numbers::AsWritten))
+}
+
+/// A `jsonb` value's equality key: its normal text with every number at
+/// its least scale (`1.50` as `1.5`, `1.0` and `-0` as `1` and `0`).
+/// PostgreSQL compares a jsonb's numbers as numerics, which ignore scale,
+/// so two values are equal exactly when their keys are: `'1.0'::jsonb =
+/// '1'::jsonb` is true, yet each keeps the digits it was written with.
+/// 22P02 if `text` is not JSON.
+pub fn equality_key(text: &str) -> SqlResult<String> {
+    Ok(write(&parse(text)?, text.len(), Numbers::LeastScale))
+}
+
+fn parse(text: &str) -> SqlResult<Node> {
     let mut p = Parser {
         s: text.as_bytes(),
         at: 0,
@@ -27,9 +41,34 @@ pub fn normalize(text: &str) -> SqlResult<String> {
     if p.at != p.s.len() {
         return Err(p.error("trailing characters"));
     }
-    let mut out = String::with_capacity(text.len());
-    node.write(&mut out);
-    Ok(out)
+    Ok(node)
+}
+
+fn write(node: &Node, capacity: usize, numbers: Numbers) -> String {
+    let mut out = String::with_capacity(capacity);
+    node.write(&mut out, numbers);
+    out
+}
+
+/// How a number is written: as its normal text, or at its least scale.
+#[derive(Clone, Copy)]
+enum Numbers {
+    AsWritten,
+    LeastScale,
+}
+
+/// A number's normal text (plain digits, no exponent) without the zeros
+/// that end its fraction; `-0` is `0`.
+fn least_scale(n: &str) -> &str {
+    let n = match n.contains('.') {
+        true => n.trim_end_matches('0').trim_end_matches('.'),
+        false => n,
+    };
+    if n == "-0" {
+        "0"
+    } else {
+        n
+    }
 }
 
 /// How deep arrays and objects may nest: PostgreSQL stops at its stack
@@ -47,11 +86,14 @@ enum Node {
 }
 
 impl Node {
-    fn write(&self, out: &mut String) {
+    fn write(&self, out: &mut String, numbers: Numbers) {
         match self {
             Node::Null => out.push_str("null"),
             Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Node::Number(n) => out.push_str(n),
+            Node::Number(n) => out.push_str(match numbers {
+                Numbers::AsWritten => n,
+                Numbers::LeastScale => least_scale(n),
+            }),
             Node::String(s) => write_string(s, out),
             Node::Array(items) => {
                 out.push('[');
@@ -59,7 +101,7 @@ impl Node {
                     if i > 0 {
                         out.push_str(", ");
                     }
-                    item.write(out);
+                    item.write(out, numbers);
                 }
                 out.push(']');
             }
@@ -71,7 +113,7 @@ impl Node {
                     }
                     write_string(key, out);
                     out.push_str(": ");
-                    value.write(out);
+                    value.write(out, numbers);
                 }
                 out.push('}');
             }
@@ -400,6 +442,41 @@ fn signed(negative: bool, magnitude: &str) -> String {
 mod tests {
     use super::*;
     use crate::error::SqlState;
+
+    #[test]
+    fn equality_keys_ignore_a_number_s_scale_and_nothing_else() {
+        let key = |t: &str| equality_key(t).unwrap();
+        for (a, b) in [
+            ("1.0", "1"),
+            ("-0.0", "0"),
+            ("-0", "0.000"),
+            ("2.50", "2.5"),
+            ("100", "1e2"),
+            ("0.0250", "25e-3"),
+            (
+                r#"{"b":[1.10, {"c":0.0}],"a":2}"#,
+                r#"{"a":2.0,"b":[1.1,{"c":0}]}"#,
+            ),
+        ] {
+            assert_eq!(key(a), key(b), "{a} = {b}");
+        }
+        for (a, b) in [
+            ("10", "1"),
+            ("100", "1"),
+            ("1.01", "1.1"),
+            ("-1", "1"),
+            (r#""1.0""#, r#""1""#),
+            (r#"{"1.0":1}"#, r#"{"1":1}"#),
+        ] {
+            assert_ne!(key(a), key(b), "{a} <> {b}");
+        }
+        // The value itself keeps its digits.
+        assert_eq!(normalize("[1.0]").unwrap(), "[1.0]");
+        assert_eq!(
+            equality_key("[1,").unwrap_err().state,
+            SqlState::InvalidTextRepresentation
+        );
+    }
 
     #[test]
     fn normal_form_is_postgresql_s() {

@@ -4,6 +4,7 @@
 use sqlparser::ast::{self, UnaryOperator};
 
 use super::names::{ident, sql_type};
+use super::operators::{compared_by_key, jsonb_key};
 use super::{Binder, Ctx, Scope};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{CmpOp, Expr, Func};
@@ -234,8 +235,18 @@ impl Binder {
                             ity.name()
                         )));
                     }
-                    items.push(b);
+                    items.push((b, ity));
                 }
+                let types: Vec<SqlType> = std::iter::once(ty)
+                    .chain(items.iter().map(|i| i.1))
+                    .collect();
+                let (x, items): (Expr, Vec<Expr>) = match compared_by_key(&types) {
+                    true => (
+                        jsonb_key(x),
+                        items.into_iter().map(|i| jsonb_key(i.0)).collect(),
+                    ),
+                    false => (x, items.into_iter().map(|i| i.0).collect()),
+                };
                 Ok((
                     Expr::InList {
                         expr: boxed(x),

@@ -14,6 +14,7 @@ mod scope;
 pub use names::{
     column_name, ident, object_name, sql_type as declared_type, table_name, typname, TYPE_SPELLINGS,
 };
+pub use operators::compared_by_key;
 pub use scope::Scope;
 
 use crate::error::{SqlError, SqlResult};

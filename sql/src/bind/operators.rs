@@ -110,6 +110,11 @@ impl Binder {
                     rt.name()
                 )));
             }
+            let (lx, rx) = match matches!(c, CmpOp::Eq | CmpOp::NotEq) && compared_by_key(&[lt, rt])
+            {
+                true => (jsonb_key(lx), jsonb_key(rx)),
+                false => (lx, rx),
+            };
             return Ok((Expr::Cmp(c, b(lx), b(rx)), SqlType::Bool));
         }
         match op {
@@ -219,4 +224,20 @@ impl Binder {
             ))),
         }
     }
+}
+
+/// Whether the operands of `=`, `<>` or `IN (...)`, of these types,
+/// compare by their equality keys: one is a `jsonb` and each a `jsonb` or
+/// text (an untyped literal, which PostgreSQL reads as `jsonb`). Both
+/// planners ask this.
+pub fn compared_by_key(types: &[SqlType]) -> bool {
+    types.contains(&SqlType::Jsonb)
+        && types
+            .iter()
+            .all(|t| matches!(t, SqlType::Jsonb | SqlType::Text))
+}
+
+/// `x`'s `jsonb` equality key.
+pub(super) fn jsonb_key(x: Expr) -> Expr {
+    Expr::Func(Func::JsonbKey, vec![x])
 }

@@ -32,6 +32,7 @@ mod int4_literals;
 mod interval_order;
 mod json_build;
 mod json_casts;
+mod jsonb_equality;
 mod known_empty;
 mod lateral_unnest;
 mod limit_params;
@@ -238,6 +239,7 @@ impl DataFusion {
                 .push(checked_arithmetic::CheckedArithmetic::rule());
             analyzer.rules.push(checked_sum::CheckedSum::rule());
             analyzer.rules.push(interval_order::IntervalOrder::rule());
+            analyzer.rules.push(jsonb_equality::JsonbEquality::rule());
             analyzer
                 .rules
                 .push(timestamp_literals::TimestampLiterals::rule());

@@ -32,6 +32,10 @@ pub(super) fn call(f: Func, args: Vec<Value>, env: &EvalEnv) -> SqlResult<Value>
             Some(Value::Text(name)) => Value::Text(env.settings.show(&name)?),
             _ => Value::Null,
         },
+        Func::JsonbKey => match args.into_iter().next() {
+            Some(Value::Null) | None => Value::Null,
+            Some(v) => Value::Text(crate::jsonb::equality_key(&v.to_text())?),
+        },
         Func::WallClockText => match args.into_iter().next() {
             Some(Value::Timestamp(t)) => Value::Text(format_wall_clock(t)),
             Some(other) => other,

@@ -56,6 +56,10 @@ pub enum Func {
     JsonGet,
     /// `json ->> key|index`: the element as text (a JSON string unquoted).
     JsonGetText,
+    /// A `jsonb`'s equality key (`crate::jsonb::equality_key`): the
+    /// binder compares jsonb values by it, as PostgreSQL compares their
+    /// numbers as numerics (`'1.0'::jsonb = '1'::jsonb`).
+    JsonbKey,
     /// A `timestamp without time zone` as text: without the `+00` a
     /// value's own text form has (it cannot tell the two types apart). The
     /// binder puts it under a cast of such a timestamp to text.

@@ -1,0 +1,147 @@
+//! `jsonb` values are equal as PostgreSQL's jsonb equality has them: their
+//! numbers compare as numerics, so `'{"a":1.0}'::jsonb = '{"a":1}'::jsonb`
+//! is true. A `jsonb` here is its normal text (a Utf8 tagged `jsonb`), which
+//! keeps each number's digits, and Arrow compared those texts: a wrong
+//! answer with no error. An analyzer rule, after type coercion, compares
+//! each side's equality key ([`crate::jsonb::equality_key`]) instead, in
+//! `=`, `<>`, `IS [NOT] DISTINCT FROM` and `IN (...)` where one side is a
+//! `jsonb` and the other a `jsonb` or text (an untyped literal, as
+//! PostgreSQL would read it as `jsonb`). bucketdb's own planner does the
+//! same (`Func::JsonbKey`).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr::{InList, ScalarFunction};
+use datafusion::logical_expr::{
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+use super::analyzer_pass::rewrite_exprs;
+use super::convert::field_sql_type;
+use crate::bind::compared_by_key;
+use crate::value::SqlType;
+
+/// The analyzer rule; it must run after DataFusion's type coercion.
+#[derive(Debug)]
+pub struct JsonbEquality {
+    key: Arc<ScalarUDF>,
+}
+
+impl JsonbEquality {
+    pub fn rule() -> Arc<dyn AnalyzerRule + Send + Sync> {
+        Arc::new(JsonbEquality {
+            key: Arc::new(ScalarUDF::new_from_impl(Key {
+                signature: Signature::any(1, Volatility::Immutable),
+            })),
+        })
+    }
+
+    fn key(&self, x: Expr) -> Expr {
+        Expr::ScalarFunction(ScalarFunction::new_udf(self.key.clone(), vec![x]))
+    }
+
+    fn compared(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        let keyed = |sides: &[&Expr]| {
+            let types = sides.iter().map(|x| match x.to_field(schema) {
+                Ok((_, f)) if f.data_type() == &DataType::Utf8 => Some(field_sql_type(&f)),
+                _ => None,
+            });
+            types
+                .collect::<Option<Vec<SqlType>>>()
+                .is_some_and(|t| compared_by_key(&t))
+        };
+        match e {
+            Expr::BinaryExpr(BinaryExpr { left, op, right })
+                if matches!(
+                    op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::IsDistinctFrom
+                        | Operator::IsNotDistinctFrom
+                ) && keyed(&[&left, &right]) =>
+            {
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                    left: Box::new(self.key(*left)),
+                    op,
+                    right: Box::new(self.key(*right)),
+                })))
+            }
+            Expr::InList(InList {
+                expr,
+                list,
+                negated,
+            }) if keyed(
+                &std::iter::once(expr.as_ref())
+                    .chain(&list)
+                    .collect::<Vec<_>>(),
+            ) =>
+            {
+                Ok(Transformed::yes(Expr::InList(InList {
+                    expr: Box::new(self.key(*expr)),
+                    list: list.into_iter().map(|x| self.key(x)).collect(),
+                    negated,
+                })))
+            }
+            e => Ok(Transformed::no(e)),
+        }
+    }
+}
+
+impl AnalyzerRule for JsonbEquality {
+    fn name(&self) -> &str {
+        "bucketdb_jsonb_equality"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
+        rewrite_exprs(plan, |e, schema| self.compared(e, schema))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Key {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Key {
+    fn name(&self) -> &str {
+        "bucketdb_jsonb_key"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = matches!(args.args.as_slice(), [ColumnarValue::Scalar(_)]);
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let [values] = arrays.as_slice() else {
+            return Err(DataFusionError::Internal(
+                "bucketdb_jsonb_key takes one operand".into(),
+            ));
+        };
+        let values = cast(values, &DataType::Utf8)?;
+        let keys = values
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.map(crate::jsonb::equality_key).transpose())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let keys = StringArray::from(keys);
+        Ok(match scalar {
+            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&keys, 0)?),
+            false => ColumnarValue::Array(Arc::new(keys)),
+        })
+    }
+}
