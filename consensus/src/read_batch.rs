@@ -104,23 +104,29 @@ mod tests {
 
     use super::*;
 
+    type Asked = std::pin::Pin<Box<dyn Future<Output = Result<u64, ConsensusError>> + Send>>;
+
+    /// An `ask` whose requests answer with their own number (1, 2, ...),
+    /// after `round_trip`, counted in `asked`.
+    fn numbered(asked: &Arc<AtomicU64>, round_trip: Duration) -> impl Fn() -> Asked + Clone {
+        let asked = asked.clone();
+        move || {
+            let asked = asked.clone();
+            Box::pin(async move {
+                let n = asked.fetch_add(1, Ordering::SeqCst) + 1;
+                if !round_trip.is_zero() {
+                    tokio::time::sleep(round_trip).await;
+                }
+                Ok(n)
+            })
+        }
+    }
+
     #[tokio::test]
     async fn reads_waiting_together_share_one_request_asked_after_they_arrived() {
         let batch = Arc::new(ReadIndexBatch::default());
         let asked = Arc::new(AtomicU64::new(0));
-        let ask = {
-            let asked = asked.clone();
-            move || {
-                let asked = asked.clone();
-                async move {
-                    // Each request answers with its own number, after a
-                    // round trip's time.
-                    let n = asked.fetch_add(1, Ordering::SeqCst) + 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    Ok(n)
-                }
-            }
-        };
+        let ask = numbered(&asked, Duration::from_millis(50));
         let first = tokio::spawn({
             let (batch, ask) = (batch.clone(), ask.clone());
             async move { batch.read_index(ask).await }
@@ -147,13 +153,7 @@ mod tests {
     async fn a_read_woken_while_the_request_is_being_started_joins_it() {
         let batch = Arc::new(ReadIndexBatch::default());
         let asked = Arc::new(AtomicU64::new(0));
-        let ask = {
-            let asked = asked.clone();
-            move || {
-                let asked = asked.clone();
-                async move { Ok(asked.fetch_add(1, Ordering::SeqCst) + 1) }
-            }
-        };
+        let ask = numbered(&asked, Duration::ZERO);
         let arrived = Arc::new(tokio::sync::Notify::new());
         // The second read is woken (its query "arrives") after the first
         // has started the request task, before that task first runs.

@@ -15,7 +15,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNanoType, IntervalUnit};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
@@ -24,6 +24,7 @@ use datafusion::logical_expr::{
 use datafusion::optimizer::AnalyzerRule;
 
 use super::analyzer_pass::rewrite_exprs;
+use super::one_operand::map_operand;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -112,26 +113,18 @@ impl ScalarUDFImpl for Length {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = matches!(args.args.as_slice(), [ColumnarValue::Scalar(_)]);
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [values] = arrays.as_slice() else {
-            return Err(DataFusionError::Internal(
-                "bucketdb_interval_length takes one operand".into(),
-            ));
-        };
-        let values = cast(values, &DataType::Interval(IntervalUnit::MonthDayNano))?;
-        let values = values.as_primitive::<IntervalMonthDayNanoType>();
-        let lengths: Int64Array = (0..values.len())
-            .map(|i| {
-                (!values.is_null(i)).then(|| {
-                    let v = values.value(i);
-                    length_micros(v.months, v.days, v.nanoseconds)
+        map_operand(self.name(), &args, |values| {
+            let values = cast(values, &DataType::Interval(IntervalUnit::MonthDayNano))?;
+            let values = values.as_primitive::<IntervalMonthDayNanoType>();
+            let lengths: Int64Array = (0..values.len())
+                .map(|i| {
+                    (!values.is_null(i)).then(|| {
+                        let v = values.value(i);
+                        length_micros(v.months, v.days, v.nanoseconds)
+                    })
                 })
-            })
-            .collect();
-        Ok(match scalar {
-            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&lengths, 0)?),
-            false => ColumnarValue::Array(Arc::new(lengths)),
+                .collect();
+            Ok(Arc::new(lengths))
         })
     }
 }

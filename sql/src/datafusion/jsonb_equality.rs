@@ -16,7 +16,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::common::{DFSchema, DataFusionError, Result};
 use datafusion::logical_expr::expr::{InList, ScalarFunction};
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
@@ -26,6 +26,7 @@ use datafusion::optimizer::AnalyzerRule;
 
 use super::analyzer_pass::rewrite_exprs;
 use super::convert::field_sql_type;
+use super::one_operand::map_operand;
 use crate::bind::compared_by_key;
 use crate::value::SqlType;
 
@@ -124,24 +125,15 @@ impl ScalarUDFImpl for Key {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = matches!(args.args.as_slice(), [ColumnarValue::Scalar(_)]);
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [values] = arrays.as_slice() else {
-            return Err(DataFusionError::Internal(
-                "bucketdb_jsonb_key takes one operand".into(),
-            ));
-        };
-        let values = cast(values, &DataType::Utf8)?;
-        let keys = values
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.map(crate::jsonb::equality_key).transpose())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let keys = StringArray::from(keys);
-        Ok(match scalar {
-            true => ColumnarValue::Scalar(ScalarValue::try_from_array(&keys, 0)?),
-            false => ColumnarValue::Array(Arc::new(keys)),
+        map_operand(self.name(), &args, |values| {
+            let values = cast(values, &DataType::Utf8)?;
+            let keys = values
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(crate::jsonb::equality_key).transpose())
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            Ok(Arc::new(StringArray::from(keys)))
         })
     }
 }

@@ -39,6 +39,7 @@ mod limit_params;
 mod memory;
 mod name_subscripts;
 mod no_column_privileges;
+mod one_operand;
 mod pg_database;
 mod pg_description;
 mod pg_keys;

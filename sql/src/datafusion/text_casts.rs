@@ -24,6 +24,7 @@ use datafusion::optimizer::AnalyzerRule;
 
 use super::analyzer_pass::rewrite_exprs;
 use super::convert::{column_values, sql_type};
+use super::one_operand::map_operand;
 
 /// The analyzer rule; it must run after DataFusion's type coercion.
 #[derive(Debug)]
@@ -107,27 +108,13 @@ impl ScalarUDFImpl for Printed {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let [values] = arrays.as_slice() else {
-            return Err(DataFusionError::Internal(
-                "bucketdb_text takes one operand".into(),
-            ));
-        };
-        let ty = sql_type(values.data_type());
-        let text: StringArray = column_values(values)?
-            .iter()
-            .map(|v| (!v.is_null()).then(|| v.to_text_as(ty)))
-            .collect();
-        let text: Arc<dyn Array> = Arc::new(text);
-        Ok(match scalar {
-            true => {
-                ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&text, 0)?)
-            }
-            false => ColumnarValue::Array(text),
+        map_operand(self.name(), &args, |values| {
+            let ty = sql_type(values.data_type());
+            let text: StringArray = column_values(values)?
+                .iter()
+                .map(|v| (!v.is_null()).then(|| v.to_text_as(ty)))
+                .collect();
+            Ok(Arc::new(text))
         })
     }
 }
