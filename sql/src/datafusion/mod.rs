@@ -346,6 +346,9 @@ impl DataFusion {
         // Named as PostgreSQL names them before the rewrites below, which
         // change how a column is computed, not what it is.
         let mut names = postgres_names(&stmt);
+        // Read before the rewrites below turn a cast (`$1::jsonb`) into a
+        // call, whose parameter DataFusion would describe as text.
+        let cast = cast_params::cast_types(&stmt);
         int4_literals::rewrite(&mut stmt);
         if json_casts::mentioned(&lower) {
             json_casts::rewrite(&mut stmt);
@@ -374,7 +377,6 @@ impl DataFusion {
         }
         scalar_subquery::rewrite(&mut stmt, &is_aggregate);
         let explain = matches!(stmt, Statement::Explain { verbose: false, .. });
-        let cast = cast_params::cast_types(&stmt);
         let plan = match self.plan(stmt.clone()).await {
             Err(e) if unique_names::refused(&e) => {
                 unique_names::rewrite(&mut stmt, &mut names);

@@ -416,3 +416,48 @@ async fn set_returning_functions_name_their_columns() {
         assert_eq!(got, ints, "{sql}");
     }
 }
+
+#[tokio::test]
+async fn jsonb_parameters_compare_numbers_as_numerics_on_both_planners() {
+    let server = Server::start();
+    let c = server.connect().await;
+    c.execute(
+        r#"INSERT INTO buckets (name, tags) VALUES ('jb-ten', '{"size":10.0}'), ('jb-half', '{"size":10.50}')"#,
+        &[],
+    )
+    .await
+    .unwrap();
+    // A point read's planner, then DataFusion (a join), with the value a
+    // driver sends as binary jsonb: {"size": 10} equals the stored 10.0.
+    for sql in [
+        "SELECT name FROM buckets WHERE tags::jsonb = $1::jsonb ORDER BY name",
+        "SELECT b.name FROM buckets b JOIN pg_namespace n ON n.nspname = 'public' \
+         WHERE b.tags::jsonb = $1::jsonb ORDER BY b.name",
+    ] {
+        let stmt = c.prepare(sql).await.unwrap();
+        assert_eq!(stmt.params(), &[Type::JSONB], "{sql}");
+        for (doc, want) in [
+            (json!({"size": 10}), vec!["jb-ten"]),
+            (json!({"size": 10.5}), vec!["jb-half"]),
+            (json!({"size": 1}), vec![]),
+        ] {
+            let names: Vec<String> = c
+                .query(&stmt, &[&doc])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(names, want, "{sql} with {doc}");
+        }
+    }
+    // The stored document keeps its digits.
+    let row = c
+        .query_one(
+            "SELECT tags::jsonb::text FROM buckets WHERE name = 'jb-half'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), r#"{"size": 10.50}"#);
+}
