@@ -7,7 +7,7 @@ use super::expressions::comparable;
 use super::{Binder, Ctx, Scope};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{ArithOp, CmpOp, Expr, Func};
-use crate::value::SqlType;
+use crate::value::{SqlType, Value};
 
 impl Binder {
     pub(super) fn like(
@@ -237,7 +237,14 @@ pub fn compared_by_key(types: &[SqlType]) -> bool {
             .all(|t| matches!(t, SqlType::Jsonb | SqlType::Text))
 }
 
-/// `x`'s `jsonb` equality key.
+/// `x`'s `jsonb` equality key. A constant's is taken once, here, not for
+/// every row (one that is not JSON is left to fail where it is evaluated,
+/// as before).
 pub(super) fn jsonb_key(x: Expr) -> Expr {
+    if let Expr::Const(Value::Text(t)) = &x {
+        if let Ok(key) = crate::jsonb::equality_key(t) {
+            return Expr::Const(Value::Text(key));
+        }
+    }
     Expr::Func(Func::JsonbKey, vec![x])
 }
