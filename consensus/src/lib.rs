@@ -31,7 +31,7 @@ pub use check::CheckReport;
 pub use cluster::{Member, MembershipChange, CATCH_UP_TIMEOUT, CHANGE_TIMEOUT};
 pub use error::ConsensusError;
 pub use node::{Bootstrap, Confirm, NodeConfig, NodeStatus, RaftNode, ReadConsistency};
-pub use transport::{Faults, NodeTls};
+pub use transport::{node_cert_name, Faults, NodeTls};
 pub use types::{Command, CommandResponse, NodeInfo, TypeConfig};
 
 /// The node protocol's messages and framing, for tests and tools that

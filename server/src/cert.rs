@@ -1,7 +1,9 @@
 //! `bucketdb cert …`: the certificate files TLS needs, without openssl. A
 //! cluster's CA (`ca.crt`, `ca.key`) signs each node's certificate
 //! (`node.crt`, `node.key`, for the names clients and peers reach it by)
-//! and client certificates (`client.<user>.crt`, `.key`).
+//! and client certificates (`client.<user>.crt`, `.key`). A node's
+//! certificate also names the node ids it may speak Raft as, which a
+//! client's lacks.
 //!
 //! The CA's subject is fixed, so its issuer identity is rebuilt from
 //! `ca.key` alone when it signs (the key identifier is the key's hash).
@@ -10,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use bucketdb_consensus::node_cert_name;
 use chrono::Datelike;
 use clap::Subcommand;
 use rcgen::{
@@ -38,6 +41,10 @@ pub enum CertCommand {
         /// A host name or IP address the node is reached at (repeat for more)
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
+        /// The node id the certificate's holder may speak Raft as (repeat
+        /// only for a certificate shared by several nodes)
+        #[arg(long = "node-id", required = true)]
+        node_ids: Vec<u64>,
     },
     /// Make a client certificate for a role, signed by the CA
     #[command(name = "create-client")]
@@ -130,8 +137,16 @@ pub fn run(command: CertCommand) -> anyhow::Result<()> {
             write(&certs_dir.join("ca.crt"), &cert.pem(), false)?;
             write(&key_path, &key.serialize_pem(), true)
         }
-        CertCommand::Node { certs_dir, hosts } => {
-            let mut params = CertificateParams::new(hosts.clone())?;
+        CertCommand::Node {
+            certs_dir,
+            hosts,
+            node_ids,
+        } => {
+            // The node ids go in as names too: the node transport admits a
+            // peer only as a node its certificate names.
+            let names = node_ids.iter().map(|id| node_cert_name(*id));
+            let mut params =
+                CertificateParams::new(hosts.iter().cloned().chain(names).collect::<Vec<_>>())?;
             params
                 .distinguished_name
                 .push(DnType::CommonName, hosts[0].as_str());

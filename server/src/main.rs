@@ -96,7 +96,7 @@ async fn run() -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
 
     let node_tls = match &config.certs_dir {
-        Some(dir) => Some(NodeTls::load(dir).context("node transport TLS")?),
+        Some(dir) => Some(NodeTls::load(dir, config.node_id).context("node transport TLS")?),
         None => {
             // Loud where the port is exposed (`--insecure`), a note on
             // loopback.

@@ -134,6 +134,8 @@ impl Server {
             "localhost",
             "--host",
             "127.0.0.1",
+            "--node-id",
+            "1",
         ]);
         let file = tmp.path().join("superuser-password");
         std::fs::write(&file, password).expect("password file");

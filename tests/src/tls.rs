@@ -9,8 +9,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_rustls::rustls;
 
-/// A client configuration trusting `ca`, presenting `node.crt`/`node.key`
-/// of `identity` if given.
+/// A client configuration trusting `ca`, presenting the certificate file
+/// `identity` (`….crt`, its key in `….key` beside it) if given.
 fn client_config(ca: &Path, identity: Option<&Path>) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).expect("CA file") {
@@ -23,12 +23,12 @@ fn client_config(ca: &Path, identity: Option<&Path>) -> rustls::ClientConfig {
     .expect("TLS versions")
     .with_root_certificates(roots);
     match identity {
-        Some(dir) => {
-            let certs = CertificateDer::pem_file_iter(dir.join("node.crt"))
-                .expect("node.crt")
+        Some(crt) => {
+            let certs = CertificateDer::pem_file_iter(crt)
+                .expect("certificate file")
                 .collect::<Result<Vec<_>, _>>()
-                .expect("node certificate");
-            let key = PrivateKeyDer::from_pem_file(dir.join("node.key")).expect("node.key");
+                .expect("certificate");
+            let key = PrivateKeyDer::from_pem_file(crt.with_extension("key")).expect("key file");
             builder
                 .with_client_auth_cert(certs, key)
                 .expect("matching key")
@@ -43,7 +43,8 @@ pub fn connector(ca: &Path) -> MakeRustlsConnect {
 }
 
 /// A raw TLS connector for the node transport, as a peer would dial:
-/// trusting `ca`, presenting `node.crt`/`node.key` of `identity` if given.
+/// trusting `ca`, presenting the certificate file `identity` (its key
+/// beside it) if given.
 pub fn peer_connector(ca: &Path, identity: Option<&Path>) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(client_config(ca, identity)))
 }

@@ -105,7 +105,7 @@ impl Peers {
         conn.set_nodelay(true).map_err(|e| e.to_string())?;
         let mut link: BoxLink = match &self.caller.tls {
             Some(tls) => tls
-                .connect(addr, conn)
+                .connect(addr, target, conn)
                 .await
                 .map_err(|e| format!("TLS: {e}"))?,
             None => Box::new(conn),

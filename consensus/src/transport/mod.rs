@@ -19,4 +19,4 @@ pub use faults::Faults;
 pub use hello::{Hello, HelloReply, GROUP, PROTOCOL};
 pub use message::{Request, Response};
 pub use refusals::Refusals;
-pub use tls::NodeTls;
+pub use tls::{node_cert_name, NodeTls};

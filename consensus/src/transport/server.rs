@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::frame;
 use super::hello::{admit, refuse_request, Admission, Hello, HelloReply, MAX_HELLO};
 use super::message::{RemoteError, Request, Response};
-use super::tls::{BoxLink, HANDSHAKE_TIMEOUT};
+use super::tls::{BoxLink, PeerCertificate, HANDSHAKE_TIMEOUT};
 use crate::node::RaftNode;
 use crate::state_machine::SnapshotFile;
 use crate::types::TypeConfig;
@@ -52,18 +52,18 @@ pub async fn serve(listener: TcpListener, node: RaftNode, mut stop: watch::Recei
 async fn connection(conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
     conn.set_nodelay(true)?;
     let refusals = node.refusals();
-    let mut conn: BoxLink = match node.tls() {
+    let (mut conn, cert): (BoxLink, _) = match node.tls() {
         Some(tls) => match tls.accept(conn).await {
-            Ok(link) => link,
+            Ok((link, cert)) => (link, Some(cert)),
             Err(e) => {
                 refusals.tls.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("raft connection refused: TLS: {e}");
                 return Ok(());
             }
         },
-        None => Box::new(conn),
+        None => (Box::new(conn), None),
     };
-    let Some(from) = welcome(&mut conn, &node).await? else {
+    let Some(from) = welcome(&mut conn, &node, cert.as_ref()).await? else {
         refusals.hello.fetch_add(1, Ordering::Relaxed);
         return Ok(());
     };
@@ -97,8 +97,13 @@ async fn connection(conn: TcpStream, node: RaftNode) -> std::io::Result<()> {
 
 /// Reads the caller's hello and answers it; the caller's node id if it is
 /// welcome. A caller new to this node's cluster-less state gives it its
-/// cluster id.
-async fn welcome(conn: &mut BoxLink, node: &RaftNode) -> std::io::Result<Option<u64>> {
+/// cluster id. Over TLS, the caller's certificate must name the node it
+/// claims to be, before anything else in the hello counts.
+async fn welcome(
+    conn: &mut BoxLink,
+    node: &RaftNode,
+    cert: Option<&PeerCertificate>,
+) -> std::io::Result<Option<u64>> {
     let hello = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
         frame::recv_limited::<_, Hello>(conn, MAX_HELLO),
@@ -113,12 +118,16 @@ async fn welcome(conn: &mut BoxLink, node: &RaftNode) -> std::io::Result<Option<
         }
     };
     let identity = node.identity();
-    let verdict = match admit(
-        &hello,
-        node.node_id(),
-        identity.incarnation(),
-        identity.get().as_ref(),
-    ) {
+    let admission = match cert.and_then(|c| c.refuses(hello.from)) {
+        Some(why) => Admission::Refuse(why),
+        None => admit(
+            &hello,
+            node.node_id(),
+            identity.incarnation(),
+            identity.get().as_ref(),
+        ),
+    };
+    let verdict = match admission {
         Admission::Adopt(id) => match identity.adopt(id.clone()) {
             Ok(_) => {
                 tracing::info!(cluster = %id, from = hello.from, "joined cluster");

@@ -4,6 +4,11 @@
 //! presenting a certificate the CA signed, and connects only to peers that
 //! present one for the address it dialled; a plaintext or foreign peer
 //! fails the TLS handshake, before any frame is read.
+//!
+//! The CA signs SQL clients' certificates too, so being signed by it does
+//! not make a peer a node. A node's certificate also names the node ids
+//! its holder may act as ([`node_cert_name`]); a caller's hello must claim one
+//! of them, and a callee must be the node the caller meant to reach.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,6 +31,45 @@ pub trait Link: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Link for T {}
 
 pub type BoxLink = Box<dyn Link>;
+
+/// The name a node certificate carries (as a DNS subject alternative name,
+/// under the reserved `.invalid` domain that no host is reached by) to say
+/// its holder is node `id`.
+pub fn node_cert_name(id: u64) -> String {
+    format!("node-{id}.bucketdb.invalid")
+}
+
+/// Whether `cert` names node `id` (see [`node_cert_name`]). A certificate that
+/// does not parse names no node.
+fn names_node(cert: &CertificateDer<'_>, id: u64) -> bool {
+    let Ok(name) = ServerName::try_from(node_cert_name(id)) else {
+        return false;
+    };
+    webpki::EndEntityCert::try_from(cert)
+        .is_ok_and(|cert| cert.verify_is_valid_for_subject_name(&name).is_ok())
+}
+
+/// The certificate a peer proved it holds in the TLS handshake.
+pub struct PeerCertificate(CertificateDer<'static>);
+
+impl PeerCertificate {
+    fn of(certs: Option<&[CertificateDer<'static>]>) -> std::io::Result<PeerCertificate> {
+        certs
+            .and_then(<[_]>::first)
+            .map(|c| PeerCertificate(c.clone()))
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no certificate"))
+    }
+
+    /// Why the holder may not act as node `id`, if it may not.
+    pub fn refuses(&self, id: u64) -> Option<String> {
+        (!names_node(&self.0, id)).then(|| {
+            format!(
+                "the certificate presented does not name node {id} ({}): a client's certificate, or another node's",
+                node_cert_name(id)
+            )
+        })
+    }
+}
 
 /// This node's side of mutual TLS.
 #[derive(Clone)]
@@ -55,8 +99,9 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConsensusEr
 }
 
 impl NodeTls {
-    /// Loads `ca.crt`, `node.crt` and `node.key` from `dir`.
-    pub fn load(dir: &Path) -> Result<NodeTls, ConsensusError> {
+    /// Loads `ca.crt`, `node.crt` and `node.key` from `dir`, for node `me`,
+    /// which `node.crt` must name.
+    pub fn load(dir: &Path, me: u64) -> Result<NodeTls, ConsensusError> {
         let ca_path = dir.join("ca.crt");
         let mut roots = RootCertStore::empty();
         for cert in certificates(&ca_path)? {
@@ -66,6 +111,12 @@ impl NodeTls {
         }
         let roots = Arc::new(roots);
         let certs = certificates(&dir.join("node.crt"))?;
+        if !names_node(&certs[0], me) {
+            return Err(fatal(format!(
+                "{} does not name node {me}: make it with `bucketdb cert create-node --node-id {me}`",
+                dir.join("node.crt").display()
+            )));
+        }
         let key_path = dir.join("node.key");
         let key = PrivateKeyDer::from_pem_file(&key_path)
             .map_err(|e| fatal(format!("reading {}: {e}", key_path.display())))?;
@@ -92,17 +143,23 @@ impl NodeTls {
     }
 
     /// The server side of a peer's connection, once it proved its
-    /// certificate.
-    pub async fn accept(&self, conn: TcpStream) -> std::io::Result<BoxLink> {
+    /// certificate; the certificate, to check the node the peer claims to be.
+    pub async fn accept(&self, conn: TcpStream) -> std::io::Result<(BoxLink, PeerCertificate)> {
         let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(conn))
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))??;
-        Ok(Box::new(tls))
+        let cert = PeerCertificate::of(tls.get_ref().1.peer_certificates())?;
+        Ok((Box::new(tls), cert))
     }
 
-    /// A connection to the peer at `addr` (`host:port`), verified against
-    /// the CA and the host.
-    pub async fn connect(&self, addr: &str, conn: TcpStream) -> std::io::Result<BoxLink> {
+    /// A connection to node `target` at `addr` (`host:port`), verified
+    /// against the CA, the host, and the node id.
+    pub async fn connect(
+        &self,
+        addr: &str,
+        target: u64,
+        conn: TcpStream,
+    ) -> std::io::Result<BoxLink> {
         let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let name = ServerName::try_from(host.to_string()).map_err(|e| {
@@ -111,6 +168,45 @@ impl NodeTls {
         let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.connector.connect(name, conn))
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake"))??;
+        let cert = PeerCertificate::of(tls.get_ref().1.peer_certificates())?;
+        if let Some(why) = cert.refuses(target) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                why,
+            ));
+        }
         Ok(Box::new(tls))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate(names: &[String]) -> CertificateDer<'static> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(names.to_vec()).unwrap();
+        params.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn a_certificate_names_the_node_ids_it_was_made_for_and_no_other() {
+        let node = certificate(&["127.0.0.1".into(), node_cert_name(2), node_cert_name(7)]);
+        assert!(names_node(&node, 2));
+        assert!(names_node(&node, 7));
+        for other in [1, 3, 22, 27, 70] {
+            assert!(!names_node(&node, other), "{other}");
+        }
+        // A client's certificate names no host and no node.
+        let client = certificate(&[]);
+        assert!(!names_node(&client, 1));
+        let refusal = PeerCertificate(client).refuses(1).unwrap();
+        assert!(refusal.contains("does not name node 1"), "{refusal}");
+        // Neither does one for a host alone, or bytes that are no certificate.
+        assert!(!names_node(&certificate(&["node-1.example".into()]), 1));
+        assert!(!names_node(
+            &CertificateDer::from(vec![0x30, 0x03, 1, 2, 3]),
+            1
+        ));
     }
 }

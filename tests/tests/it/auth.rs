@@ -396,7 +396,20 @@ async fn roles_reach_every_node_of_a_cluster() {
     let certs = tmp.path().join("certs");
     let d = certs.to_str().unwrap();
     cert(&["create-ca", "--certs-dir", d]);
-    cert(&["create-node", "--certs-dir", d, "--host", "127.0.0.1"]);
+    // One certificate for the three nodes, naming each of their ids.
+    cert(&[
+        "create-node",
+        "--certs-dir",
+        d,
+        "--host",
+        "127.0.0.1",
+        "--node-id",
+        "1",
+        "--node-id",
+        "2",
+        "--node-id",
+        "3",
+    ]);
     let c = Cluster::start(
         3,
         &[
@@ -485,6 +498,8 @@ async fn tls_with_certificates_made_by_bucketdb_cert() {
         "localhost",
         "--host",
         "127.0.0.1",
+        "--node-id",
+        "1",
     ]);
     cert(&["create-client", "--certs-dir", dir, "--user", "app"]);
     // A second CA over the first is refused: it would orphan every node.

@@ -11,7 +11,7 @@ use bucketdb_consensus::wire::{self, ClusterId, Hello, HelloReply, Request, Resp
 use bucketdb_consensus::TypeConfig;
 use bucketdb_tests::cluster::Cluster;
 use bucketdb_tests::tls::peer_connector;
-use bucketdb_tests::{cert, Server};
+use bucketdb_tests::{binary, cert, Server};
 use openraft::raft::{AppendEntriesRequest, VoteRequest};
 use openraft::type_config::alias::VoteOf;
 
@@ -135,18 +135,31 @@ async fn state(c: &tokio_postgres::Client) -> (i64, String, i64) {
     (term, members, rows)
 }
 
-fn make_certs(dir: &Path) {
+/// A CA in `dir` and a node certificate of it naming node ids `ids`.
+fn make_certs(dir: &Path, ids: &[u64]) {
+    cert(&["create-ca", "--certs-dir", dir.to_str().unwrap()]);
+    node_cert(dir, ids);
+}
+
+/// A node certificate naming `ids`, signed by the CA in `dir`.
+fn node_cert(dir: &Path, ids: &[u64]) {
     let d = dir.to_str().unwrap();
-    cert(&["create-ca", "--certs-dir", d]);
-    cert(&[
-        "create-node",
-        "--certs-dir",
-        d,
-        "--host",
-        "127.0.0.1",
-        "--host",
-        "localhost",
-    ]);
+    let mut args = vec!["create-node", "--certs-dir", d, "--host", "127.0.0.1"];
+    let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+    for id in &ids {
+        args.extend(["--node-id", id.as_str()]);
+    }
+    cert(&args);
+}
+
+/// A copy of the CA of `certs` in `dir`, with a node certificate naming
+/// only `ids`: a node the same CA certified, like a retired one.
+fn other_node_certs(certs: &Path, dir: &Path, ids: &[u64]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for f in ["ca.crt", "ca.key"] {
+        std::fs::copy(certs.join(f), dir.join(f)).unwrap();
+    }
+    node_cert(dir, ids);
 }
 
 fn cluster_id(s: &Server) -> ClusterId {
@@ -159,8 +172,19 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
     let tmp = tempfile::tempdir().unwrap();
     let certs = tmp.path().join("certs");
     let foreign = tmp.path().join("foreign");
-    make_certs(&certs);
-    make_certs(&foreign);
+    let retired = tmp.path().join("retired");
+    make_certs(&certs, &[1, 2, 3]);
+    make_certs(&foreign, &[1, 2, 3]);
+    // Node 9 was certified by this CA once; it is no member.
+    other_node_certs(&certs, &retired, &[9]);
+    // A SQL client's certificate from the same CA.
+    cert(&[
+        "create-client",
+        "--certs-dir",
+        certs.to_str().unwrap(),
+        "--user",
+        "app",
+    ]);
     let pw = tmp.path().join("pw");
     std::fs::write(&pw, PASSWORD).unwrap();
     let flags = [
@@ -211,7 +235,7 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
     // 2. TLS with a certificate another CA signed.
     let tcp = TcpStream::connect(target.raft_addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let connected = peer_connector(&ca, Some(&foreign))
+    let connected = peer_connector(&ca, Some(&foreign.join("node.crt")))
         .connect(name.clone(), tcp)
         .await;
     if let Ok(mut tls) = connected {
@@ -235,13 +259,17 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
         assert!(greeting.is_none(), "no certificate got {greeting:?}");
     }
 
-    let dial = || async {
-        let tcp = TcpStream::connect(target.raft_addr).await.unwrap();
-        peer_connector(&ca, Some(&certs))
-            .connect(name.clone(), tcp)
-            .await
-            .expect("the cluster's own certificate is accepted")
+    let dial_with = |crt: std::path::PathBuf| {
+        let (ca, name) = (ca.clone(), name.clone());
+        async move {
+            let tcp = TcpStream::connect(target.raft_addr).await.unwrap();
+            peer_connector(&ca, Some(&crt))
+                .connect(name, tcp)
+                .await
+                .expect("a certificate of the cluster's CA passes TLS")
+        }
     };
+    let dial = || dial_with(certs.join("node.crt"));
     // 3. The cluster's CA, another cluster's id.
     let other = ClusterId::generate().unwrap();
     let (greeting, _) = speak(
@@ -265,10 +293,11 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
         matches!(greeting, Some(HelloReply::Refused(_))),
         "{greeting:?}"
     );
-    // 5. The right cluster, from a node that is not a member.
+    // 5. The right cluster, from a node that is not a member (its
+    // certificate names it).
     for req in [hostile_append(9), hostile_vote(9), hostile_snapshot(9)] {
         let (greeting, reply) = speak(
-            &mut dial().await,
+            &mut dial_with(retired.join("node.crt")).await,
             &hello(Some(ours.clone()), 9, target_id),
             &req,
         )
@@ -294,6 +323,26 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
         );
     }
 
+    // 7. A member's id claimed with a certificate that does not name it: a
+    // SQL client's, and the retired node's. The hello is refused, so
+    // nothing else in it counts.
+    for crt in [certs.join("client.app.crt"), retired.join("node.crt")] {
+        for req in [hostile_append(member), hostile_vote(member)] {
+            let (greeting, reply) = speak(
+                &mut dial_with(crt.clone()).await,
+                &hello(Some(ours.clone()), member, target_id),
+                &req,
+            )
+            .await;
+            assert!(
+                matches!(&greeting, Some(HelloReply::Refused(why)) if why.contains(&format!("does not name node {member}"))),
+                "{} posing as node {member} got {greeting:?}",
+                crt.display()
+            );
+            assert!(reply.is_none());
+        }
+    }
+
     // Nothing changed, and the cluster still works.
     let after = state(&root).await;
     assert_eq!(after, before);
@@ -304,7 +353,7 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
         .unwrap();
     let m = metrics(target).await;
     assert!(counter(&m, "bucketdb_raft_refused_tls_total") >= 2, "{m}");
-    assert!(counter(&m, "bucketdb_raft_refused_hello_total") >= 2, "{m}");
+    assert!(counter(&m, "bucketdb_raft_refused_hello_total") >= 6, "{m}");
     assert!(
         counter(&m, "bucketdb_raft_refused_requests_total") >= 3,
         "{m}"
@@ -315,7 +364,7 @@ async fn a_cluster_with_certificates_turns_strangers_away() {
 async fn a_node_of_another_cluster_does_not_answer_this_one() {
     let tmp = tempfile::tempdir().unwrap();
     let certs = tmp.path().join("certs");
-    make_certs(&certs);
+    make_certs(&certs, &[1, 2]);
     let d = certs.to_str().unwrap();
     // Two single-node clusters under one CA: each has its own id.
     let a = Server::start_in(&tmp.path().join("a"), &["--certs-dir", d]);
@@ -324,7 +373,7 @@ async fn a_node_of_another_cluster_does_not_answer_this_one() {
     assert_ne!(ida, idb);
     let tcp = TcpStream::connect(b.raft_addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let mut tls = peer_connector(&certs.join("ca.crt"), Some(&certs))
+    let mut tls = peer_connector(&certs.join("ca.crt"), Some(&certs.join("node.crt")))
         .connect(name, tcp)
         .await
         .unwrap();
@@ -360,6 +409,37 @@ async fn a_node_of_another_cluster_does_not_answer_this_one() {
         .unwrap()
         .get(0);
     assert_eq!(members, 1);
+    // A node is added only as an id its certificate names: B's names nodes
+    // 1 and 2, not 3.
+    let e = root
+        .query_one(
+            "SELECT cluster_add_learner(3, $1, $2)",
+            &[&b.raft_addr.to_string(), &b.sql_addr.to_string()],
+        )
+        .await
+        .expect_err("a node was added as an id its certificate does not name");
+    let why = e
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_default();
+    assert!(why.contains("does not name node 3"), "{e:?}");
+    // And a node does not start as an id its own certificate does not name.
+    let out = std::process::Command::new(binary())
+        .args(["--data-dir", tmp.path().join("c").to_str().unwrap()])
+        .args(["--sql-addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0"])
+        .args([
+            "--http-addr",
+            "127.0.0.1:0",
+            "--certs-dir",
+            d,
+            "--node-id",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("does not name node 5"), "{err}");
 }
 
 /// Polls `cluster_nodes()` on `c` until node `id`'s row satisfies `ok`.
