@@ -69,13 +69,20 @@ impl Interval {
                 seconds / 60 % 60,
                 seconds % 60
             ));
-            if fraction != 0 {
-                let digits = format!("{fraction:06}");
-                out.push('.');
-                out.push_str(digits.trim_end_matches('0'));
-            }
+            push_fraction(&mut out, fraction);
         }
         out
+    }
+}
+
+/// Appends a second's fraction, given in microseconds, as PostgreSQL prints
+/// it in times and intervals: `.5`, `.000125`, trailing zeros left off, and
+/// nothing for none.
+pub(crate) fn push_fraction(out: &mut String, micros: u64) {
+    if micros != 0 {
+        let digits = format!("{micros:06}");
+        out.push('.');
+        out.push_str(digits.trim_end_matches('0'));
     }
 }
 

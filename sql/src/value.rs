@@ -8,7 +8,7 @@ use bucketdb_storage::Datum;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 use crate::error::{SqlError, SqlResult};
-use crate::interval::Interval;
+use crate::interval::{push_fraction, Interval};
 
 /// The types bucketdb's SQL surface uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -387,23 +387,44 @@ fn format_float(f: f64) -> String {
 
 /// `2026-11-22 09:16:11.123456+00`, as PostgreSQL prints a timestamptz in UTC.
 pub fn format_timestamp(micros: i64) -> String {
-    match Utc.timestamp_micros(micros).single() {
-        Some(_) => format!("{}+00", format_wall_clock(micros)),
-        None => micros.to_string(),
-    }
+    format_datetime(micros, "+00")
 }
 
 /// `2026-11-22 09:16:11.123456`, as PostgreSQL prints a timestamp without
 /// time zone: no offset, trailing zeros of the fraction left off.
 pub fn format_wall_clock(micros: i64) -> String {
-    match Utc.timestamp_micros(micros).single() {
-        Some(dt) if micros % 1_000_000 == 0 => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
-        Some(dt) => {
-            let s = dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
-            s.trim_end_matches('0').to_string()
-        }
-        None => micros.to_string(),
-    }
+    format_datetime(micros, "")
+}
+
+/// The date, the time, the fraction without trailing zeros, then `offset`,
+/// and ` BC` for years before 1 (PostgreSQL has no year 0). Written with
+/// the date's numbers rather than a chrono format string, which is parsed
+/// anew on every call and showed in profiles of reads returning timestamps.
+fn format_datetime(micros: i64, offset: &str) -> String {
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let Some(dt) = Utc.timestamp_micros(micros).single() else {
+        return micros.to_string();
+    };
+    let (year, era) = match dt.year() {
+        y if y >= 1 => (y, ""),
+        y => (1 - y, " BC"),
+    };
+    let mut s = String::with_capacity(32);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        s,
+        "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+    push_fraction(&mut s, micros.rem_euclid(1_000_000).unsigned_abs());
+    s.push_str(offset);
+    s.push_str(era);
+    s
 }
 
 /// Parses a timestamptz literal: RFC 3339, or PostgreSQL's
@@ -642,6 +663,20 @@ mod tests {
         let t = parse_wall_clock("2026-11-22 09:16:11.5+05").unwrap();
         assert_eq!(t, parse_timestamp("2026-11-22 09:16:11.5+00").unwrap());
         assert_eq!(format_wall_clock(t), "2026-11-22 09:16:11.5");
+        assert_eq!(format_wall_clock(t + 120), "2026-11-22 09:16:11.50012");
+        // Before 1970 the fraction still counts forward from the second.
+        let early = parse_wall_clock("1969-12-31 23:59:59.25").unwrap();
+        assert_eq!(format_wall_clock(early), "1969-12-31 23:59:59.25");
+        // The day before 0001-01-01 is in 1 BC.
+        let first = parse_wall_clock("0001-01-01 00:00:00").unwrap();
+        assert_eq!(
+            format_wall_clock(first - 86_400_000_000),
+            "0001-12-31 00:00:00 BC"
+        );
+        assert_eq!(
+            format_timestamp(first - 1),
+            "0001-12-31 23:59:59.999999+00 BC"
+        );
         assert_eq!(
             Value::Timestamp(t).to_text_as(SqlType::Timestamp),
             "2026-11-22 09:16:11.5"
