@@ -26,6 +26,7 @@ pub enum SqlState {
     InvalidTextRepresentation,
     UntranslatableCharacter,
     InvalidRegularExpression,
+    InvalidEscapeSequence,
     BadCopyFileFormat,
     // Class 23: integrity constraint violation.
     NotNullViolation,
@@ -91,7 +92,7 @@ pub enum SqlState {
 
 impl SqlState {
     /// Every SQLSTATE, for tests that check each has its own code.
-    pub const ALL: [SqlState; 58] = [
+    pub const ALL: [SqlState; 59] = [
         SqlState::ProtocolViolation,
         SqlState::FeatureNotSupported,
         SqlState::InvalidGrantOperation,
@@ -104,6 +105,7 @@ impl SqlState {
         SqlState::InvalidTextRepresentation,
         SqlState::UntranslatableCharacter,
         SqlState::InvalidRegularExpression,
+        SqlState::InvalidEscapeSequence,
         SqlState::BadCopyFileFormat,
         SqlState::NotNullViolation,
         SqlState::ForeignKeyViolation,
@@ -168,6 +170,7 @@ impl SqlState {
             InvalidTextRepresentation => "22P02",
             UntranslatableCharacter => "22P05",
             InvalidRegularExpression => "2201B",
+            InvalidEscapeSequence => "22025",
             BadCopyFileFormat => "22P04",
             NotNullViolation => "23502",
             ForeignKeyViolation => "23503",
@@ -265,6 +268,7 @@ constructors! {
     invalid_text_representation => InvalidTextRepresentation,
     untranslatable_character => UntranslatableCharacter,
     invalid_regular_expression => InvalidRegularExpression,
+    invalid_escape_sequence => InvalidEscapeSequence,
     bad_copy_file_format => BadCopyFileFormat,
     numeric_value_out_of_range => NumericValueOutOfRange,
     division_by_zero => DivisionByZero,

@@ -267,6 +267,8 @@ impl Value {
             (Value::Array(items), SqlType::Int2Vector | SqlType::OidVector) => {
                 Value::Array(items).coerce(SqlType::Array(Element::Int4))?
             }
+            // A cast prints `true`, where output prints `t`.
+            (Value::Bool(b), SqlType::Text) => Value::Text(b.to_string()),
             (Value::Text(s), SqlType::Text) => Value::Text(s),
             (Value::Text(s), other) => parse_text(&s, other)?,
             (v, SqlType::Text) => Value::Text(v.to_text()),

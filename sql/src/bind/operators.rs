@@ -110,8 +110,18 @@ impl Binder {
                     rt.name()
                 )));
             }
-            let (lx, rx) = match matches!(c, CmpOp::Eq | CmpOp::NotEq) && compared_by_key(&[lt, rt])
+            let ordering = !matches!(c, CmpOp::Eq | CmpOp::NotEq);
+            if ordering
+                && [lt, rt]
+                    .iter()
+                    .any(|t| matches!(t, SqlType::Json | SqlType::Jsonb))
             {
+                // PostgreSQL orders jsonb by its own rules, not as text.
+                return Err(SqlError::feature_not_supported(
+                    "ordering comparisons (<, >) of jsonb are not supported",
+                ));
+            }
+            let (lx, rx) = match !ordering && compared_by_key(&[lt, rt]) {
                 true => (jsonb_key(lx), jsonb_key(rx)),
                 false => (lx, rx),
             };
@@ -185,8 +195,15 @@ impl Binder {
                     expected: Some(SqlType::Text),
                     ..ctx
                 };
-                let (lx, _) = self.bind(l, scope, want)?;
-                let (rx, _) = self.bind(r, scope, want)?;
+                let (lx, lt) = self.bind(l, scope, want)?;
+                let (rx, rt) = self.bind(r, scope, want)?;
+                if lt == SqlType::Jsonb || rt == SqlType::Jsonb {
+                    // PostgreSQL merges the documents; joining the texts
+                    // would make no document at all.
+                    return Err(SqlError::feature_not_supported(
+                        "jsonb || (merging documents) is not supported",
+                    ));
+                }
                 Ok((Expr::Concat(b(lx), b(rx)), SqlType::Text))
             }
             B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {

@@ -8,6 +8,12 @@
 //! `jsonb` and the other a `jsonb` or text (an untyped literal, as
 //! PostgreSQL would read it as `jsonb`). bucketdb's own planner does the
 //! same (`Func::JsonbKey`).
+//!
+//! `<` and `>` with a `json` or `jsonb` side, and `||` with a `jsonb`
+//! side, are refused (0A000):
+//! Arrow compared and joined the texts (`'10'::jsonb > '2'` was false, and
+//! `||` glued two documents into one text), where PostgreSQL orders jsonb
+//! by its own rules and merges documents.
 
 use std::sync::Arc;
 
@@ -59,6 +65,32 @@ impl JsonbEquality {
                 .collect::<Option<Vec<SqlType>>>()
                 .is_some_and(|t| compared_by_key(&t))
         };
+        let is_json = |x: &Expr| match x.to_field(schema) {
+            Ok((_, f)) => matches!(field_sql_type(&f), SqlType::Jsonb | SqlType::Json),
+            Err(_) => false,
+        };
+        let is_jsonb = |x: &Expr| match x.to_field(schema) {
+            Ok((_, f)) => field_sql_type(&f) == SqlType::Jsonb,
+            Err(_) => false,
+        };
+        if let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &e {
+            let refused = match op {
+                Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq => {
+                    Some("ordering comparisons (<, >) of jsonb are not supported")
+                }
+                Operator::StringConcat => Some("jsonb || (merging documents) is not supported"),
+                _ => None,
+            };
+            let refused = match op {
+                Operator::StringConcat => refused.filter(|_| is_jsonb(left) || is_jsonb(right)),
+                _ => refused.filter(|_| is_json(left) || is_json(right)),
+            };
+            if let Some(why) = refused {
+                return Err(DataFusionError::External(Box::new(
+                    crate::error::SqlError::feature_not_supported(why),
+                )));
+            }
+        }
         match e {
             Expr::BinaryExpr(BinaryExpr { left, op, right })
                 if matches!(

@@ -39,10 +39,12 @@ mod limit_params;
 mod memory;
 mod name_subscripts;
 mod no_column_privileges;
+mod not_in_nulls;
 mod one_operand;
 mod pg_database;
 mod pg_description;
 mod pg_keys;
+mod pg_meanings;
 mod pg_proc;
 mod pg_type;
 mod plan_reuse;
@@ -65,6 +67,7 @@ mod tableoid;
 mod text_arrays;
 mod text_casts;
 mod timestamp_literals;
+mod to_char;
 mod type_of;
 mod unique_names;
 mod untyped_arrays;
@@ -155,9 +158,11 @@ pub fn takes(stmt: &Statement, e: &SqlError) -> bool {
 
 /// The error to report when both planners refused a read: DataFusion's
 /// where the fast planner only lacked the feature (0A000) or the relation
-/// (42P01, e.g. a pg_catalog table), unless what DataFusion lacks is one of
-/// bucketdb's own functions (`list_objects` in a join): the fast planner
-/// knows those, so its word stands, as it does for every other error.
+/// (42P01, e.g. a pg_catalog table), or lacked a function that DataFusion
+/// has but refused in the form it was called (0A000 from `to_char`),
+/// unless what DataFusion lacks is one of bucketdb's own functions
+/// (`list_objects` in a join): the fast planner knows those, so its word
+/// stands, as it does for every other error.
 pub fn refusal(ours: SqlError, df: SqlError) -> SqlError {
     let own_function = || {
         let message = df.message.to_ascii_lowercase();
@@ -170,6 +175,8 @@ pub fn refusal(ours: SqlError, df: SqlError) -> SqlError {
             ours
         }
         SqlState::FeatureNotSupported | SqlState::UndefinedTable => df,
+        // A function DataFusion has, refused in the form it was called.
+        SqlState::UndefinedFunction if df.state == SqlState::FeatureNotSupported => df,
         _ => ours,
     }
 }
@@ -245,6 +252,13 @@ impl DataFusion {
                 .rules
                 .push(timestamp_literals::TimestampLiterals::rule());
             analyzer.rules.push(text_casts::TextCasts::rule());
+        }
+        if let Some(optimizer) = builder.optimizer() {
+            for rule in &mut optimizer.rules {
+                if rule.name() == "push_down_filter" {
+                    *rule = not_in_nulls::NotInNulls::rule();
+                }
+            }
         }
         let state = builder.build();
         Ok(DataFusion {
@@ -328,6 +342,12 @@ impl DataFusion {
         }
         if lower.contains("[]") {
             array_literals::rewrite(&mut stmt)?;
+        }
+        if pg_meanings::mentioned(&lower) {
+            pg_meanings::rewrite(&mut stmt)?;
+        }
+        if to_char::mentioned(&lower) {
+            to_char::rewrite(&mut stmt)?;
         }
         if declared_arrays::any(given, &lower) {
             declared_arrays::rewrite(&mut stmt, given);

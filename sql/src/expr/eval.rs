@@ -7,7 +7,7 @@ use super::functions::call;
 use super::like::like;
 use super::{ArithOp, CmpOp, EvalEnv, Expr};
 use crate::error::{SqlError, SqlResult};
-use crate::value::Value;
+use crate::value::{SqlType, Value};
 
 impl Expr {
     /// The expression's value over `row` (the input row's columns) and
@@ -67,7 +67,12 @@ impl Expr {
             Expr::Arith(op, a, b) => arith(*op, ev(a)?, ev(b)?)?,
             Expr::Concat(a, b) => match (ev(a)?, ev(b)?) {
                 (Value::Null, _) | (_, Value::Null) => Value::Null,
-                (l, r) => Value::Text(format!("{}{}", l.to_text(), r.to_text())),
+                // Each side as cast to text (a boolean is `true`, as in
+                // PostgreSQL, not its output form `t`).
+                (l, r) => {
+                    let (l, r) = (l.coerce(SqlType::Text)?, r.coerce(SqlType::Text)?);
+                    Value::Text(format!("{}{}", l.to_text(), r.to_text()))
+                }
             },
             Expr::Like {
                 expr,
