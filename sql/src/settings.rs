@@ -97,6 +97,38 @@ const ISOLATION_LEVELS: &[&str] = &[
     "read uncommitted",
 ];
 
+/// Whether a `TimeZone` value names UTC: a name of it, the server's default
+/// (`LOCAL`, `DEFAULT`), or an offset of zero (`'+00:00'`, Sequelize's
+/// `INTERVAL '+00:00' HOUR TO MINUTE`). Sessions run in UTC only; taking
+/// another zone and ignoring it read `'2024-01-15 10:30'` as UTC where the
+/// client meant its zone, storing another instant without an error.
+fn is_utc(value: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "utc",
+        "uct",
+        "gmt",
+        "gmt0",
+        "gmt+0",
+        "gmt-0",
+        "z",
+        "zulu",
+        "greenwich",
+        "universal",
+        "local",
+        "default",
+    ];
+    let v = value.trim().to_ascii_lowercase();
+    let v = v.strip_prefix("interval").unwrap_or(&v);
+    let v = v
+        .strip_suffix("hour to minute")
+        .unwrap_or(v)
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"');
+    let v = v.strip_prefix("etc/").unwrap_or(v);
+    NAMES.contains(&v)
+        || (v.contains('0') && v.chars().all(|c| matches!(c, '+' | '-' | '0' | ':' | '.')))
+}
+
 /// The values `client_min_messages` takes.
 const MESSAGE_LEVELS: &[&str] = &[
     "debug5", "debug4", "debug3", "debug2", "debug1", "debug", "log", "notice", "warning", "error",
@@ -214,6 +246,11 @@ impl Settings {
                 "serializable".to_string()
             }
             "client_min_messages" => one_of(&name, value, MESSAGE_LEVELS)?,
+            "timezone" if !is_utc(value) => {
+                return Err(SqlError::feature_not_supported(format!(
+                    "time zone \"{value}\" is not supported: bucketdb sessions are in UTC (a timestamp written with its offset, '2024-01-15 10:30+01', is read as that instant)"
+                )))
+            }
             // Settings whose other values bucketdb would not honour.
             "default_transaction_read_only" | "default_transaction_deferrable" => {
                 one_of(&name, value, &["off", "false"])?;
@@ -404,6 +441,34 @@ mod tests {
             Some(Duration::from_secs(300))
         );
         assert_eq!(s.statement_timeout(), None);
+    }
+
+    #[test]
+    fn time_zones_other_than_utc_are_refused_not_ignored() {
+        let mut s = Settings::new("u", "d");
+        for utc in [
+            "UTC",
+            "'Etc/UTC'",
+            "GMT",
+            "'+00:00'",
+            "0",
+            "INTERVAL '+00:00' HOUR TO MINUTE",
+            "LOCAL",
+            "zulu",
+        ] {
+            s.set("TimeZone", utc)
+                .unwrap_or_else(|e| panic!("{utc}: {e:?}"));
+        }
+        for other in [
+            "Europe/Paris",
+            "'+01:00'",
+            "INTERVAL '-05:00' HOUR TO MINUTE",
+            "EST",
+            "10",
+        ] {
+            let e = s.set("timezone", other).unwrap_err();
+            assert_eq!(e.state, SqlState::FeatureNotSupported, "{other}");
+        }
     }
 
     #[test]

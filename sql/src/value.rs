@@ -465,7 +465,12 @@ fn parse_datetime(s: &str, zone: Zone) -> SqlResult<i64> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(zoned(dt));
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M%#z",
+        "%Y-%m-%dT%H:%M%#z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(t, fmt) {
             return Ok(zoned(dt));
         }
@@ -474,6 +479,7 @@ fn parse_datetime(s: &str, zone: Zone) -> SqlResult<i64> {
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
     ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
             return Ok(n.and_utc().timestamp_micros());
@@ -656,6 +662,10 @@ mod tests {
             t - 500_000
         );
         assert_eq!(parse_timestamp("2026-11-22 11:16:11.5+02").unwrap(), t);
+        // An offset after minutes without seconds is read too.
+        let minute = parse_timestamp("2026-11-22 09:16:00+00").unwrap();
+        assert_eq!(parse_timestamp("2026-11-22 10:16+01").unwrap(), minute);
+        assert_eq!(parse_timestamp("2026-11-22T09:16+00:00").unwrap(), minute);
         assert_eq!(parse_timestamp("2026-11-22 09:16:11.5").unwrap(), t);
         assert!(parse_timestamp("yesterday-ish").is_err());
     }

@@ -178,10 +178,10 @@ fn rewritten(e: &Expr) -> SqlResult<Option<Expr>> {
                 f.name.0[last] = sqlparser::ast::ObjectNamePart::Identifier(all.as_str().into());
                 return Ok(Some(Expr::Function(f)));
             }
-            if named(&f.name, "date_part") && args.len() == 2 {
-                if string_literal(&args[0]).is_some_and(|p| p.eq_ignore_ascii_case("second")) {
-                    return Ok(Some(seconds(&args[1])));
-                }
+            let second =
+                |e: &Expr| string_literal(e).is_some_and(|p| p.eq_ignore_ascii_case("second"));
+            if named(&f.name, "date_part") && args.len() == 2 && second(&args[0]) {
+                return Ok(Some(seconds(&args[1])));
             }
             if named(&f.name, "regexp_replace") && args.len() >= 3 {
                 if let Some(replacement) = string_literal(&args[2]) {
