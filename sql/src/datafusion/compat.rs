@@ -1,5 +1,5 @@
 //! PostgreSQL forms rewritten for DataFusion: datafusion-pg-catalog's
-//! rewrite rules, but three, and its substitutions of known client queries.
+//! rewrite rules, but four, and its substitutions of known client queries.
 //!
 //! `FixArrayLiteral` is left out: it split `'{a,"b,c",NULL}'::int[]` at
 //! every comma and made each piece a number, so a NULL element or a
@@ -18,6 +18,11 @@
 //! that names nothing and missed `'pg_class'::regclass` and
 //! `'integer'::regtype`; [`super::reg_lookup`] resolves such casts.
 //!
+//! `RewriteArrayAnyAllOperation` is left out: it made `x = ANY(arr)`
+//! `array_contains(arr, x)`, which is false where PostgreSQL's is NULL (no
+//! element equal, one of them NULL); [`super::pg_meanings`] keeps the
+//! NULLs.
+//!
 //! The library's substitutions (psql's `\d` queries for row policies,
 //! extended statistics and publications, which bucketdb has none of) are
 //! kept: a statement the library changed beyond what its rules do is taken
@@ -28,8 +33,7 @@ use std::sync::Arc;
 use datafusion_pg_catalog::sql::rules::{
     AliasDuplicatedProjectionRewrite, CurrentUserVariableToSessionUserFunctionCall,
     FixVersionColumnName, PrependUnqualifiedPgTableName, ResolveUnqualifiedIdentifier,
-    RewriteArrayAnyAllOperation, RewritePgCatalogOperator, SqlStatementRewriteRule,
-    StripCallableQualifier, StripCollate,
+    RewritePgCatalogOperator, SqlStatementRewriteRule, StripCallableQualifier, StripCollate,
 };
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use sqlparser::ast::Statement;
@@ -43,11 +47,11 @@ pub struct Compat {
 impl Compat {
     pub fn new() -> Compat {
         // The library's order, without RemoveSubqueryFromProjection,
-        // FixArrayLiteral and RewriteRegCastToSubquery.
+        // FixArrayLiteral, RewriteRegCastToSubquery and
+        // RewriteArrayAnyAllOperation.
         let rules: Vec<Arc<dyn SqlStatementRewriteRule>> = vec![
             Arc::new(AliasDuplicatedProjectionRewrite),
             Arc::new(ResolveUnqualifiedIdentifier),
-            Arc::new(RewriteArrayAnyAllOperation),
             Arc::new(PrependUnqualifiedPgTableName),
             Arc::new(StripCallableQualifier),
             Arc::new(CurrentUserVariableToSessionUserFunctionCall),

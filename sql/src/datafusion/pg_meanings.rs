@@ -18,6 +18,10 @@
 //!   of subtracting counts (`VALUES (1),(1),(1) EXCEPT ALL SELECT 1` gave
 //!   no rows; PostgreSQL gives two).
 //!
+//! - `x = ANY(array)` and `x <> ALL(array)` are NULL, not false or true,
+//!   when no element equals `x` and `x` or an element is NULL (the
+//!   pg_catalog library's rewrite to `array_contains` ignored NULLs); over
+//!   a subquery they are `IN` and `NOT IN`, which they mean.
 //! - `doc #> '{a,b}'` and `#>>` follow the path, as `doc -> 'a' -> 'b'`
 //!   would; DataFusion took the whole path for one key and answered NULL.
 //!
@@ -44,6 +48,9 @@ pub fn mentioned(lower: &str) -> bool {
         "except",
         "intersect",
         "#>",
+        "any",
+        "some",
+        "all",
     ]
     .iter()
     .any(|w| lower.contains(w))
@@ -158,6 +165,17 @@ fn rewritten(e: &Expr) -> SqlResult<Option<Expr>> {
             }))
         }
         Expr::Extract { field, expr, .. } if is_second(field) => Ok(Some(seconds(expr))),
+        Expr::AnyOp {
+            left,
+            compare_op: BinaryOperator::Eq,
+            right,
+            ..
+        } => Ok(Some(membership(left, right, false)?)),
+        Expr::AllOp {
+            left,
+            compare_op: BinaryOperator::NotEq,
+            right,
+        } => Ok(Some(membership(left, right, true)?)),
         Expr::BinaryOp {
             left,
             op: op @ (BinaryOperator::HashArrow | BinaryOperator::HashLongArrow),
@@ -234,6 +252,37 @@ fn json_path(doc: &Expr, path: &str, as_text: bool) -> SqlResult<Expr> {
         return Ok(super::sql_ast::cast(out, sqlparser::ast::DataType::Text));
     }
     Ok(out)
+}
+
+/// `x = ANY(set)`, or with `negated` `x <> ALL(set)` (its negation), with
+/// PostgreSQL's NULLs: over a subquery that is `x [NOT] IN (subquery)`;
+/// over an array, true if an element equals `x`, else NULL if `x` or an
+/// element is NULL (and the array is not empty), else false.
+fn membership(x: &Expr, set: &Expr, negated: bool) -> SqlResult<Expr> {
+    if let Expr::Subquery(query) = set {
+        return Ok(Expr::InSubquery {
+            expr: Box::new(x.clone()),
+            subquery: query.clone(),
+            negated,
+        });
+    }
+    let any = format!(
+        "CASE WHEN ({set}) IS NULL THEN NULL \
+         WHEN cardinality({set}) = 0 THEN false \
+         WHEN array_contains({set}, {x}) THEN true \
+         WHEN ({x}) IS NULL OR array_position({set}, NULL) IS NOT NULL THEN NULL \
+         ELSE false END"
+    );
+    let any = super::sql_ast::parsed_expr(&any).ok_or_else(|| {
+        SqlError::internal(format!("ANY/ALL rewritten into no expression: {any}"))
+    })?;
+    Ok(match negated {
+        false => Expr::Nested(Box::new(any)),
+        true => Expr::UnaryOp {
+            op: sqlparser::ast::UnaryOperator::Not,
+            expr: Box::new(Expr::Nested(Box::new(any))),
+        },
+    })
 }
 
 fn not_literal(what: &str) -> SqlError {
@@ -398,6 +447,8 @@ mod tests {
             "SELECT d -> 'a' -> 'b c', d -> 'a' ->> 'b', CAST(d AS TEXT) FROM t"
         );
         assert!(rewritten_sql("SELECT d #> '{a,1}' FROM t").is_err());
+        let any = rewritten_sql("SELECT 3 = ANY(ARRAY[1, NULL]) FROM t").unwrap();
+        assert!(any.contains("CASE WHEN"), "{any}");
         assert_eq!(
             rewritten_sql("SELECT array_remove(a, 1), ARRAY_REPLACE(a, 1, 2) FROM t").unwrap(),
             "SELECT array_remove_all(a, 1), array_replace_all(a, 1, 2) FROM t"
