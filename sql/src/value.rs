@@ -330,9 +330,9 @@ impl Value {
         match (self, other) {
             (Value::Null, _) | (_, Value::Null) => None,
             (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
-            (Value::Int(a), Value::Float(b)) => (*a as f64).partial_cmp(b),
-            (Value::Float(a), Value::Int(b)) => a.partial_cmp(&(*b as f64)),
-            (Value::Float(a), Value::Float(b)) => a.partial_cmp(b),
+            (Value::Int(a), Value::Float(b)) => Some(float_cmp(*a as f64, *b)),
+            (Value::Float(a), Value::Int(b)) => Some(float_cmp(*a, *b as f64)),
+            (Value::Float(a), Value::Float(b)) => Some(float_cmp(*a, *b)),
             (Value::Text(a), Value::Text(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
             (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
             (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
@@ -348,6 +348,18 @@ impl Value {
             (false, true) => Ordering::Less,
             _ => self.sql_cmp(other).unwrap_or(Ordering::Equal),
         }
+    }
+}
+
+/// PostgreSQL's order of floats: NaN equals NaN and is above every other
+/// value (IEEE's comparison, under which NaN equals nothing, made
+/// `'NaN'::float8 = 'NaN'` NULL), and -0 equals 0.
+fn float_cmp(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
     }
 }
 
