@@ -7,20 +7,15 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{
-    self, ArrayElemTypeDef, CastKind, DataType, Expr, Statement, VisitMut, VisitorMut,
-};
+use sqlparser::ast::{self, ArrayElemTypeDef, CastKind, DataType, Expr, Statement, VisitorMut};
 
-use super::sql_ast::null;
+use super::sql_ast::{null, visit_until_error};
 use crate::bind::declared_type;
 use crate::error::{SqlError, SqlResult};
 use crate::value::{Element, SqlType, Value};
 
 pub fn rewrite(stmt: &mut Statement) -> SqlResult<()> {
-    match stmt.visit(&mut ArrayLiterals) {
-        ControlFlow::Break(e) => Err(e),
-        ControlFlow::Continue(()) => Ok(()),
-    }
+    visit_until_error(stmt, &mut ArrayLiterals)
 }
 
 struct ArrayLiterals;

@@ -31,10 +31,10 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     BinaryOperator, DateTimeField, Expr, FunctionArguments, Query, SetExpr, SetOperator,
-    SetQuantifier, Statement, Value, VisitMut, VisitorMut,
+    SetQuantifier, Statement, Value, VisitorMut,
 };
 
-use super::sql_ast::{call, named, positional};
+use super::sql_ast::{call, named, positional, visit_until_error};
 use crate::error::{SqlError, SqlResult};
 use crate::value::{Element, SqlType};
 
@@ -57,10 +57,7 @@ pub fn mentioned(lower: &str) -> bool {
 }
 
 pub fn rewrite(stmt: &mut Statement) -> SqlResult<()> {
-    match stmt.visit(&mut Meanings) {
-        ControlFlow::Break(e) => Err(e),
-        ControlFlow::Continue(()) => Ok(()),
-    }
+    visit_until_error(stmt, &mut Meanings)
 }
 
 struct Meanings;

@@ -46,6 +46,19 @@ pub fn cast(e: Expr, ty: DataType) -> Expr {
     }
 }
 
+/// Runs `visitor` over `stmt`: the rewrites that can refuse a statement
+/// stop at their first error, which this returns.
+pub fn visit_until_error(
+    stmt: &mut sqlparser::ast::Statement,
+    visitor: &mut impl sqlparser::ast::VisitorMut<Break = crate::error::SqlError>,
+) -> crate::error::SqlResult<()> {
+    use sqlparser::ast::VisitMut;
+    match stmt.visit(visitor) {
+        std::ops::ControlFlow::Break(e) => Err(e),
+        std::ops::ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
 /// `sql` parsed as one expression, for rewrites that build theirs as text.
 pub fn parsed_expr(sql: &str) -> Option<Expr> {
     sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})

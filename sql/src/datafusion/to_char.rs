@@ -8,10 +8,10 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Expr, FunctionArguments, Statement, Value, VisitMut, VisitorMut};
+use sqlparser::ast::{Expr, FunctionArguments, Statement, Value, VisitorMut};
 
 use super::pg_meanings::string_literal;
-use super::sql_ast::{call, named, positional};
+use super::sql_ast::{call, named, positional, visit_until_error};
 use crate::error::{SqlError, SqlResult};
 
 /// Whether the (lower-case) query text may call `to_char`.
@@ -20,10 +20,7 @@ pub fn mentioned(lower: &str) -> bool {
 }
 
 pub fn rewrite(stmt: &mut Statement) -> SqlResult<()> {
-    match stmt.visit(&mut ToChar) {
-        ControlFlow::Break(e) => Err(e),
-        ControlFlow::Continue(()) => Ok(()),
-    }
+    visit_until_error(stmt, &mut ToChar)
 }
 
 struct ToChar;
