@@ -389,13 +389,26 @@ fn array_element(v: &Value, ty: SqlType) -> String {
     }
 }
 
+/// A float as PostgreSQL prints one: the shortest digits that read back
+/// as the same value, with an exponent (`1e+20`, `1.5e-05`, at least two
+/// digits) when it is below -4 or above 14, as `float8out` does.
 fn format_float(f: f64) -> String {
     if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else {
-        format!("{f}")
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let scientific = format!("{f:e}");
+    match scientific.split_once('e') {
+        Some((mantissa, exp)) => match exp.parse::<i32>() {
+            Ok(e) if !(-4..15).contains(&e) => {
+                let sign = if e < 0 { '-' } else { '+' };
+                format!("{mantissa}e{sign}{:02}", e.unsigned_abs())
+            }
+            _ => format!("{f}"),
+        },
+        None => format!("{f}"),
     }
 }
 
@@ -680,6 +693,24 @@ mod tests {
         assert_eq!(parse_timestamp("2026-11-22T09:16+00:00").unwrap(), minute);
         assert_eq!(parse_timestamp("2026-11-22 09:16:11.5").unwrap(), t);
         assert!(parse_timestamp("yesterday-ish").is_err());
+    }
+
+    #[test]
+    fn floats_print_as_postgres_prints_them() {
+        for (f, text) in [
+            (1e20, "1e+20"),
+            (1e-5, "1e-05"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (123456789012345.0, "123456789012345"),
+            (1e15, "1e+15"),
+            (-2.5e300, "-2.5e+300"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (-0.0, "-0"),
+            (3.0, "3"),
+        ] {
+            assert_eq!(Value::Float(f).to_text(), text, "{f}");
+        }
     }
 
     #[test]
