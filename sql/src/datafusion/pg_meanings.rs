@@ -186,12 +186,13 @@ fn rewritten(e: &Expr) -> SqlResult<Option<Expr>> {
                 return Ok(None);
             };
             let args = positional(&list.args);
-            if named(&f.name, "array_remove") || named(&f.name, "array_replace") {
-                let mut f = f.clone();
-                let last = f.name.0.len() - 1;
-                let all = format!("{}_all", f.name.0[last]).to_ascii_lowercase();
-                f.name.0[last] = sqlparser::ast::ObjectNamePart::Identifier(all.as_str().into());
-                return Ok(Some(Expr::Function(f)));
+            for name in ["array_remove", "array_replace"] {
+                if named(&f.name, name) {
+                    let mut f = f.clone();
+                    let all = format!("{name}_all");
+                    f.name = sqlparser::ast::ObjectName::from(vec![all.as_str().into()]);
+                    return Ok(Some(Expr::Function(f)));
+                }
             }
             let second =
                 |e: &Expr| string_literal(e).is_some_and(|p| p.eq_ignore_ascii_case("second"));
