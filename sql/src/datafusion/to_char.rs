@@ -118,7 +118,7 @@ fn chrono_format(template: &str) -> SqlResult<String> {
                 rest = &body[p.len()..];
             }
             None if c.is_ascii_alphabetic() => {
-                return Err(unsupported(&rest[..rest.len().min(8)]));
+                return Err(unsupported(&rest.chars().take(8).collect::<String>()));
             }
             None => {
                 push_literal(&mut out, c);
@@ -163,7 +163,8 @@ mod tests {
             chrono_format("Dy, DD Mon YYYY \"at\" HH24%").unwrap(),
             "%a, %d %b %Y at %H%%"
         );
-        for bad in ["Month", "Q", "YYYY-WW", "TZ", "mon"] {
+        // The refusal quotes the part by characters, never splitting one.
+        for bad in ["Month", "Q", "YYYY-WW", "TZ", "mon", "Qéééééé"] {
             let e = chrono_format(bad).unwrap_err();
             assert_eq!(
                 e.state,
